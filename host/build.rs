@@ -1,0 +1,161 @@
+//! Builds the plugins (their own workspace, target wasm32-wasip2, their own target dir),
+//! embeds each one's manifest, and generates the table of built-ins that the binary
+//! carries. Fails with the exact command to run when the wasm target cannot be installed.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[path = "src/plugin/package.rs"]
+mod package;
+
+/// A plugin crate of the plugins workspace.
+struct PluginCrate {
+    /// The plugin's name (the packaged file is `NAME.wasm`).
+    name: &'static str,
+    /// Its directory under plugins/.
+    dir: &'static str,
+    /// The file cargo builds (the crate name with `_`).
+    artifact: &'static str,
+}
+
+/// The plugins compiled into the binary.
+const BUILTINS: &[PluginCrate] = &[PluginCrate {
+    name: "fs",
+    dir: "fs",
+    artifact: "conch_fs.wasm",
+}];
+/// Test fixtures: packaged beside the built-ins for the tests, never embedded.
+const FIXTURES: &[PluginCrate] = &[PluginCrate {
+    name: "hostile",
+    dir: "fixtures/hostile",
+    artifact: "hostile.wasm",
+}];
+const TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    if let Err(message) = run() {
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let host_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
+    let root = host_dir
+        .parent()
+        .ok_or("host/ has no parent directory")?
+        .to_path_buf();
+    let plugins = root.join("plugins");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?);
+    println!("cargo:rerun-if-changed={}", plugins.display());
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    println!("cargo:rerun-if-changed=build.rs");
+
+    ensure_wasm_target()?;
+    let target_dir = root.join("target").join("plugins");
+    build_plugins(&plugins, &target_dir)?;
+
+    let artifacts = target_dir.join(TARGET).join("release");
+    let components = target_dir.join("components");
+    fs::create_dir_all(&components).map_err(|e| format!("creating {}: {e}", components.display()))?;
+    let mut table = String::from("/// Built-in plugins: (name, packaged component).\n");
+    table.push_str("pub static BUILTINS: &[(&str, &[u8])] = &[\n");
+    for plugin in BUILTINS {
+        let packaged = package(&plugins, &artifacts, &components, plugin)?;
+        let name = plugin.name;
+        table.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", packaged.display()));
+    }
+    for fixture in FIXTURES {
+        package(&plugins, &artifacts, &components, fixture)?;
+    }
+    table.push_str("];\n");
+    fs::write(out_dir.join("builtins.rs"), table).map_err(|e| format!("writing builtins.rs: {e}"))
+}
+
+/// Installs the wasm target with rustup when it is missing.
+fn ensure_wasm_target() -> Result<(), String> {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("running {rustc}: {e}"))?;
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
+    if Path::new(&sysroot).join("lib/rustlib").join(TARGET).exists() {
+        return Ok(());
+    }
+    println!("cargo:warning=installing the {TARGET} target with rustup");
+    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        _ => Err(format!(
+            "the {TARGET} target is missing and could not be installed; run `rustup target add {TARGET}`"
+        )),
+    }
+}
+
+/// Runs a nested cargo for the plugins workspace, with the outer build's settings removed.
+fn build_plugins(plugins: &Path, target_dir: &Path) -> Result<(), String> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(plugins)
+        .args(["build", "--release", "--target", TARGET, "--target-dir"])
+        .arg(target_dir);
+    for (key, _) in env::vars() {
+        let outer_only = key.starts_with("CARGO_PROFILE_")
+            || key.starts_with("CARGO_BUILD_")
+            || key.starts_with("CARGO_ENCODED_")
+            || key.starts_with("CARGO_FEATURE_")
+            || key.starts_with("CARGO_CFG_")
+            || matches!(
+                key.as_str(),
+                "CARGO_TARGET_DIR"
+                    | "RUSTFLAGS"
+                    | "RUSTC_WRAPPER"
+                    | "RUSTC_WORKSPACE_WRAPPER"
+                    | "TARGET"
+                    | "HOST"
+                    | "OUT_DIR"
+                    | "PROFILE"
+                    | "OPT_LEVEL"
+                    | "DEBUG"
+                    | "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_PKG_NAME"
+            );
+        if outer_only {
+            cmd.env_remove(&key);
+        }
+    }
+    let output = cmd
+        .output()
+        .map_err(|e| format!("running cargo for the plugins: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "building the plugins failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// Embeds the crate's `manifest.json` into its built component; returns the packaged path.
+fn package(
+    plugins: &Path,
+    artifacts: &Path,
+    components: &Path,
+    plugin: &PluginCrate,
+) -> Result<PathBuf, String> {
+    let manifest_path = plugins.join(plugin.dir).join("manifest.json");
+    let manifest =
+        fs::read(&manifest_path).map_err(|e| format!("reading {}: {e}", manifest_path.display()))?;
+    let built = artifacts.join(plugin.artifact);
+    let component = fs::read(&built).map_err(|e| format!("reading {}: {e}", built.display()))?;
+    let packaged = components.join(format!("{}.wasm", plugin.name));
+    let bytes = package::embed_manifest(&component, &manifest);
+    if fs::read(&packaged).ok().as_deref() != Some(&bytes[..]) {
+        fs::write(&packaged, bytes).map_err(|e| format!("writing {}: {e}", packaged.display()))?;
+    }
+    Ok(packaged)
+}

@@ -1,0 +1,223 @@
+//! `conch bench`: the numbers BENCHMARKS.md reports, measured on the machine at hand.
+//!
+//! Each benchmark runs the thing and its baseline in the same process and the same
+//! run, and reports both, so a noisy machine shows up in both numbers alike.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::plugin::{CallLimits, CompileCache, PluginRegistry};
+
+/// Which benchmark, and how long to run it.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub which: Bench,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Bench {
+    /// One sandboxed `read` of a small file (fresh instance per call) beside the same
+    /// read done natively in-process.
+    Read {
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+    },
+    /// Wall time and peak RSS of `conch tools`, with a cold and a warm compile cache.
+    Tools {
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+    },
+    /// The `grep` tool over a directory, beside `rg -j1` and `grep -r` when installed.
+    Grep {
+        /// The tree to search (e.g. the cargo registry sources).
+        #[arg(long)]
+        path: PathBuf,
+        /// A regular expression to search for.
+        #[arg(long, default_value = "fn [a-z_]+_with\\(")]
+        pattern: String,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+/// Runs one benchmark and prints its report.
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    match &args.which {
+        Bench::Read { iterations } => bench_read(*iterations),
+        Bench::Tools { runs } => bench_tools(*runs),
+        Bench::Grep {
+            path,
+            pattern,
+            runs,
+        } => bench_grep(path, pattern, *runs),
+    }
+}
+
+fn bench_read(iterations: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let text: String = (1..=40).map(|i| format!("line {i} of a small file\n")).collect();
+    std::fs::write(dir.path().join("small.txt"), &text)?;
+    let registry = PluginRegistry::with_builtins(CompileCache::new(None));
+    let ctx = crate::workspace::context_for(dir.path())?;
+    let limits = CallLimits::default();
+    let input = r#"{"path":"small.txt"}"#;
+    // Compile once and warm up outside the measurement.
+    for _ in 0..20 {
+        registry.call("read", input, &ctx, &limits)?;
+    }
+    let sandboxed = sample(iterations, || {
+        registry.call("read", input, &ctx, &limits).map(drop)
+    })?;
+    let path = ctx.cwd.join("small.txt");
+    let native = sample(iterations, || {
+        let text = std::fs::read_to_string(&path)?;
+        let numbered: String = text
+            .lines()
+            .enumerate()
+            .map(|(i, line)| format!("{:>6}\t{line}\n", i + 1))
+            .collect();
+        std::hint::black_box(numbered);
+        Ok::<(), std::io::Error>(())
+    })?;
+    println!("read of a 40-line file, {iterations} iterations");
+    report("sandboxed (fresh instance + call)", &sandboxed);
+    report("native in-process", &native);
+    Ok(())
+}
+
+fn bench_tools(runs: usize) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("finding the conch binary")?;
+    let cache = tempfile::tempdir()?;
+    let mut cold = Vec::with_capacity(runs);
+    let mut warm = Vec::with_capacity(runs);
+    for i in 0..runs {
+        // Cold: a cache dir nobody has written to.
+        let fresh = cache.path().join(format!("cold-{i}"));
+        cold.push(time_command(Command::new(&exe).arg("tools").env("CONCH_CACHE_DIR", &fresh))?);
+        // Warm: a cache that holds every built-in, filled once below.
+        warm.push(time_command(
+            Command::new(&exe).arg("tools").env("CONCH_CACHE_DIR", cache.path().join("warm")),
+        )?);
+        if i == 0 {
+            fill_cache(&exe, &cache.path().join("warm"))?;
+        }
+    }
+    println!("`conch tools`, {runs} runs each");
+    report("cold compile cache", &cold);
+    report("warm compile cache", &warm);
+    println!("peak RSS of any run: {:.1} MB", peak_child_rss_kb() as f64 / 1024.0);
+    Ok(())
+}
+
+/// Fills a compile cache by calling a tool once.
+fn fill_cache(exe: &Path, cache: &Path) -> anyhow::Result<()> {
+    let status = Command::new(exe)
+        .args(["tool", "listdir", "{}"])
+        .env("CONCH_CACHE_DIR", cache)
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "filling the compile cache failed");
+    Ok(())
+}
+
+fn bench_grep(path: &Path, pattern: &str, runs: usize) -> anyhow::Result<()> {
+    let registry = PluginRegistry::with_builtins(CompileCache::new(None));
+    let ctx = crate::workspace::context_for(path)?;
+    let limits = CallLimits {
+        timeout: Duration::from_secs(600),
+        ..CallLimits::default()
+    };
+    let input = serde_json::json!({"pattern": pattern, "limit": 5000}).to_string();
+    registry.call("grep", &input, &ctx, &limits)?;
+    let sandboxed = sample(runs, || registry.call("grep", &input, &ctx, &limits).map(drop))?;
+    println!("grep {pattern:?} over {}, {runs} runs", path.display());
+    report("conch grep (sandboxed)", &sandboxed);
+    for (label, program, args) in [
+        ("rg -j1", "rg", vec!["-j1", "-n", "--no-messages", pattern, "."]),
+        ("grep -rnE", "grep", vec!["-rnE", "-I", pattern, "."]),
+    ] {
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            match time_command(Command::new(program).args(&args).current_dir(&ctx.cwd)) {
+                Ok(t) => times.push(t),
+                Err(_) => break,
+            }
+        }
+        if times.is_empty() {
+            println!("{label:<36} not installed");
+        } else {
+            report(label, &times);
+            let ratio = median(&sandboxed).as_secs_f64() / median(&times).as_secs_f64();
+            println!("{:<36} conch/{label} = {ratio:.2}x (medians)", "");
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` `n` times, timing each run.
+fn sample<E: Into<anyhow::Error>>(
+    n: usize,
+    mut f: impl FnMut() -> Result<(), E>,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        f().map_err(Into::into)?;
+        times.push(start.elapsed());
+    }
+    Ok(times)
+}
+
+/// Runs a command to completion with its output discarded; returns its wall time.
+fn time_command(cmd: &mut Command) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let status = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .with_context(|| format!("running {:?}", cmd.get_program()))?;
+    let elapsed = start.elapsed();
+    // grep exits 1 when nothing matched; only a failure to run counts as an error.
+    anyhow::ensure!(status.code().is_some(), "{:?} was killed", cmd.get_program());
+    Ok(elapsed)
+}
+
+fn median(times: &[Duration]) -> Duration {
+    percentile(times, 50)
+}
+
+fn percentile(times: &[Duration], p: usize) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted
+        .get((sorted.len().saturating_sub(1)) * p / 100)
+        .copied()
+        .unwrap_or_default()
+}
+
+fn report(label: &str, times: &[Duration]) {
+    println!(
+        "{label:<36} p50 {:>10.3?}  p90 {:>10.3?}  p99 {:>10.3?}",
+        percentile(times, 50),
+        percentile(times, 90),
+        percentile(times, 99)
+    );
+}
+
+/// The largest resident set of any child this process has waited for, in KiB.
+#[allow(unsafe_code)]
+fn peak_child_rss_kb() -> i64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a complete `rusage` into the pointer it is given, which
+    // points to memory we own and sized for it.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return 0;
+    }
+    // SAFETY: getrusage returned 0, so it initialised the struct.
+    unsafe { usage.assume_init() }.ru_maxrss
+}

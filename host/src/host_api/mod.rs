@@ -1,0 +1,94 @@
+//! What a plugin can reach during one call: the per-call state behind the WIT imports,
+//! and the one place that wires the imports into the linker.
+//!
+//! Each `conch:tool` import lives in its own module here. A plugin is only instantiated
+//! when every import it has is provided, and its manifest declares the capability behind
+//! each one (checked when the manifest is read).
+
+pub mod log;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{ResourceLimiter, StoreLimits};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::plugin::bindings::conch::tool as wit;
+
+/// Everything a Store holds for one tool call.
+pub struct CallState {
+    /// The plugin's name, for logs.
+    pub plugin: String,
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: MemoryCap,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Adds WASI (confined per call by the `WasiCtx`) and conch's imports to `linker`.
+pub fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    wit::log::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    Ok(())
+}
+
+/// The `conch:tool` interfaces this host provides today.
+pub const PROVIDED: &[&str] = &["log", "types"];
+
+/// A memory cap that remembers being hit, so that the trap it causes can be reported
+/// as "used too much memory" rather than as a crash.
+pub struct MemoryCap {
+    inner: StoreLimits,
+    bytes: usize,
+    /// Set when the guest asked for more than `bytes`.
+    pub exceeded: bool,
+}
+
+impl MemoryCap {
+    /// A cap of `bytes` of linear memory.
+    pub fn new(bytes: usize) -> Self {
+        MemoryCap {
+            inner: wasmtime::StoreLimitsBuilder::new()
+                .memory_size(bytes)
+                .table_elements(1 << 20)
+                .trap_on_grow_failure(true)
+                .build(),
+            bytes,
+            exceeded: false,
+        }
+    }
+
+    /// The cap in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.bytes {
+            self.exceeded = true;
+        }
+        self.inner.memory_growing(current, desired, maximum)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+}

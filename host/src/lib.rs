@@ -1,0 +1,10 @@
+//! conch: a local coding agent whose every tool is a sandboxed WebAssembly component.
+//!
+//! The binary (`main.rs`) is thin; everything it does lives in these modules.
+
+pub mod bench;
+pub mod cli;
+pub mod dirs;
+pub mod host_api;
+pub mod plugin;
+pub mod workspace;

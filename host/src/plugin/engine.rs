@@ -1,0 +1,85 @@
+//! The one wasmtime `Engine` and what every call shares: epoch ticks that enforce
+//! deadlines, and a pooling allocator with a gate in front, since the pool fails rather
+//! than waits when all its slots are taken.
+
+use std::sync::{Condvar, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How many tool calls may run at once; the pool has a slot for each.
+pub const MAX_CONCURRENT_CALLS: u32 = 16;
+/// The granularity of call deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// The largest linear memory a pool slot can hold; per-call caps are at most this.
+pub const MAX_MEMORY_BYTES: usize = 1 << 30;
+
+/// Creates the engine and starts the thread that advances its epoch. The thread ends
+/// when the engine is dropped.
+pub fn new_engine() -> anyhow::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(MAX_CONCURRENT_CALLS)
+        .total_core_instances(MAX_CONCURRENT_CALLS * 16)
+        .total_memories(MAX_CONCURRENT_CALLS * 2)
+        .total_tables(MAX_CONCURRENT_CALLS * 16)
+        .max_memories_per_component(2)
+        .max_memory_size(MAX_MEMORY_BYTES);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config)?;
+    let weak = engine.weak();
+    thread::Builder::new()
+        .name("conch-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                thread::sleep(EPOCH_TICK);
+            }
+        })?;
+    Ok(engine)
+}
+
+/// A counting gate in front of the pool: a call waits here for a free slot instead of
+/// failing to instantiate.
+#[derive(Debug)]
+pub struct CallSlots {
+    free: Mutex<u32>,
+    released: Condvar,
+}
+
+/// A taken slot; dropping it frees the slot.
+#[derive(Debug)]
+pub struct CallSlot<'a>(&'a CallSlots);
+
+impl CallSlots {
+    /// A gate with `n` slots.
+    pub fn new(n: u32) -> Self {
+        CallSlots {
+            free: Mutex::new(n),
+            released: Condvar::new(),
+        }
+    }
+
+    /// Waits for a free slot.
+    pub fn take(&self) -> CallSlot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.released.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        CallSlot(self)
+    }
+}
+
+impl Drop for CallSlot<'_> {
+    fn drop(&mut self) {
+        let mut free = self.0.free.lock().unwrap_or_else(|p| p.into_inner());
+        *free += 1;
+        self.0.released.notify_one();
+    }
+}

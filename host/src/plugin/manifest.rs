@@ -1,0 +1,338 @@
+//! Reading what a plugin is — its manifest and the interfaces it imports — straight from
+//! the component's bytes, without compiling or running any of it.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use wasmparser::{Chunk, Encoding, Parser, Payload};
+
+use super::package::MANIFEST_SECTION;
+
+/// The WIT package every plugin is built against.
+pub const WIT_PACKAGE: &str = "conch:tool";
+
+/// What a plugin declares about itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The plugin's name, e.g. `fs`.
+    pub name: String,
+    /// Its version (semver).
+    pub version: String,
+    /// One line on what it offers.
+    #[serde(default)]
+    pub description: String,
+    /// What it asks of the host; the host grants no more.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// The tools it provides.
+    pub tools: Vec<ToolSpec>,
+}
+
+/// One tool as the model and the permission gate see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ToolSpec {
+    /// The name the model calls it by.
+    pub name: String,
+    /// What it does, for the model.
+    pub description: String,
+    /// The permission key the gate decides on: `read`, `edit`, `bash`, `webfetch`, …
+    pub permission: String,
+    /// The input field that says what the call touches (a path, a pattern, a command);
+    /// shown in the UI and matched by permission rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_arg: Option<String>,
+    /// JSON Schema of the input (an object).
+    pub input_schema: serde_json::Value,
+}
+
+/// A capability a plugin may request.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// A read-only view of the workspace roots.
+    #[serde(rename = "fs:read")]
+    FsRead,
+    /// Staged writes through the `workspace` import.
+    #[serde(rename = "fs:edit")]
+    FsEdit,
+    /// Commands through the `process` import.
+    #[serde(rename = "process")]
+    Process,
+    /// Outbound HTTP through the `http` import.
+    #[serde(rename = "http")]
+    Http,
+    /// Questions to the user through the `interact` import.
+    #[serde(rename = "interact")]
+    Interact,
+    /// Session key/value state through the `state` import.
+    #[serde(rename = "state")]
+    State,
+}
+
+impl Capability {
+    /// The `conch:tool` interface this capability unlocks, if any.
+    pub fn interface(self) -> Option<&'static str> {
+        match self {
+            Capability::FsRead => None,
+            Capability::FsEdit => Some("workspace"),
+            Capability::Process => Some("process"),
+            Capability::Http => Some("http"),
+            Capability::Interact => Some("interact"),
+            Capability::State => Some("state"),
+        }
+    }
+
+    /// The name used in manifests and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::FsRead => "fs:read",
+            Capability::FsEdit => "fs:edit",
+            Capability::Process => "process",
+            Capability::Http => "http",
+            Capability::Interact => "interact",
+            Capability::State => "state",
+        }
+    }
+}
+
+/// Why a file is not a usable plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("not a WebAssembly component ({0}); build it for wasm32-wasip2")]
+    NotAComponent(String),
+    #[error("it is a core wasm module, not a component; build it for wasm32-wasip2")]
+    CoreModule,
+    #[error("it has no `{MANIFEST_SECTION}` section; package it with `conch plugin build`")]
+    Missing,
+    #[error("its manifest is not valid: {0}")]
+    Invalid(String),
+    #[error(
+        "it imports `{import}`, which needs the `{capability}` capability that its manifest does not declare"
+    )]
+    Undeclared {
+        import: String,
+        capability: &'static str,
+    },
+    #[error("it imports `{0}`, which conch does not provide")]
+    UnknownImport(String),
+}
+
+/// A plugin's manifest and the component-level imports it declares.
+#[derive(Debug, Clone)]
+pub struct PluginInfo {
+    pub manifest: Manifest,
+    /// Import names, e.g. `conch:tool/log@0.1.0`, `wasi:filesystem/types@0.2.6`.
+    pub imports: Vec<String>,
+}
+
+impl PluginInfo {
+    /// Reads the manifest and imports from a component's bytes (top level only; nested
+    /// modules are skipped, never parsed) and checks that they agree.
+    pub fn read(bytes: &[u8]) -> Result<Self, ManifestError> {
+        let mut parser = Parser::new(0);
+        let mut rest = bytes;
+        let mut manifest = None;
+        let mut imports = Vec::new();
+        loop {
+            let (payload, consumed) = match parser.parse(rest, true) {
+                Ok(Chunk::Parsed { consumed, payload }) => (payload, consumed),
+                Ok(Chunk::NeedMoreData(_)) => {
+                    return Err(ManifestError::NotAComponent("truncated".into()));
+                }
+                Err(e) => return Err(ManifestError::NotAComponent(e.message().to_string())),
+            };
+            rest = &rest[consumed..];
+            match payload {
+                Payload::Version { encoding, .. } if encoding != Encoding::Component => {
+                    return Err(ManifestError::CoreModule);
+                }
+                Payload::ModuleSection {
+                    unchecked_range, ..
+                }
+                | Payload::ComponentSection {
+                    unchecked_range, ..
+                } => {
+                    rest = bytes
+                        .get(unchecked_range.end..)
+                        .ok_or_else(|| ManifestError::NotAComponent("truncated".into()))?;
+                }
+                Payload::ComponentImportSection(reader) => {
+                    for import in reader {
+                        let import =
+                            import.map_err(|e| ManifestError::NotAComponent(e.to_string()))?;
+                        imports.push(import.name.name.to_string());
+                    }
+                }
+                Payload::CustomSection(section) if section.name() == MANIFEST_SECTION => {
+                    let parsed: Manifest = serde_json::from_slice(section.data())
+                        .map_err(|e| ManifestError::Invalid(e.to_string()))?;
+                    manifest = Some(parsed);
+                }
+                Payload::End(_) => break,
+                _ => {}
+            }
+        }
+        let manifest = manifest.ok_or(ManifestError::Missing)?;
+        manifest.validate()?;
+        let info = PluginInfo { manifest, imports };
+        info.check_imports()?;
+        Ok(info)
+    }
+
+    /// The `conch:tool` interfaces this component imports (e.g. `log`, `process`).
+    pub fn conch_imports(&self) -> impl Iterator<Item = &str> {
+        self.imports.iter().filter_map(|name| {
+            let rest = name.strip_prefix(WIT_PACKAGE)?.strip_prefix('/')?;
+            Some(rest.split('@').next().unwrap_or(rest))
+        })
+    }
+
+    /// Every import must be WASI (which the host confines per call) or a `conch:tool`
+    /// interface whose capability the manifest declares.
+    fn check_imports(&self) -> Result<(), ManifestError> {
+        let declared: HashSet<Capability> = self.manifest.capabilities.iter().copied().collect();
+        for import in &self.imports {
+            if import.starts_with("wasi:") {
+                continue;
+            }
+            let Some(interface) = import
+                .strip_prefix(WIT_PACKAGE)
+                .and_then(|r| r.strip_prefix('/'))
+                .and_then(|r| r.split('@').next())
+            else {
+                return Err(ManifestError::UnknownImport(import.clone()));
+            };
+            if interface == "log" || interface == "types" {
+                continue;
+            }
+            let needed = ALL_CAPABILITIES
+                .iter()
+                .copied()
+                .find(|c| c.interface() == Some(interface))
+                .ok_or_else(|| ManifestError::UnknownImport(import.clone()))?;
+            if !declared.contains(&needed) {
+                return Err(ManifestError::Undeclared {
+                    import: import.clone(),
+                    capability: needed.as_str(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+const ALL_CAPABILITIES: [Capability; 6] = [
+    Capability::FsRead,
+    Capability::FsEdit,
+    Capability::Process,
+    Capability::Http,
+    Capability::Interact,
+    Capability::State,
+];
+
+impl Manifest {
+    /// Checks names and schemas: what the model and the providers' APIs will rely on.
+    pub fn validate(&self) -> Result<(), ManifestError> {
+        let invalid = |m: String| Err(ManifestError::Invalid(m));
+        if !is_name(&self.name) {
+            return invalid(format!(
+                "plugin name {:?} must be 1-64 letters, digits, '_' or '-'",
+                self.name
+            ));
+        }
+        if self.tools.is_empty() {
+            return invalid("it declares no tools".into());
+        }
+        let mut seen = HashSet::new();
+        for tool in &self.tools {
+            if !is_name(&tool.name) {
+                return invalid(format!(
+                    "tool name {:?} must be 1-64 letters, digits, '_' or '-'",
+                    tool.name
+                ));
+            }
+            if !seen.insert(tool.name.as_str()) {
+                return invalid(format!("tool {} is declared twice", tool.name));
+            }
+            if tool.input_schema.get("type").and_then(|t| t.as_str()) != Some("object") {
+                return invalid(format!(
+                    "tool {}: input_schema must be a JSON Schema with \"type\": \"object\"",
+                    tool.name
+                ));
+            }
+            if tool.permission.is_empty() {
+                return invalid(format!("tool {}: permission is empty", tool.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Names the providers' function-calling APIs accept.
+fn is_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::builtin::BUILTINS;
+    use crate::plugin::package::embed_manifest;
+
+    fn fs_component() -> &'static [u8] {
+        BUILTINS
+            .iter()
+            .find(|(name, _)| *name == "fs")
+            .map(|(_, bytes)| *bytes)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn builtin_fs_manifest_is_read_without_compiling() {
+        let info = PluginInfo::read(fs_component()).expect("fs manifest");
+        assert_eq!(info.manifest.name, "fs");
+        let tools: Vec<_> = info.manifest.tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(tools, ["read", "listdir", "glob", "grep"]);
+        assert!(info.conch_imports().all(|i| i == "log"), "{:?}", info.imports);
+    }
+
+    #[test]
+    fn a_core_module_is_refused() {
+        let module = b"\0asm\x01\0\0\0";
+        assert!(matches!(PluginInfo::read(module), Err(ManifestError::CoreModule)));
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        assert!(matches!(
+            PluginInfo::read(b"not wasm at all"),
+            Err(ManifestError::NotAComponent(_))
+        ));
+    }
+
+    #[test]
+    fn an_undeclared_capability_is_refused() {
+        let mut info = PluginInfo::read(fs_component()).expect("fs manifest");
+        info.imports.push("conch:tool/process@0.1.0".into());
+        assert!(matches!(
+            info.check_imports(),
+            Err(ManifestError::Undeclared { capability: "process", .. })
+        ));
+    }
+
+    #[test]
+    fn a_bad_manifest_names_the_problem() {
+        let component = fs_component();
+        let bad = br#"{"name":"x","version":"1","tools":[{"name":"has space","description":"","permission":"read","input_schema":{"type":"object"}}]}"#;
+        // A second manifest section later in the file wins; the bad one must be refused.
+        let err = PluginInfo::read(&embed_manifest(component, bad)).err();
+        assert!(
+            matches!(&err, Some(ManifestError::Invalid(m)) if m.contains("has space")),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! The plugin runtime: reading manifests, compiling and caching components, and running
+//! each tool call in a fresh, confined instance.
+
+pub mod bindings;
+pub mod builtin;
+pub mod cache;
+pub mod call;
+pub mod engine;
+pub mod manifest;
+pub mod package;
+pub mod registry;
+
+pub use cache::CompileCache;
+pub use call::{CallContext, CallLimits, ToolError, ToolOutput};
+pub use manifest::{Capability, Manifest, PluginInfo, ToolSpec};
+pub use registry::{Origin, Plugin, PluginRegistry, RegistryError};

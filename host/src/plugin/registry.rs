@@ -1,0 +1,243 @@
+//! The plugins of one conch process: the built-ins and any given files, their tools by
+//! name, and each one's compiled form, prepared in the background on first need.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use super::bindings::PluginPre;
+use super::builtin::BUILTINS;
+use super::cache::CompileCache;
+use super::call::{self, CallContext, CallLimits, Invocation, ToolError, ToolOutput};
+use super::engine::{CallSlots, MAX_CONCURRENT_CALLS, new_engine};
+use super::manifest::{ManifestError, PluginInfo, ToolSpec};
+use crate::host_api::{self, CallState};
+
+/// Where a plugin came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// Carried inside the binary.
+    Builtin,
+    /// Loaded from this file.
+    File(PathBuf),
+}
+
+/// One plugin: what its manifest says, and its compiled form once someone needs it.
+pub struct Plugin {
+    pub info: PluginInfo,
+    pub origin: Origin,
+    bytes: Cow<'static, [u8]>,
+    prepared: OnceLock<Result<PluginPre<CallState>, String>>,
+}
+
+impl Plugin {
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.info.manifest.name
+    }
+}
+
+/// Why a plugin file was not added.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{path}: cannot read it: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Invalid {
+        path: PathBuf,
+        source: ManifestError,
+    },
+    #[error("{path}: tool `{tool}` is already provided by plugin `{owner}`")]
+    Clash {
+        path: PathBuf,
+        tool: String,
+        owner: String,
+    },
+}
+
+/// The engine and linker every plugin shares; created on first need, never for listing.
+struct Wasm {
+    engine: Engine,
+    linker: Linker<CallState>,
+}
+
+/// The plugins and the runtime they share.
+pub struct PluginRegistry {
+    plugins: Vec<Arc<Plugin>>,
+    wasm: Arc<OnceLock<Result<Wasm, String>>>,
+    slots: Arc<CallSlots>,
+    cache: CompileCache,
+}
+
+impl PluginRegistry {
+    /// The built-in plugins, compiled through `cache` when first called.
+    pub fn with_builtins(cache: CompileCache) -> Self {
+        let plugins = BUILTINS
+            .iter()
+            .filter_map(|(name, bytes)| match PluginInfo::read(bytes) {
+                Ok(info) => Some(Arc::new(Plugin {
+                    info,
+                    origin: Origin::Builtin,
+                    bytes: Cow::Borrowed(bytes),
+                    prepared: OnceLock::new(),
+                })),
+                Err(e) => {
+                    tracing::error!(plugin = name, "built-in plugin is broken: {e}");
+                    None
+                }
+            })
+            .collect();
+        PluginRegistry {
+            plugins,
+            wasm: Arc::new(OnceLock::new()),
+            slots: Arc::new(CallSlots::new(MAX_CONCURRENT_CALLS)),
+            cache,
+        }
+    }
+
+    /// Adds a plugin from a `.wasm` file. Its tools may not reuse names already taken.
+    pub fn add_file(&mut self, path: &Path) -> Result<Arc<Plugin>, RegistryError> {
+        let bytes = std::fs::read(path).map_err(|source| RegistryError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let info = PluginInfo::read(&bytes).map_err(|source| RegistryError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        for tool in &info.manifest.tools {
+            if let Some((owner, _)) = self.find(&tool.name) {
+                return Err(RegistryError::Clash {
+                    path: path.to_path_buf(),
+                    tool: tool.name.clone(),
+                    owner: owner.name().to_string(),
+                });
+            }
+        }
+        let plugin = Arc::new(Plugin {
+            info,
+            origin: Origin::File(path.to_path_buf()),
+            bytes: Cow::Owned(bytes),
+            prepared: OnceLock::new(),
+        });
+        self.plugins.push(plugin.clone());
+        Ok(plugin)
+    }
+
+    /// Every tool with the plugin that provides it, in plugin order.
+    pub fn tools(&self) -> impl Iterator<Item = (&Plugin, &ToolSpec)> {
+        self.plugins
+            .iter()
+            .flat_map(|p| p.info.manifest.tools.iter().map(move |t| (&**p, t)))
+    }
+
+    /// The plugin and spec of the tool called `name`.
+    pub fn find(&self, name: &str) -> Option<(&Plugin, &ToolSpec)> {
+        self.tools().find(|(_, tool)| tool.name == name)
+    }
+
+    /// Starts compiling (or loading from the cache) every plugin on a background thread,
+    /// so that the first call does not wait on Cranelift.
+    pub fn warm_up(&self) {
+        let plugins = self.plugins.clone();
+        let wasm = self.wasm.clone();
+        let cache = self.cache.clone();
+        let spawned = std::thread::Builder::new()
+            .name("conch-warm-up".into())
+            .spawn(move || {
+                for plugin in plugins {
+                    let _ = prepare(&wasm, &cache, &plugin);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::debug!("no warm-up thread: {e}");
+        }
+    }
+
+    /// Calls tool `name` with `input_json`. Waits for the plugin's compilation if it has
+    /// not finished, and for a free call slot.
+    pub fn call(
+        &self,
+        name: &str,
+        input_json: &str,
+        ctx: &CallContext,
+        limits: &CallLimits,
+    ) -> Result<ToolOutput, ToolError> {
+        let Some(plugin) = self.plugins.iter().find(|p| p.info.manifest.tools.iter().any(|t| t.name == name)) else {
+            let names: Vec<&str> = self.tools().map(|(_, t)| t.name.as_str()).collect();
+            return Err(ToolError::UnknownTool(format!(
+                "there is no tool named `{name}`; available tools: {}",
+                names.join(", ")
+            )));
+        };
+        let (engine, pre) = prepare(&self.wasm, &self.cache, plugin)?;
+        let _slot = self.slots.take();
+        call::invoke(
+            engine,
+            pre,
+            &Invocation {
+                plugin: plugin.name(),
+                capabilities: &plugin.info.manifest.capabilities,
+                tool: name,
+                input_json,
+                ctx,
+                limits,
+            },
+        )
+    }
+}
+
+/// The plugin's `InstancePre`, made once: engine, then compiled component (through the
+/// cache), then linked. Whoever comes second waits for the first.
+fn prepare<'a>(
+    wasm: &'a OnceLock<Result<Wasm, String>>,
+    cache: &CompileCache,
+    plugin: &'a Plugin,
+) -> Result<(&'a Engine, &'a PluginPre<CallState>), ToolError> {
+    let unavailable = |reason: String| ToolError::Unavailable {
+        plugin: plugin.name().to_string(),
+        reason,
+    };
+    let wasm = wasm
+        .get_or_init(|| {
+            let engine = new_engine().map_err(|e| format!("cannot start wasmtime: {e:#}"))?;
+            let mut linker = Linker::new(&engine);
+            host_api::add_to_linker(&mut linker).map_err(|e| format!("{e:#}"))?;
+            Ok(Wasm { engine, linker })
+        })
+        .as_ref()
+        .map_err(|e| unavailable(e.clone()))?;
+    let pre = plugin
+        .prepared
+        .get_or_init(|| {
+            if let Some(missing) = plugin
+                .info
+                .conch_imports()
+                .find(|i| !host_api::PROVIDED.contains(i))
+            {
+                return Err(format!(
+                    "it imports conch:tool/{missing}, which this version of conch does not provide"
+                ));
+            }
+            let started = std::time::Instant::now();
+            let component = cache
+                .load_or_compile(&wasm.engine, &plugin.bytes)
+                .map_err(|e| format!("{e:#}"))?;
+            let pre = wasm
+                .linker
+                .instantiate_pre(&component)
+                .and_then(PluginPre::new)
+                .map_err(|e| format!("{e:#}"))?;
+            tracing::debug!(plugin = plugin.name(), elapsed = ?started.elapsed(), "plugin ready");
+            Ok(pre)
+        })
+        .as_ref()
+        .map_err(|e| unavailable(e.clone()))?;
+    Ok((&wasm.engine, pre))
+}

@@ -1,0 +1,43 @@
+//! Which directories a run works in: the working directory and the workspace roots.
+//!
+//! The root is the enclosing git repository when there is one, else the working
+//! directory itself. Both are canonical absolute paths: the sandbox preopens them at
+//! their real locations, so a path the model sees is a path that exists on disk.
+
+use std::path::{Path, PathBuf};
+
+use crate::plugin::CallContext;
+
+/// Why a working directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot use {path} as the working directory: {source}")]
+pub struct WorkspaceError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
+/// The context for calls made in `cwd` (which must exist and be a directory).
+pub fn context_for(cwd: &Path) -> Result<CallContext, WorkspaceError> {
+    let fail = |source| WorkspaceError {
+        path: cwd.to_path_buf(),
+        source,
+    };
+    let cwd = std::fs::canonicalize(cwd).map_err(fail)?;
+    if !cwd.is_dir() {
+        return Err(fail(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "not a directory",
+        )));
+    }
+    let root = cwd
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .unwrap_or(&cwd)
+        .to_path_buf();
+    Ok(CallContext {
+        cwd,
+        roots: vec![root],
+        session_id: String::new(),
+        call_id: String::new(),
+    })
+}
