@@ -49,7 +49,17 @@ fn run() -> Result<(), String> {
         .to_path_buf();
     let plugins = root.join("plugins");
     let out_dir = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?);
-    println!("cargo:rerun-if-changed={}", plugins.display());
+    // Not plugins/ as a whole: plugins/target (native test builds) changes all the time.
+    for input in [
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo",
+        "sdk",
+        "fs",
+        "fixtures",
+    ] {
+        println!("cargo:rerun-if-changed={}", plugins.join(input).display());
+    }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-changed=build.rs");
 
@@ -59,13 +69,17 @@ fn run() -> Result<(), String> {
 
     let artifacts = target_dir.join(TARGET).join("release");
     let components = target_dir.join("components");
-    fs::create_dir_all(&components).map_err(|e| format!("creating {}: {e}", components.display()))?;
+    fs::create_dir_all(&components)
+        .map_err(|e| format!("creating {}: {e}", components.display()))?;
     let mut table = String::from("/// Built-in plugins: (name, packaged component).\n");
     table.push_str("pub static BUILTINS: &[(&str, &[u8])] = &[\n");
     for plugin in BUILTINS {
         let packaged = package(&plugins, &artifacts, &components, plugin)?;
         let name = plugin.name;
-        table.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", packaged.display()));
+        table.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            packaged.display()
+        ));
     }
     for fixture in FIXTURES {
         package(&plugins, &artifacts, &components, fixture)?;
@@ -82,11 +96,17 @@ fn ensure_wasm_target() -> Result<(), String> {
         .output()
         .map_err(|e| format!("running {rustc}: {e}"))?;
     let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
-    if Path::new(&sysroot).join("lib/rustlib").join(TARGET).exists() {
+    if Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(TARGET)
+        .exists()
+    {
         return Ok(());
     }
     println!("cargo:warning=installing the {TARGET} target with rustup");
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
     match status {
         Ok(s) if s.success() => Ok(()),
         _ => Err(format!(
@@ -148,8 +168,8 @@ fn package(
     plugin: &PluginCrate,
 ) -> Result<PathBuf, String> {
     let manifest_path = plugins.join(plugin.dir).join("manifest.json");
-    let manifest =
-        fs::read(&manifest_path).map_err(|e| format!("reading {}: {e}", manifest_path.display()))?;
+    let manifest = fs::read(&manifest_path)
+        .map_err(|e| format!("reading {}: {e}", manifest_path.display()))?;
     let built = artifacts.join(plugin.artifact);
     let component = fs::read(&built).map_err(|e| format!("reading {}: {e}", built.display()))?;
     let packaged = components.join(format!("{}.wasm", plugin.name));

@@ -59,7 +59,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
 fn bench_read(iterations: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let text: String = (1..=40).map(|i| format!("line {i} of a small file\n")).collect();
+    let text: String = (1..=40)
+        .map(|i| format!("line {i} of a small file\n"))
+        .collect();
     std::fs::write(dir.path().join("small.txt"), &text)?;
     let registry = PluginRegistry::with_builtins(CompileCache::new(None));
     let ctx = crate::workspace::context_for(dir.path())?;
@@ -97,10 +99,16 @@ fn bench_tools(runs: usize) -> anyhow::Result<()> {
     for i in 0..runs {
         // Cold: a cache dir nobody has written to.
         let fresh = cache.path().join(format!("cold-{i}"));
-        cold.push(time_command(Command::new(&exe).arg("tools").env("CONCH_CACHE_DIR", &fresh))?);
+        cold.push(time_command(
+            Command::new(&exe)
+                .arg("tools")
+                .env("CONCH_CACHE_DIR", &fresh),
+        )?);
         // Warm: a cache that holds every built-in, filled once below.
         warm.push(time_command(
-            Command::new(&exe).arg("tools").env("CONCH_CACHE_DIR", cache.path().join("warm")),
+            Command::new(&exe)
+                .arg("tools")
+                .env("CONCH_CACHE_DIR", cache.path().join("warm")),
         )?);
         if i == 0 {
             fill_cache(&exe, &cache.path().join("warm"))?;
@@ -109,7 +117,10 @@ fn bench_tools(runs: usize) -> anyhow::Result<()> {
     println!("`conch tools`, {runs} runs each");
     report("cold compile cache", &cold);
     report("warm compile cache", &warm);
-    println!("peak RSS of any run: {:.1} MB", peak_child_rss_kb() as f64 / 1024.0);
+    println!(
+        "peak RSS of any run: {:.1} MB",
+        peak_child_rss_kb() as f64 / 1024.0
+    );
     Ok(())
 }
 
@@ -133,11 +144,17 @@ fn bench_grep(path: &Path, pattern: &str, runs: usize) -> anyhow::Result<()> {
     };
     let input = serde_json::json!({"pattern": pattern, "limit": 5000}).to_string();
     registry.call("grep", &input, &ctx, &limits)?;
-    let sandboxed = sample(runs, || registry.call("grep", &input, &ctx, &limits).map(drop))?;
+    let sandboxed = sample(runs, || {
+        registry.call("grep", &input, &ctx, &limits).map(drop)
+    })?;
     println!("grep {pattern:?} over {}, {runs} runs", path.display());
     report("conch grep (sandboxed)", &sandboxed);
     for (label, program, args) in [
-        ("rg -j1", "rg", vec!["-j1", "-n", "--no-messages", pattern, "."]),
+        (
+            "rg -j1",
+            "rg",
+            vec!["-j1", "-n", "--no-messages", pattern, "."],
+        ),
         ("grep -rnE", "grep", vec!["-rnE", "-I", pattern, "."]),
     ] {
         let mut times = Vec::with_capacity(runs);
@@ -182,7 +199,11 @@ fn time_command(cmd: &mut Command) -> anyhow::Result<Duration> {
         .with_context(|| format!("running {:?}", cmd.get_program()))?;
     let elapsed = start.elapsed();
     // grep exits 1 when nothing matched; only a failure to run counts as an error.
-    anyhow::ensure!(status.code().is_some(), "{:?} was killed", cmd.get_program());
+    anyhow::ensure!(
+        status.code().is_some(),
+        "{:?} was killed",
+        cmd.get_program()
+    );
     Ok(elapsed)
 }
 

@@ -160,7 +160,10 @@ fn print_tools(registry: &PluginRegistry, json: bool) -> anyhow::Result<()> {
     let [h0, h1, h2] = header;
     writeln!(out, "{h0:w0$}  {h1:w1$}  {h2:w2$}  DESCRIPTION")?;
     for [name, plugin, permission, description] in rows {
-        writeln!(out, "{name:w0$}  {plugin:w1$}  {permission:w2$}  {description}")?;
+        writeln!(
+            out,
+            "{name:w0$}  {plugin:w1$}  {permission:w2$}  {description}"
+        )?;
     }
     Ok(())
 }
@@ -211,7 +214,9 @@ fn run_tool(
         return Err(CliError::Usage(format!("the input is not valid JSON: {e}")));
     }
     if !(timeout.is_finite() && timeout > 0.0) {
-        return Err(CliError::Usage("--timeout must be a positive number of seconds".into()));
+        return Err(CliError::Usage(
+            "--timeout must be a positive number of seconds".into(),
+        ));
     }
     let cwd = match cwd {
         Some(dir) => dir,

@@ -1,1 +1,80 @@
-//! End-to-end tests of the conch binary live in tests/; this library holds their shared helpers.
+//! Shared helpers for the end-to-end tests: find the real `conch` binary, run it in a
+//! temp workspace with its own compile cache, and read what it printed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The `conch` binary of this build (cargo builds it for the host crate's tests).
+pub fn conch_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let bin = dir.join(format!("conch{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing; run the tests with `cargo test --release --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// A packaged fixture plugin (built by host/build.rs, never embedded).
+pub fn fixture_plugin(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/plugins/components")
+        .join(format!("{name}.wasm"))
+}
+
+/// A compile cache shared by the tests of one build, so each test does not recompile.
+pub fn shared_cache() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache")
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// A `conch` command with the shared cache and a clean environment for logs.
+pub fn conch(args: &[&str]) -> Command {
+    let mut cmd = Command::new(conch_bin());
+    cmd.args(args)
+        .env("CONCH_CACHE_DIR", shared_cache())
+        .env_remove("CONCH_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `conch tool NAME INPUT --cwd DIR`.
+pub fn tool(dir: &Path, name: &str, input: &str) -> Run {
+    let cwd = dir.to_string_lossy();
+    run(&mut conch(&["tool", name, input, "--cwd", &cwd]))
+}
+
+/// Runs a command to completion.
+pub fn run(cmd: &mut Command) -> Run {
+    match cmd.output() {
+        Ok(output) => output.into(),
+        Err(e) => Run {
+            code: None,
+            stdout: String::new(),
+            stderr: format!("could not run {:?}: {e}", cmd.get_program()),
+        },
+    }
+}

@@ -42,7 +42,9 @@ impl CompileCache {
         match read_entry(engine, &path) {
             Ok(Some(component)) => return Ok(component),
             Ok(None) => {}
-            Err(e) => tracing::warn!(path = %path.display(), "discarding a bad compile cache entry: {e:#}"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "discarding a bad compile cache entry: {e:#}")
+            }
         }
         let compiled = engine
             .precompile_component(wasm)

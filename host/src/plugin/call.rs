@@ -116,22 +116,24 @@ pub fn invoke(
 ) -> Result<ToolOutput, ToolError> {
     let guest_output = MemoryOutputPipe::new(GUEST_OUTPUT_BYTES);
     let mut store = new_store(engine, call, guest_output.clone())?;
-    let result = pre
-        .instantiate(&mut store)
-        .and_then(|plugin| {
-            let ctx = wit_tool::CallContext {
-                cwd: path_string(&call.ctx.cwd),
-                roots: call.ctx.roots.iter().map(|r| path_string(r)).collect(),
-                session_id: call.ctx.session_id.clone(),
-                call_id: call.ctx.call_id.clone(),
-            };
-            plugin
-                .conch_tool_tool()
-                .call_invoke(&mut store, call.tool, call.input_json, &ctx)
-        });
+    let result = pre.instantiate(&mut store).and_then(|plugin| {
+        let ctx = wit_tool::CallContext {
+            cwd: path_string(&call.ctx.cwd),
+            roots: call.ctx.roots.iter().map(|r| path_string(r)).collect(),
+            session_id: call.ctx.session_id.clone(),
+            call_id: call.ctx.call_id.clone(),
+        };
+        plugin
+            .conch_tool_tool()
+            .call_invoke(&mut store, call.tool, call.input_json, &ctx)
+    });
     let printed = String::from_utf8_lossy(&guest_output.contents()).into_owned();
     if !printed.is_empty() {
-        tracing::debug!(plugin = call.plugin, tool = call.tool, "guest output:\n{printed}");
+        tracing::debug!(
+            plugin = call.plugin,
+            tool = call.tool,
+            "guest output:\n{printed}"
+        );
     }
     match result {
         Ok(Ok(output)) => finish_output(output, call.limits.output_bytes),
@@ -160,9 +162,7 @@ fn new_store(
             .chain(std::iter::once((&call.ctx.cwd, ".".to_string())));
         for (host, guest) in dirs {
             wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
-                .map_err(|e| {
-                    ToolError::Failed(format!("cannot open {}: {e}", host.display()))
-                })?;
+                .map_err(|e| ToolError::Failed(format!("cannot open {}: {e}", host.display())))?;
         }
     }
     wasi.stdout(guest_output.clone()).stderr(guest_output);
@@ -218,16 +218,23 @@ fn classify_trap(
         return ToolError::Timeout(limits.timeout);
     }
     // A Rust guest prints its panic message before trapping; it says more than the trap.
-    let panic = printed
+    let panic: Vec<&str> = printed
         .lines()
         .skip_while(|line| !line.contains("panicked at"))
+        .filter(|line| !line.starts_with("note: "))
         .take(3)
-        .collect::<Vec<_>>()
-        .join(" ");
-    if panic.is_empty() {
-        ToolError::Crashed(format!("{error:#}"))
-    } else {
-        ToolError::Crashed(panic)
+        .collect();
+    match panic.split_first() {
+        None => ToolError::Crashed(format!("{error:#}")),
+        Some((first, rest)) => {
+            let first = first.find("panicked at").map_or(*first, |at| &first[at..]);
+            ToolError::Crashed(
+                std::iter::once(first)
+                    .chain(rest.iter().copied())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        }
     }
 }
 

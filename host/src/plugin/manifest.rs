@@ -295,15 +295,27 @@ mod tests {
     fn builtin_fs_manifest_is_read_without_compiling() {
         let info = PluginInfo::read(fs_component()).expect("fs manifest");
         assert_eq!(info.manifest.name, "fs");
-        let tools: Vec<_> = info.manifest.tools.iter().map(|t| t.name.as_str()).collect();
+        let tools: Vec<_> = info
+            .manifest
+            .tools
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
         assert_eq!(tools, ["read", "listdir", "glob", "grep"]);
-        assert!(info.conch_imports().all(|i| i == "log"), "{:?}", info.imports);
+        assert!(
+            info.conch_imports().all(|i| i == "log" || i == "types"),
+            "{:?}",
+            info.imports
+        );
     }
 
     #[test]
     fn a_core_module_is_refused() {
         let module = b"\0asm\x01\0\0\0";
-        assert!(matches!(PluginInfo::read(module), Err(ManifestError::CoreModule)));
+        assert!(matches!(
+            PluginInfo::read(module),
+            Err(ManifestError::CoreModule)
+        ));
     }
 
     #[test]
@@ -320,7 +332,10 @@ mod tests {
         info.imports.push("conch:tool/process@0.1.0".into());
         assert!(matches!(
             info.check_imports(),
-            Err(ManifestError::Undeclared { capability: "process", .. })
+            Err(ManifestError::Undeclared {
+                capability: "process",
+                ..
+            })
         ));
     }
 

@@ -169,7 +169,11 @@ impl PluginRegistry {
         ctx: &CallContext,
         limits: &CallLimits,
     ) -> Result<ToolOutput, ToolError> {
-        let Some(plugin) = self.plugins.iter().find(|p| p.info.manifest.tools.iter().any(|t| t.name == name)) else {
+        let Some(plugin) = self
+            .plugins
+            .iter()
+            .find(|p| p.info.manifest.tools.iter().any(|t| t.name == name))
+        else {
             let names: Vec<&str> = self.tools().map(|(_, t)| t.name.as_str()).collect();
             return Err(ToolError::UnknownTool(format!(
                 "there is no tool named `{name}`; available tools: {}",

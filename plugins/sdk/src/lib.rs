@@ -34,8 +34,8 @@ pub mod bindings {
 }
 
 pub use bindings::conch::tool::types::{CallContext, ToolError, ToolOutput};
-pub use bindings::exports::conch::tool::tool::Guest;
 pub use bindings::export_plugin;
+pub use bindings::exports::conch::tool::tool::Guest;
 pub use input::parse_input;
 pub use workspace::Workspace;
 

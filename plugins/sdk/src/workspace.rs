@@ -111,7 +111,11 @@ impl Workspace {
 
 /// The error for a path outside the roots.
 pub fn outside_error(shown: &str) -> ToolError {
-    let shown: String = shown.chars().take(200).collect::<String>().replace('\0', "\\0");
+    let shown: String = shown
+        .chars()
+        .take(200)
+        .collect::<String>()
+        .replace('\0', "\\0");
     ToolError::OutsideWorkspace(format!(
         "{shown}: outside the workspace; only paths inside the workspace roots can be used"
     ))
@@ -150,20 +154,35 @@ mod tests {
 
     #[test]
     fn relative_paths_resolve_against_cwd() {
-        assert_eq!(ws().resolve("a/b.rs").ok(), Some(PathBuf::from("/proj/src/a/b.rs")));
+        assert_eq!(
+            ws().resolve("a/b.rs").ok(),
+            Some(PathBuf::from("/proj/src/a/b.rs"))
+        );
         assert_eq!(ws().resolve("../x").ok(), Some(PathBuf::from("/proj/x")));
     }
 
     #[test]
     fn escapes_are_outside() {
-        for bad in ["../../etc/passwd", "/etc/passwd", "/proj2/x", "a\0b", &"a/".repeat(3000)] {
-            assert!(matches!(ws().resolve(bad), Err(ToolError::OutsideWorkspace(_))), "{bad}");
+        for bad in [
+            "../../etc/passwd",
+            "/etc/passwd",
+            "/proj2/x",
+            "a\0b",
+            &"a/".repeat(3000),
+        ] {
+            assert!(
+                matches!(ws().resolve(bad), Err(ToolError::OutsideWorkspace(_))),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn display_is_relative_to_cwd() {
         assert_eq!(ws().display(Path::new("/proj/src/a.rs")), "a.rs");
-        assert_eq!(ws().display(Path::new("/proj/README.md")), "/proj/README.md");
+        assert_eq!(
+            ws().display(Path::new("/proj/README.md")),
+            "/proj/README.md"
+        );
     }
 }
