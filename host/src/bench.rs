@@ -94,33 +94,26 @@ fn bench_read(iterations: usize) -> anyhow::Result<()> {
 fn bench_tools(runs: usize) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("finding the conch binary")?;
     let cache = tempfile::tempdir()?;
+    // Warm: a cache that holds every built-in.
+    fill_cache(&exe, &cache.path().join("warm"))?;
     let mut cold = Vec::with_capacity(runs);
     let mut warm = Vec::with_capacity(runs);
+    let mut peak_rss_kb = 0;
     for i in 0..runs {
         // Cold: a cache dir nobody has written to.
         let fresh = cache.path().join(format!("cold-{i}"));
-        cold.push(time_command(
-            Command::new(&exe)
-                .arg("tools")
-                .env("CONCH_CACHE_DIR", &fresh),
-        )?);
-        // Warm: a cache that holds every built-in, filled once below.
-        warm.push(time_command(
-            Command::new(&exe)
-                .arg("tools")
-                .env("CONCH_CACHE_DIR", cache.path().join("warm")),
-        )?);
-        if i == 0 {
-            fill_cache(&exe, &cache.path().join("warm"))?;
+        for (cache_dir, times) in [(fresh, &mut cold), (cache.path().join("warm"), &mut warm)] {
+            let mut cmd = Command::new(&exe);
+            cmd.arg("tools").env("CONCH_CACHE_DIR", cache_dir);
+            let (time, rss) = measure_command(&mut cmd)?;
+            times.push(time);
+            peak_rss_kb = peak_rss_kb.max(rss);
         }
     }
     println!("`conch tools`, {runs} runs each");
     report("cold compile cache", &cold);
     report("warm compile cache", &warm);
-    println!(
-        "peak RSS of any run: {:.1} MB",
-        peak_child_rss_kb() as f64 / 1024.0
-    );
+    println!("peak RSS of any run: {:.1} MB", peak_rss_kb as f64 / 1024.0);
     Ok(())
 }
 
@@ -191,20 +184,45 @@ fn sample<E: Into<anyhow::Error>>(
 
 /// Runs a command to completion with its output discarded; returns its wall time.
 fn time_command(cmd: &mut Command) -> anyhow::Result<Duration> {
+    Ok(measure_command(cmd)?.0)
+}
+
+/// Runs a command to completion; returns its wall time and peak RSS in KiB.
+fn measure_command(cmd: &mut Command) -> anyhow::Result<(Duration, i64)> {
     let start = Instant::now();
-    let status = cmd
+    let child = cmd
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .status()
+        .spawn()
         .with_context(|| format!("running {:?}", cmd.get_program()))?;
+    let (status, max_rss_kb) = wait_with_rusage(child.id())?;
     let elapsed = start.elapsed();
-    // grep exits 1 when nothing matched; only a failure to run counts as an error.
+    // grep exits 1 when nothing matched; only a kill counts as a failure.
     anyhow::ensure!(
-        status.code().is_some(),
+        libc::WIFEXITED(status),
         "{:?} was killed",
         cmd.get_program()
     );
-    Ok(elapsed)
+    Ok((elapsed, max_rss_kb))
+}
+
+/// Waits for a child and returns its wait status and peak RSS (KiB).
+#[allow(unsafe_code)]
+fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, i64)> {
+    let pid = libc::pid_t::try_from(pid)?;
+    let mut status = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: both pointers point to memory we own, sized for what wait4 writes; the
+    // child has not been waited for (we never call std's wait on it).
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, usage.as_mut_ptr()) };
+    anyhow::ensure!(
+        rc == pid,
+        "wait4 failed: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: wait4 succeeded, so it filled in the rusage struct.
+    let usage = unsafe { usage.assume_init() };
+    Ok((status, usage.ru_maxrss))
 }
 
 fn median(times: &[Duration]) -> Duration {
@@ -227,18 +245,4 @@ fn report(label: &str, times: &[Duration]) {
         percentile(times, 90),
         percentile(times, 99)
     );
-}
-
-/// The largest resident set of any child this process has waited for, in KiB.
-#[allow(unsafe_code)]
-fn peak_child_rss_kb() -> i64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a complete `rusage` into the pointer it is given, which
-    // points to memory we own and sized for it.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
-    if rc != 0 {
-        return 0;
-    }
-    // SAFETY: getrusage returned 0, so it initialised the struct.
-    unsafe { usage.assume_init() }.ru_maxrss
 }
