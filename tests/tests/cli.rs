@@ -171,3 +171,27 @@ fn a_misbehaving_plugin_is_a_tool_error_from_the_cli() {
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("limit and was stopped"), "{out:?}");
 }
+
+#[test]
+fn listing_tools_never_compiles_a_plugin() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("cache");
+    let plugin = fixture_plugin("hostile");
+    let out = run(
+        conch(&["tools", "--plugin", &plugin.to_string_lossy()]).env("CONCH_CACHE_DIR", &cache)
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(!cache.exists(), "listing wrote to the compile cache");
+    // A call does compile, and fills the cache.
+    let cwd = dir.path().to_string_lossy();
+    let out = run(conch(&["tool", "listdir", "{}", "--cwd", &cwd]).env("CONCH_CACHE_DIR", &cache));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        cache
+            .join("components")
+            .read_dir()
+            .map(|d| d.count())
+            .unwrap_or(0)
+            > 0
+    );
+}

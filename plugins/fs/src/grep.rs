@@ -174,6 +174,9 @@ fn no_match_text(pattern: &str, shown: &str, include: Option<&str>, search: &Sea
 fn build_matcher(pattern: &str, case_insensitive: bool) -> Result<RegexMatcher, ToolError> {
     RegexMatcherBuilder::new()
         .case_insensitive(case_insensitive)
+        // As ripgrep does: `^` and `$` match at every line's start and end, not only the
+        // file's (the searcher hands the matcher whole buffers, not single lines).
+        .multi_line(true)
         .crlf(true)
         .build(pattern)
         .map_err(|e| {
