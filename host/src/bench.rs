@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::plugin::{CallLimits, CompileCache, PluginRegistry};
+use crate::plugin::CallLimits;
 
 /// Which benchmark, and how long to run it.
 #[derive(Debug, clap::Args)]
@@ -63,7 +63,7 @@ fn bench_read(iterations: usize) -> anyhow::Result<()> {
         .map(|i| format!("line {i} of a small file\n"))
         .collect();
     std::fs::write(dir.path().join("small.txt"), &text)?;
-    let registry = PluginRegistry::with_builtins(CompileCache::new(None));
+    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() })?;
     let ctx = crate::workspace::context_for(dir.path())?;
     let limits = CallLimits::default();
     let input = r#"{"path":"small.txt"}"#;
@@ -129,7 +129,7 @@ fn fill_cache(exe: &Path, cache: &Path) -> anyhow::Result<()> {
 }
 
 fn bench_grep(path: &Path, pattern: &str, runs: usize) -> anyhow::Result<()> {
-    let registry = PluginRegistry::with_builtins(CompileCache::new(None));
+    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() })?;
     let ctx = crate::workspace::context_for(path)?;
     let limits = CallLimits {
         timeout: Duration::from_secs(600),
