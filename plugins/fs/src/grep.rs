@@ -429,7 +429,7 @@ mod tests {
     #[test]
     fn matches_are_grouped_by_file_with_line_numbers() {
         let s = Scratch::new("grep-group");
-        s.file("a.rs", "fn main() {\n    todo!()\n}\n")
+        s.file("a.rs", "fn main() {\n    todo_list()\n}\n")
             .file("src/b.rs", "// TODO later\r\nlet x = 1;\r\n")
             .file("notes.md", "todo: nothing\n");
         assert_eq!(
@@ -437,7 +437,7 @@ mod tests {
                 &s,
                 serde_json::json!({"pattern": "todo", "case_insensitive": true, "include": "*.rs"})
             ),
-            "a.rs\n2:     todo!()\n\nsrc/b.rs\n1: // TODO later"
+            "a.rs\n2:     todo_list()\n\nsrc/b.rs\n1: // TODO later"
         );
     }
 
