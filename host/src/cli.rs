@@ -50,6 +50,21 @@ pub enum Command {
     },
     /// Measure conch's hot paths on this machine (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
+    /// Inspect the configuration (conch.toml files and CONCH_* variables).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved configuration (API key masked) and the files it came from.
+    Show {
+        /// Resolve as if run in this directory (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+    },
 }
 
 /// Extra plugins to load beside the built-ins.
@@ -99,6 +114,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         } => run_tool(&registry(&plugins)?, &name, &input, cwd, timeout, json),
         Command::Bench(args) => {
             crate::bench::run(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            command: ConfigCommand::Show { cwd },
+        } => {
+            let config =
+                crate::config::load(cwd.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
+            print!("{}", config.render());
             Ok(ExitCode::SUCCESS)
         }
     }

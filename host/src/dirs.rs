@@ -15,3 +15,17 @@ pub fn cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| project().map(|p| p.cache_dir().to_path_buf()))
 }
+
+/// Where the user's `conch.toml` lives: `CONCH_CONFIG_DIR`, else the platform config dir
+/// (`~/.config/conch` on Linux).
+pub fn config_dir() -> Option<PathBuf> {
+    config_dir_with(std::env::var_os("CONCH_CONFIG_DIR"))
+}
+
+/// [`config_dir`] with the value of `CONCH_CONFIG_DIR` given, for callers that carry
+/// their own environment.
+pub fn config_dir_with(overridden: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    overridden
+        .map(PathBuf::from)
+        .or_else(|| project().map(|p| p.config_dir().to_path_buf()))
+}

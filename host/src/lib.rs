@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod config;
 pub mod dirs;
 pub mod host_api;
 pub mod plugin;

@@ -1,0 +1,256 @@
+//! `conch.toml`: where the files are, their schema, and reading one into a [`Layer`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use super::placeholder;
+use super::preset;
+
+/// The file name looked for in the project and in the user config dir.
+pub const FILE_NAME: &str = "conch.toml";
+
+/// The project's `conch.toml`: the nearest one from `cwd` upward, not looking above the
+/// git root (the first ancestor holding `.git`).
+pub fn project_file(cwd: &Path) -> Option<PathBuf> {
+    for dir in cwd.ancestors() {
+        let candidate = dir.join(FILE_NAME);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            break;
+        }
+    }
+    None
+}
+
+/// The file as written, checked by serde: unknown keys and wrong types are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    provider: Option<String>,
+    model: Option<String>,
+    max_steps: Option<u32>,
+    #[serde(default)]
+    providers: BTreeMap<String, ProviderTable>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderTable {
+    preset: Option<String>,
+    base_url: Option<String>,
+    model: Option<String>,
+    api_key: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    context_window: Option<u64>,
+    max_output_tokens: Option<u64>,
+}
+
+/// A string from a file with its placeholders filled, or the error saying which one is
+/// unset. The error only matters if the value is used: an unset key variable of a
+/// provider that is not active, or that a closer file overrides, is no error.
+pub type Text = Result<String, ConfigError>;
+
+/// One source of settings (a file, or the environment); layers merge key by key.
+#[derive(Debug, Default)]
+pub struct Layer {
+    pub provider: Option<Text>,
+    pub model: Option<Text>,
+    pub max_steps: Option<u32>,
+    pub providers: BTreeMap<String, ProviderLayer>,
+}
+
+#[derive(Debug, Default)]
+pub struct ProviderLayer {
+    /// A known preset name (checked when the file is read).
+    pub preset: Option<String>,
+    pub base_url: Option<Text>,
+    pub model: Option<Text>,
+    pub api_key: Option<Text>,
+    pub headers: BTreeMap<String, Text>,
+    pub context_window: Option<u64>,
+    pub max_output_tokens: Option<u64>,
+}
+
+impl Layer {
+    /// This layer with `over`'s settings on top: providers merge by name, and their
+    /// fields (headers by name) one by one.
+    pub fn merge(mut self, over: Layer) -> Layer {
+        self.provider = over.provider.or(self.provider);
+        self.model = over.model.or(self.model);
+        self.max_steps = over.max_steps.or(self.max_steps);
+        for (name, provider) in over.providers {
+            let merged = match self.providers.remove(&name) {
+                Some(under) => under.merge(provider),
+                None => provider,
+            };
+            self.providers.insert(name, merged);
+        }
+        self
+    }
+}
+
+impl ProviderLayer {
+    pub fn merge(mut self, over: ProviderLayer) -> ProviderLayer {
+        self.preset = over.preset.or(self.preset);
+        self.base_url = over.base_url.or(self.base_url);
+        self.model = over.model.or(self.model);
+        self.api_key = over.api_key.or(self.api_key);
+        self.headers.extend(over.headers);
+        self.context_window = over.context_window.or(self.context_window);
+        self.max_output_tokens = over.max_output_tokens.or(self.max_output_tokens);
+        self
+    }
+}
+
+/// Reads and checks one file.
+pub fn read(path: &Path, env: &HashMap<String, String>) -> Result<Layer, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path, env)
+}
+
+/// Parses the text of `path`.
+pub fn parse(text: &str, path: &Path, env: &HashMap<String, String>) -> Result<Layer, ConfigError> {
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| ConfigError::Syntax {
+        file: path.to_path_buf(),
+        at: position(text, e.span()),
+        message: e.message().trim_end().to_string(),
+    })?;
+    let file: ConfigFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        ConfigError::Invalid {
+            file: path.to_path_buf(),
+            at: position(text, inner.span()),
+            key,
+            message: inner.message().trim_end().to_string(),
+        }
+    })?;
+    to_layer(file, path, env)
+}
+
+/// `line:column` (1-based) of the start of a span, or empty without one.
+fn position(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else {
+        return String::new();
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("{line}:{column}")
+}
+
+fn to_layer(
+    file: ConfigFile,
+    path: &Path,
+    env: &HashMap<String, String>,
+) -> Result<Layer, ConfigError> {
+    let expand = |value: String, key: &str| placeholder::expand(&value, env, path, key);
+    let mut providers = BTreeMap::new();
+    for (name, table) in file.providers {
+        let key = |field: &str| format!("providers.{name}.{field}");
+        let preset = match table.preset {
+            Some(preset) => {
+                let preset = expand(preset, &key("preset"))?;
+                if preset::find(&preset).is_none() {
+                    return Err(ConfigError::Invalid {
+                        file: path.to_path_buf(),
+                        at: String::new(),
+                        key: key("preset"),
+                        message: format!(
+                            "unknown preset `{preset}`; known presets: {}",
+                            preset::names()
+                        ),
+                    });
+                }
+                Some(preset)
+            }
+            None => None,
+        };
+        let layer = ProviderLayer {
+            preset,
+            base_url: table.base_url.map(|v| expand(v, &key("base_url"))),
+            model: table.model.map(|v| expand(v, &key("model"))),
+            api_key: table.api_key.map(|v| expand(v, &key("api_key"))),
+            headers: table
+                .headers
+                .into_iter()
+                .map(|(header, v)| {
+                    let value = expand(v, &key(&format!("headers.{header}")));
+                    (header, value)
+                })
+                .collect(),
+            context_window: table.context_window,
+            max_output_tokens: table.max_output_tokens,
+        };
+        providers.insert(name, layer);
+    }
+    Ok(Layer {
+        provider: file.provider.map(|v| expand(v, "provider")),
+        model: file.model.map(|v| expand(v, "model")),
+        max_steps: file.max_steps,
+        providers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_err(text: &str) -> String {
+        match parse(text, Path::new("/proj/conch.toml"), &HashMap::new()) {
+            Ok(_) => "parsed".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_dotted_key() {
+        let err = parse_err("[providers.deepseek]\nmodel = \"m\"\napi_kee = \"x\"\n");
+        assert!(err.contains("/proj/conch.toml:3:1"), "{err}");
+        assert!(err.contains("providers.deepseek.api_kee"), "{err}");
+        assert!(err.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let err = parse_err("max_steps = \"many\"\n");
+        assert!(err.contains("max_steps"), "{err}");
+        assert!(err.contains("/proj/conch.toml:1:"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_names_the_file_and_line() {
+        let err = parse_err("provider = \"x\"\nmodel = \n");
+        assert!(err.contains("/proj/conch.toml:2:"), "{err}");
+        assert!(err.contains("syntax"), "{err}");
+    }
+
+    #[test]
+    fn unknown_preset_is_refused_with_the_known_ones() {
+        let err = parse_err("[providers.mine]\npreset = \"openia\"\n");
+        assert!(err.contains("providers.mine.preset"), "{err}");
+        assert!(err.contains("openai, deepseek"), "{err}");
+    }
+
+    #[test]
+    fn project_file_search_stops_at_the_git_root() {
+        let outer = tempfile::tempdir().unwrap();
+        let repo = outer.path().join("repo");
+        let deep = repo.join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(outer.path().join(FILE_NAME), "").unwrap();
+        std::fs::create_dir(repo.join(".git")).unwrap();
+        assert_eq!(project_file(&deep), None);
+        std::fs::write(repo.join("a").join(FILE_NAME), "").unwrap();
+        assert_eq!(project_file(&deep), Some(repo.join("a").join(FILE_NAME)));
+    }
+}

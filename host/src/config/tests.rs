@@ -1,0 +1,328 @@
+//! Resolution as a whole: files merged, presets applied, the environment on top.
+
+use super::*;
+
+/// A user config dir and a project (a git root) in temp dirs.
+struct Setup {
+    user: tempfile::TempDir,
+    project: tempfile::TempDir,
+    env: HashMap<String, String>,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let user = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        std::fs::create_dir(project.path().join(".git")).unwrap();
+        let env = HashMap::from([(
+            "CONCH_CONFIG_DIR".to_string(),
+            user.path().display().to_string(),
+        )]);
+        Setup { user, project, env }
+    }
+
+    fn user_file(self, text: &str) -> Self {
+        std::fs::write(self.user.path().join(FILE_NAME), text).unwrap();
+        self
+    }
+
+    fn project_file(self, text: &str) -> Self {
+        std::fs::write(self.project.path().join(FILE_NAME), text).unwrap();
+        self
+    }
+
+    fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.insert(name.into(), value.into());
+        self
+    }
+
+    fn resolve(&self) -> Result<ResolvedConfig, ConfigError> {
+        resolve(self.project.path(), &self.env)
+    }
+
+    fn error(&self) -> String {
+        match self.resolve() {
+            Ok(config) => panic!("resolved: {config:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
+#[test]
+fn project_overrides_user_key_by_key() {
+    let setup = Setup::new()
+        .user_file(
+            r#"
+            provider = "deepseek"
+            max_steps = 20
+            [providers.deepseek]
+            model = "deepseek-chat"
+            api_key = "sk-user-key-0123456789"
+            headers = { "X-A" = "user", "X-B" = "user" }
+            context_window = 64000
+            "#,
+        )
+        .project_file(
+            r#"
+            [providers.deepseek]
+            model = "deepseek-reasoner"
+            headers = { "X-B" = "project" }
+            "#,
+        );
+    let config = setup.resolve().unwrap();
+    let p = &config.provider;
+    assert_eq!(p.name, "deepseek");
+    assert_eq!(p.model, "deepseek-reasoner");
+    assert_eq!(p.base_url, "https://api.deepseek.com/v1");
+    assert_eq!(
+        p.api_key.as_ref().unwrap().expose(),
+        "sk-user-key-0123456789"
+    );
+    assert_eq!(p.headers["X-A"], "user");
+    assert_eq!(p.headers["X-B"], "project");
+    assert_eq!(p.context_window, Some(64000));
+    assert_eq!(config.max_steps, 20);
+    assert_eq!(
+        config.sources,
+        vec![
+            setup.user.path().join(FILE_NAME),
+            setup.project.path().join(FILE_NAME)
+        ]
+    );
+}
+
+#[test]
+fn preset_named_provider_takes_its_key_from_the_conventional_variable() {
+    let config = Setup::new()
+        .project_file("provider = \"kimi\"\nmodel = \"kimi-k2\"\n")
+        .env("MOONSHOT_API_KEY", "sk-moonshot-0123456789")
+        .resolve()
+        .unwrap();
+    assert_eq!(config.provider.base_url, "https://api.moonshot.ai/v1");
+    assert_eq!(config.provider.model, "kimi-k2");
+    assert_eq!(
+        config.provider.api_key.unwrap().expose(),
+        "sk-moonshot-0123456789"
+    );
+    assert_eq!(config.max_steps, DEFAULT_MAX_STEPS);
+}
+
+#[test]
+fn provider_with_a_preset_gets_v1_added_and_no_key() {
+    let config = Setup::new()
+        .project_file(
+            r#"
+            [providers.box]
+            preset = "ollama"
+            base_url = "http://gpu-box:11434/"
+            model = "qwen3"
+            "#,
+        )
+        .resolve()
+        .unwrap();
+    assert_eq!(config.provider.name, "box");
+    assert_eq!(config.provider.base_url, "http://gpu-box:11434/v1");
+    assert_eq!(config.provider.api_key, None);
+}
+
+#[test]
+fn custom_provider_url_keeps_its_path() {
+    let config = Setup::new()
+        .project_file("[providers.proxy]\nbase_url = \"https://llm.corp/api/\"\nmodel = \"m\"\n")
+        .resolve()
+        .unwrap();
+    assert_eq!(config.provider.base_url, "https://llm.corp/api");
+}
+
+#[test]
+fn placeholders_are_filled_from_the_environment() {
+    let config = Setup::new()
+        .project_file(
+            r#"
+            provider = "deepseek"
+            [providers.deepseek]
+            model = "deepseek-chat"
+            api_key = "${MY_KEY}"
+            headers = { "X-Team" = "team-${TEAM}" }
+            "#,
+        )
+        .env("MY_KEY", "sk-from-placeholder-0000")
+        .env("TEAM", "blue")
+        .resolve()
+        .unwrap();
+    assert_eq!(
+        config.provider.api_key.unwrap().expose(),
+        "sk-from-placeholder-0000"
+    );
+    assert_eq!(config.provider.headers["X-Team"], "team-blue");
+}
+
+#[test]
+fn unset_placeholder_of_the_active_provider_is_an_error() {
+    let setup = Setup::new().project_file(
+        "provider = \"deepseek\"\n[providers.deepseek]\nmodel = \"m\"\napi_key = \"${DEEPSEEK_API_KEY}\"\n",
+    );
+    let err = setup.error();
+    assert!(err.contains("providers.deepseek.api_key"), "{err}");
+    assert!(
+        err.contains("set DEEPSEEK_API_KEY or remove the placeholder"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&setup.project.path().display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn unset_placeholder_of_an_unused_or_overridden_value_is_no_error() {
+    let config = Setup::new()
+        .user_file(
+            r#"
+            provider = "ollama"
+            [providers.openai]
+            api_key = "${UNSET_OPENAI}"
+            [providers.ollama]
+            model = "${UNSET_MODEL}"
+            "#,
+        )
+        .project_file("[providers.ollama]\nmodel = \"qwen3\"\n")
+        .resolve()
+        .unwrap();
+    assert_eq!(config.provider.model, "qwen3");
+}
+
+#[test]
+fn env_alone_makes_a_provider() {
+    let config = Setup::new()
+        .env("CONCH_BASE_URL", "http://localhost:9999/v1/")
+        .env("CONCH_MODEL", "local-model")
+        .env("CONCH_API_KEY", "sk-env-0123456789abcd")
+        .resolve()
+        .unwrap();
+    assert_eq!(config.provider.name, "env");
+    assert_eq!(config.provider.base_url, "http://localhost:9999/v1");
+    assert_eq!(config.provider.model, "local-model");
+    assert_eq!(
+        config.provider.api_key.unwrap().expose(),
+        "sk-env-0123456789abcd"
+    );
+    assert!(config.sources.is_empty());
+}
+
+#[test]
+fn conch_provider_selects_a_preset_without_any_file() {
+    let config = Setup::new()
+        .env("CONCH_PROVIDER", "llamacpp")
+        .env("CONCH_MODEL", "any")
+        .resolve()
+        .unwrap();
+    assert_eq!(config.provider.name, "llamacpp");
+    assert_eq!(config.provider.base_url, "http://localhost:8080/v1");
+}
+
+#[test]
+fn env_overrides_the_files_provider_and_fields() {
+    let setup = Setup::new().project_file(
+        r#"
+        provider = "deepseek"
+        model = "deepseek-chat"
+        [providers.deepseek]
+        api_key = "sk-file-key-0123456789"
+        [providers.openai]
+        model = "gpt-5"
+        "#,
+    );
+    let config = setup
+        .env("CONCH_PROVIDER", "openai")
+        .env("OPENAI_API_KEY", "sk-openai-0123456789")
+        .resolve()
+        .unwrap();
+    // The top-level model belongs to deepseek, so openai keeps its own.
+    assert_eq!(config.provider.name, "openai");
+    assert_eq!(config.provider.model, "gpt-5");
+    assert_eq!(
+        config.provider.api_key.unwrap().expose(),
+        "sk-openai-0123456789"
+    );
+}
+
+#[test]
+fn conch_model_and_key_override_the_file() {
+    let config = Setup::new()
+        .project_file(
+            "provider = \"deepseek\"\n[providers.deepseek]\nmodel = \"a\"\napi_key = \"sk-file-0123456789ab\"\n",
+        )
+        .env("CONCH_MODEL", "b")
+        .env("CONCH_API_KEY", "sk-env-0123456789abcd")
+        .resolve()
+        .unwrap();
+    assert_eq!(config.provider.model, "b");
+    assert_eq!(
+        config.provider.api_key.unwrap().expose(),
+        "sk-env-0123456789abcd"
+    );
+}
+
+#[test]
+fn a_hosted_preset_needs_only_a_key() {
+    let config = Setup::new()
+        .env("CONCH_PROVIDER", "deepseek")
+        .env("DEEPSEEK_API_KEY", "sk-deepseek-0123456789")
+        .resolve()
+        .unwrap();
+    assert_eq!(config.provider.base_url, "https://api.deepseek.com/v1");
+    assert_eq!(config.provider.model, "deepseek-chat");
+}
+
+#[test]
+fn missing_model_says_which_provider_and_what_to_set() {
+    let err = Setup::new().project_file("provider = \"vllm\"\n").error();
+    assert!(err.contains("provider `vllm` has no model"), "{err}");
+    assert!(err.contains("providers.vllm.model"), "{err}");
+    assert!(err.contains("CONCH_MODEL"), "{err}");
+}
+
+#[test]
+fn missing_base_url_of_a_custom_provider_is_explained() {
+    let err = Setup::new()
+        .project_file("[providers.mine]\nmodel = \"m\"\n")
+        .error();
+    assert!(err.contains("provider `mine` has no base_url"), "{err}");
+    assert!(err.contains("CONCH_BASE_URL"), "{err}");
+}
+
+#[test]
+fn nothing_configured_explains_how_to_start() {
+    let err = Setup::new().error();
+    assert!(err.contains("no provider chosen"), "{err}");
+    assert!(err.contains("CONCH_BASE_URL"), "{err}");
+}
+
+#[test]
+fn unknown_provider_lists_the_known_ones() {
+    let err = Setup::new()
+        .project_file("provider = \"nope\"\n[providers.mine]\nmodel = \"m\"\n")
+        .error();
+    assert!(err.contains("no provider named `nope`"), "{err}");
+    assert!(err.contains("configured: mine"), "{err}");
+}
+
+#[test]
+fn render_masks_the_key_and_lists_sources() {
+    let setup = Setup::new().project_file(
+        r#"
+        provider = "deepseek"
+        [providers.deepseek]
+        model = "deepseek-chat"
+        api_key = "sk-0123456789abcdefwxyz"
+        headers = { Authorization = "Bearer abcdefghijklmnop1234", "X-Plain" = "shown" }
+        "#,
+    );
+    let text = setup.resolve().unwrap().render();
+    assert!(text.contains("api_key = \"sk-…wxyz\""), "{text}");
+    assert!(!text.contains("0123456789abcdef"), "{text}");
+    assert!(!text.contains("abcdefghijklmnop"), "{text}");
+    assert!(text.contains("\"X-Plain\" = \"shown\""), "{text}");
+    assert!(text.contains(&setup.project.path().join(FILE_NAME).display().to_string()));
+}

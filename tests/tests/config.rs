@@ -1,0 +1,160 @@
+//! `conch config show`: the real binary resolving real files and variables.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use conch_tests::{Run, conch, run};
+
+/// A user config dir and a project (a git root), kept apart from the user's own files
+/// and from any CONCH_* variables of the shell running the tests.
+struct Dirs {
+    user: tempfile::TempDir,
+    project: tempfile::TempDir,
+}
+
+impl Dirs {
+    fn new() -> Self {
+        let dirs = Dirs {
+            user: tempfile::tempdir().unwrap(),
+            project: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir(dirs.project.path().join(".git")).unwrap();
+        dirs
+    }
+
+    fn user_file(&self, text: &str) {
+        std::fs::write(self.user.path().join("conch.toml"), text).unwrap();
+    }
+
+    fn project_file(&self, text: &str) {
+        std::fs::write(self.project.path().join("conch.toml"), text).unwrap();
+    }
+
+    fn show(&self) -> Command {
+        let cwd = self.project.path().to_string_lossy().into_owned();
+        let mut cmd = conch(&["config", "show", "--cwd", &cwd]);
+        cmd.env("CONCH_CONFIG_DIR", self.user.path());
+        for var in [
+            "CONCH_PROVIDER",
+            "CONCH_BASE_URL",
+            "CONCH_MODEL",
+            "CONCH_API_KEY",
+            "OPENAI_API_KEY",
+            "DEEPSEEK_API_KEY",
+            "MOONSHOT_API_KEY",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+}
+
+fn path_text(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[test]
+fn project_file_wins_over_user_file_and_the_key_is_masked() {
+    let dirs = Dirs::new();
+    dirs.user_file(
+        r#"
+        provider = "deepseek"
+        [providers.deepseek]
+        model = "deepseek-chat"
+        api_key = "${TEST_DEEPSEEK_KEY}"
+        "#,
+    );
+    dirs.project_file("[providers.deepseek]\nmodel = \"deepseek-reasoner\"\n");
+    let out: Run = run(dirs
+        .show()
+        .env("TEST_DEEPSEEK_KEY", "sk-0123456789abcdefabcd"));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("provider = \"deepseek\""), "{out:?}");
+    assert!(
+        out.stdout.contains("model = \"deepseek-reasoner\""),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout
+            .contains("base_url = \"https://api.deepseek.com/v1\""),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("api_key = \"sk-…abcd\""), "{out:?}");
+    assert!(!out.stdout.contains("0123456789abcdef"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains(&path_text(&dirs.user.path().join("conch.toml"))),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout
+            .contains(&path_text(&dirs.project.path().join("conch.toml"))),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn environment_alone_is_a_complete_provider() {
+    let dirs = Dirs::new();
+    let out = run(dirs
+        .show()
+        .env("CONCH_BASE_URL", "http://localhost:11434/v1/")
+        .env("CONCH_MODEL", "qwen3"));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("provider = \"env\""), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("base_url = \"http://localhost:11434/v1\""),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("model = \"qwen3\""), "{out:?}");
+    assert!(out.stdout.contains("api_key = \"(not set)\""), "{out:?}");
+}
+
+#[test]
+fn unknown_key_names_the_file_and_the_key() {
+    let dirs = Dirs::new();
+    dirs.project_file("provider = \"ollama\"\n[providers.ollama]\nmodel = \"m\"\nmodle = \"x\"\n");
+    let out = run(&mut dirs.show());
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.starts_with("error: "), "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&path_text(&dirs.project.path().join("conch.toml"))),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("providers.ollama.modle"), "{out:?}");
+}
+
+#[test]
+fn unset_placeholder_names_the_variable() {
+    let dirs = Dirs::new();
+    dirs.user_file(
+        "provider = \"openai\"\nmodel = \"gpt-5\"\n[providers.openai]\napi_key = \"${CONCH_TEST_UNSET_KEY}\"\n",
+    );
+    let out = run(dirs.show().env_remove("CONCH_TEST_UNSET_KEY"));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("providers.openai.api_key"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("set CONCH_TEST_UNSET_KEY or remove the placeholder"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn syntax_error_names_the_file() {
+    let dirs = Dirs::new();
+    dirs.project_file("provider = \"ollama\"\n[providers.ollama\n");
+    let out = run(&mut dirs.show());
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "{}:2:",
+            path_text(&dirs.project.path().join("conch.toml"))
+        )),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("syntax"), "{out:?}");
+}
