@@ -3,13 +3,14 @@
 //! Exit codes: 0 success, 1 a tool or runtime failure, 2 a usage error (bad arguments,
 //! unknown tool, input that is not JSON, an unusable plugin file).
 
-use std::io::{Read, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::permission::{Approver, Flags, Gate, Request};
 use crate::plugin::{CallLimits, CompileCache, Origin, PluginRegistry, ToolError};
 
 /// conch: a local coding agent whose tools are sandboxed WebAssembly components.
@@ -46,6 +47,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
+        permission: PermissionArgs,
+        #[command(flatten)]
         plugins: PluginArgs,
     },
     /// Measure conch's hot paths on this machine (see BENCHMARKS.md).
@@ -73,6 +76,30 @@ pub struct PluginArgs {
     /// Load a plugin component from this file (repeatable).
     #[arg(long = "plugin", value_name = "FILE.wasm")]
     pub files: Vec<PathBuf>,
+}
+
+/// Command-line overrides of the permission gate (see `[permission]` in conch.toml).
+#[derive(Debug, clap::Args)]
+pub struct PermissionArgs {
+    /// Approve every call that would ask (explicit denies still deny).
+    #[arg(long)]
+    pub yes: bool,
+    /// Approve edits that would ask.
+    #[arg(long)]
+    pub allow_edit: bool,
+    /// Deny every bash call.
+    #[arg(long)]
+    pub no_bash: bool,
+}
+
+impl PermissionArgs {
+    fn flags(&self) -> Flags {
+        Flags {
+            yes: self.yes,
+            allow_edit: self.allow_edit,
+            no_bash: self.no_bash,
+        }
+    }
 }
 
 /// A failed command and how the process should exit.
@@ -110,8 +137,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             cwd,
             timeout,
             json,
+            permission,
             plugins,
-        } => run_tool(&registry(&plugins)?, &name, &input, cwd, timeout, json),
+        } => {
+            let call = ToolRun {
+                name,
+                input,
+                cwd,
+                timeout,
+                json,
+                flags: permission.flags(),
+            };
+            run_tool(&registry(&plugins)?, call)
+        }
         Command::Bench(args) => {
             crate::bench::run(&args)?;
             Ok(ExitCode::SUCCESS)
@@ -207,35 +245,47 @@ fn first_sentence(text: &str) -> &str {
     }
 }
 
-fn run_tool(
-    registry: &PluginRegistry,
-    name: &str,
-    input: &str,
+/// What `conch tool` was asked to do.
+struct ToolRun {
+    name: String,
+    input: String,
     cwd: Option<PathBuf>,
     timeout: f64,
     json: bool,
-) -> Result<ExitCode, CliError> {
-    if registry.find(name).is_none() {
+    flags: Flags,
+}
+
+fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, CliError> {
+    let ToolRun {
+        name,
+        input,
+        cwd,
+        timeout,
+        json,
+        flags,
+    } = run;
+    let name = name.as_str();
+    let Some((_, spec)) = registry.find(name) else {
         let names: Vec<&str> = registry.tools().map(|(_, t)| t.name.as_str()).collect();
         return Err(CliError::Usage(format!(
             "there is no tool named `{name}`; available tools: {}",
             names.join(", ")
         )));
-    }
+    };
     // Compile (or load) while we read the input and set up the workspace.
     registry.warm_up();
-    let input = if input == "-" {
+    let input_from_stdin = input == "-";
+    let input = if input_from_stdin {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .map_err(|e| CliError::Usage(format!("cannot read the input from stdin: {e}")))?;
         text
     } else {
-        input.to_string()
+        input
     };
-    if let Err(e) = serde_json::from_str::<serde_json::Value>(&input) {
-        return Err(CliError::Usage(format!("the input is not valid JSON: {e}")));
-    }
+    let value = serde_json::from_str::<serde_json::Value>(&input)
+        .map_err(|e| CliError::Usage(format!("the input is not valid JSON: {e}")))?;
     if !(timeout.is_finite() && timeout > 0.0) {
         return Err(CliError::Usage(
             "--timeout must be a positive number of seconds".into(),
@@ -247,6 +297,32 @@ fn run_tool(
             .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?,
     };
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| CliError::Usage(e.to_string()))?;
+    let policy =
+        crate::config::load_permission(Some(&cwd)).map_err(|e| CliError::Usage(e.to_string()))?;
+    let gate = Gate::new(policy, flags);
+    // Someone can be asked only on a terminal whose stdin did not carry the input.
+    let mut terminal = TerminalApprover;
+    let approver: Option<&mut dyn Approver> = if !input_from_stdin && std::io::stdin().is_terminal()
+    {
+        Some(&mut terminal)
+    } else {
+        None
+    };
+    if let Err(denied) = gate.check(&Request::new(spec, &value, &ctx), approver) {
+        let error = ToolError::Denied(denied.message);
+        if json {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"error": {"kind": error_kind(&error), "message": error.to_string()}})
+            )
+            .map_err(|e| CliError::Failed(e.into()))?;
+        } else {
+            eprintln!("error: {error}");
+        }
+        return Ok(ExitCode::from(1));
+    }
     let limits = CallLimits {
         timeout: Duration::from_secs_f64(timeout),
         ..CallLimits::default()
@@ -277,6 +353,21 @@ fn run_tool(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Asks on stderr and reads the answer from stdin: `y` or `yes` allows the call once.
+struct TerminalApprover;
+
+impl Approver for TerminalApprover {
+    fn approve(&mut self, question: &str) -> bool {
+        eprint!("{question} [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        if std::io::stdin().lock().read_line(&mut answer).is_err() {
+            return false;
+        }
+        matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    }
 }
 
 /// A stable name for each kind of tool error, for JSON output.

@@ -7,5 +7,6 @@ pub mod cli;
 pub mod config;
 pub mod dirs;
 pub mod host_api;
+pub mod permission;
 pub mod plugin;
 pub mod workspace;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::placeholder;
 use super::preset;
+use crate::permission::{Decision, PermissionRule, Policy};
 
 /// The file name looked for in the project and in the user config dir.
 pub const FILE_NAME: &str = "conch.toml";
@@ -36,6 +37,21 @@ struct ConfigFile {
     max_steps: Option<u32>,
     #[serde(default)]
     providers: BTreeMap<String, ProviderTable>,
+    #[serde(default)]
+    permission: PermissionTable,
+}
+
+/// `[permission]`: a decision per permission key, and `[[permission.rules]]`. Keys other
+/// than these four are set with a rule of pattern `*`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PermissionTable {
+    read: Option<Decision>,
+    edit: Option<Decision>,
+    bash: Option<Decision>,
+    webfetch: Option<Decision>,
+    #[serde(default)]
+    rules: Vec<PermissionRule>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +79,8 @@ pub struct Layer {
     pub model: Option<Text>,
     pub max_steps: Option<u32>,
     pub providers: BTreeMap<String, ProviderLayer>,
+    /// Defaults merge by key; rules of a closer file come after (so they win).
+    pub permission: Policy,
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +109,8 @@ impl Layer {
             };
             self.providers.insert(name, merged);
         }
+        self.permission.defaults.extend(over.permission.defaults);
+        self.permission.rules.extend(over.permission.rules);
         self
     }
 }
@@ -193,7 +213,21 @@ fn to_layer(
         };
         providers.insert(name, layer);
     }
+    let table = file.permission;
+    let defaults = [
+        ("read", table.read),
+        ("edit", table.edit),
+        ("bash", table.bash),
+        ("webfetch", table.webfetch),
+    ]
+    .into_iter()
+    .filter_map(|(key, decision)| Some((key.to_string(), decision?)))
+    .collect();
     Ok(Layer {
+        permission: Policy {
+            defaults,
+            rules: table.rules,
+        },
         provider: file.provider.map(|v| expand(v, "provider")),
         model: file.model.map(|v| expand(v, "model")),
         max_steps: file.max_steps,
@@ -239,6 +273,31 @@ mod tests {
         let err = parse_err("[providers.mine]\npreset = \"openia\"\n");
         assert!(err.contains("providers.mine.preset"), "{err}");
         assert!(err.contains("openai, deepseek"), "{err}");
+    }
+
+    #[test]
+    fn permission_table_reads_defaults_and_rules() {
+        let text = "[permission]\nedit = \"allow\"\n\n[[permission.rules]]\ntool = \"read\"\npattern = \"secret/*\"\ndecision = \"deny\"\n";
+        let layer = parse(text, Path::new("/proj/conch.toml"), &HashMap::new()).unwrap();
+        assert_eq!(
+            layer.permission.defaults.get("edit"),
+            Some(&Decision::Allow)
+        );
+        assert_eq!(
+            layer.permission.rules,
+            [PermissionRule::new("read", "secret/*", Decision::Deny)]
+        );
+    }
+
+    #[test]
+    fn a_misspelt_decision_or_rule_key_names_the_key() {
+        let err = parse_err("[permission]\nedit = \"alow\"\n");
+        assert!(err.contains("permission.edit"), "{err}");
+        assert!(err.contains("allow"), "{err}");
+        let err = parse_err("[[permission.rules]]\ntool = \"read\"\npatern = \"x\"\n");
+        assert!(err.contains("permission.rules[0].patern"), "{err}");
+        let err = parse_err("[permission]\nshell = \"deny\"\n");
+        assert!(err.contains("permission.shell"), "{err}");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub use file::FILE_NAME;
 pub use preset::{PRESETS, Preset};
 pub use secret::Secret;
 
+use crate::permission::Policy;
 use file::{Layer, ProviderLayer};
 
 /// Steps the agent may take in one turn when the config does not say.
@@ -110,6 +111,39 @@ pub fn load(cwd: Option<&Path>) -> Result<ResolvedConfig, ConfigError> {
 /// Resolves the configuration for a run in `cwd`, with `env` standing for the
 /// environment (including `CONCH_CONFIG_DIR`).
 pub fn resolve(cwd: &Path, env: &HashMap<String, String>) -> Result<ResolvedConfig, ConfigError> {
+    let (sources, layer) = read_layers(cwd, env)?;
+    let mut config = resolve_layer(layer, &EnvOverrides::from_env(env), env)?;
+    config.sources = sources;
+    Ok(config)
+}
+
+/// The permission policy for a run in `cwd` (default: the current directory): the
+/// `[permission]` tables of the user's and the project's files, the project's rules
+/// last. Needs no provider, so tools can run without one configured.
+pub fn load_permission(cwd: Option<&Path>) -> Result<Policy, ConfigError> {
+    let cwd = match cwd {
+        Some(dir) => std::path::absolute(dir).map_err(ConfigError::Cwd)?,
+        None => std::env::current_dir().map_err(ConfigError::Cwd)?,
+    };
+    let env: HashMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    resolve_permission(&cwd, &env)
+}
+
+/// [`load_permission`] with `env` standing for the environment.
+pub fn resolve_permission(
+    cwd: &Path,
+    env: &HashMap<String, String>,
+) -> Result<Policy, ConfigError> {
+    Ok(read_layers(cwd, env)?.1.permission)
+}
+
+/// The files that apply to `cwd`, weakest first, and their settings merged.
+fn read_layers(
+    cwd: &Path,
+    env: &HashMap<String, String>,
+) -> Result<(Vec<PathBuf>, Layer), ConfigError> {
     let mut sources = Vec::new();
     let user_dir = crate::dirs::config_dir_with(env.get("CONCH_CONFIG_DIR").map(Into::into));
     if let Some(user) = user_dir.map(|d| d.join(FILE_NAME)).filter(|f| f.is_file()) {
@@ -122,9 +156,7 @@ pub fn resolve(cwd: &Path, env: &HashMap<String, String>) -> Result<ResolvedConf
     for source in &sources {
         layer = layer.merge(file::read(source, env)?);
     }
-    let mut config = resolve_layer(layer, &EnvOverrides::from_env(env), env)?;
-    config.sources = sources;
-    Ok(config)
+    Ok((sources, layer))
 }
 
 /// Picks the active provider from merged files and the environment, and fills in

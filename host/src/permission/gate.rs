@@ -1,0 +1,483 @@
+//! Decisions: defaults by permission key, then rules (last match wins), then the
+//! command-line flags; and what an "ask" becomes when there is or is not someone to ask.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use super::rule::{Decision, PermissionRule};
+use crate::plugin::{CallContext, ToolSpec};
+
+/// The decision for a permission key no one configured.
+pub fn builtin_default(permission: &str) -> Decision {
+    match permission {
+        "read" => Decision::Allow,
+        _ => Decision::Ask,
+    }
+}
+
+/// What the configuration says: decisions per permission key (over the built-in
+/// defaults) and rules, weakest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub defaults: BTreeMap<String, Decision>,
+    pub rules: Vec<PermissionRule>,
+}
+
+/// The command-line overrides.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// Approve everything that would ask (explicit denies stay denied).
+    pub yes: bool,
+    /// Approve `edit` calls that would ask.
+    pub allow_edit: bool,
+    /// Deny every `bash` call, whatever the rules say.
+    pub no_bash: bool,
+}
+
+/// One call as the gate sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub tool: String,
+    pub permission: String,
+    /// The value of the tool's key argument (a path, a command…), if it has one.
+    pub key: Option<String>,
+}
+
+impl Request {
+    /// The request for calling `spec` with `input` in `ctx`: the key argument is the
+    /// input field the manifest names (a string as is, any other JSON value as JSON text).
+    ///
+    /// A key argument named `path` is a file path, and rules see it as the sandbox will:
+    /// relative to the workspace root with `.` and `..` resolved, so `./secret/x`,
+    /// `src/../secret/x` and the absolute path all match `secret/*`. A path leading out
+    /// of the workspace stays absolute.
+    pub fn new(spec: &ToolSpec, input: &serde_json::Value, ctx: &CallContext) -> Self {
+        let mut key = spec
+            .key_arg
+            .as_deref()
+            .and_then(|field| input.get(field))
+            .map(|value| match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            });
+        if let (Some("path"), Some(path), Some(root)) =
+            (spec.key_arg.as_deref(), &key, ctx.roots.first())
+        {
+            key = Some(workspace_path(path, &ctx.cwd, root));
+        }
+        Request {
+            tool: spec.name.clone(),
+            permission: spec.permission.clone(),
+            key,
+        }
+    }
+
+    /// `read secret/x`, or just `read` without a key argument.
+    fn describe(&self) -> String {
+        match &self.key {
+            Some(key) => format!("`{}` on `{key}`", self.tool),
+            None => format!("`{}`", self.tool),
+        }
+    }
+}
+
+/// `path` (relative to `cwd`) resolved lexically and shown relative to `root` with `/`
+/// separators, or absolute when it leads out of `root`.
+fn workspace_path(path: &str, cwd: &Path, root: &Path) -> String {
+    let mut resolved = PathBuf::new();
+    for component in cwd.join(path).components() {
+        match component {
+            Component::ParentDir => {
+                resolved.pop();
+            }
+            Component::CurDir => {}
+            other => resolved.push(other),
+        }
+    }
+    match resolved.strip_prefix(root) {
+        Ok(inside) => inside
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        Err(_) => resolved.to_string_lossy().into_owned(),
+    }
+}
+
+/// Where a decision came from, so a denial can say what to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The default for the permission key (built in, or from the config).
+    Default,
+    /// A rule from the config.
+    Rule(PermissionRule),
+    /// A command-line flag, e.g. `--no-bash`.
+    Flag(&'static str),
+}
+
+/// A decision and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub source: Source,
+}
+
+/// Asks a person whether a call may run.
+pub trait Approver {
+    /// `question` is e.g. "Allow `write` on `src/main.rs`?"; true means yes, once.
+    fn approve(&mut self, question: &str) -> bool;
+}
+
+/// Why a call may not run; the message is written for the model (and the user).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Denied {
+    pub message: String,
+}
+
+/// The policy and flags of one run.
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    policy: Policy,
+    flags: Flags,
+}
+
+impl Gate {
+    pub fn new(policy: Policy, flags: Flags) -> Self {
+        Gate { policy, flags }
+    }
+
+    /// The decision for a request, before anyone is asked.
+    pub fn decide(&self, request: &Request) -> Verdict {
+        let default = self
+            .policy
+            .defaults
+            .get(&request.permission)
+            .copied()
+            .unwrap_or_else(|| builtin_default(&request.permission));
+        let mut verdict = Verdict {
+            decision: default,
+            source: Source::Default,
+        };
+        let matching =
+            self.policy.rules.iter().rev().find(|rule| {
+                rule.matches(&request.tool, &request.permission, request.key.as_deref())
+            });
+        if let Some(rule) = matching {
+            verdict = Verdict {
+                decision: rule.decision,
+                source: Source::Rule(rule.clone()),
+            };
+        }
+        if self.flags.no_bash && request.permission == "bash" {
+            return Verdict {
+                decision: Decision::Deny,
+                source: Source::Flag("--no-bash"),
+            };
+        }
+        if verdict.decision == Decision::Ask {
+            if self.flags.allow_edit && request.permission == "edit" {
+                return Verdict {
+                    decision: Decision::Allow,
+                    source: Source::Flag("--allow-edit"),
+                };
+            }
+            if self.flags.yes {
+                return Verdict {
+                    decision: Decision::Allow,
+                    source: Source::Flag("--yes"),
+                };
+            }
+        }
+        verdict
+    }
+
+    /// Whether the call may run: "ask" goes to `approver`, or is a denial without one
+    /// (headless: no terminal to ask on).
+    pub fn check(
+        &self,
+        request: &Request,
+        approver: Option<&mut dyn Approver>,
+    ) -> Result<(), Denied> {
+        let verdict = self.decide(request);
+        match verdict.decision {
+            Decision::Allow => Ok(()),
+            Decision::Deny => Err(Denied {
+                message: denied_message(request, &verdict.source),
+            }),
+            Decision::Ask => match approver {
+                Some(approver) => {
+                    if approver.approve(&format!("Allow {}?", request.describe())) {
+                        Ok(())
+                    } else {
+                        Err(Denied {
+                            message: format!(
+                                "denied: the user refused {}; do not retry it, ask them what to do instead",
+                                request.describe()
+                            ),
+                        })
+                    }
+                }
+                None => Err(Denied {
+                    message: headless_message(request),
+                }),
+            },
+        }
+    }
+}
+
+fn denied_message(request: &Request, source: &Source) -> String {
+    let why = match source {
+        Source::Default => format!(
+            "`{}` is set to \"deny\" in the [permission] table of conch.toml",
+            request.permission
+        ),
+        Source::Rule(rule) => format!("by the rule `{rule}` in conch.toml"),
+        Source::Flag(flag) => format!("by {flag}"),
+    };
+    format!(
+        "denied: {} ({} permission) is not allowed {why}",
+        request.describe(),
+        request.permission
+    )
+}
+
+fn headless_message(request: &Request) -> String {
+    let flag = match request.permission.as_str() {
+        "edit" => "--yes or --allow-edit",
+        _ => "--yes",
+    };
+    let pattern = request.key.as_deref().unwrap_or("*");
+    format!(
+        "denied: {} ({} permission) needs approval and there is no terminal to ask on; \
+         rerun with {flag}, or allow it in conch.toml:\n\
+         [[permission.rules]]\ntool = {:?}\npattern = {:?}\ndecision = \"allow\"",
+        request.describe(),
+        request.permission,
+        request.tool,
+        pattern
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(tool: &str, permission: &str, key: Option<&str>) -> Request {
+        Request {
+            tool: tool.into(),
+            permission: permission.into(),
+            key: key.map(Into::into),
+        }
+    }
+
+    fn decision(gate: &Gate, tool: &str, permission: &str, key: &str) -> Decision {
+        gate.decide(&request(tool, permission, Some(key))).decision
+    }
+
+    fn rules(rules: &[(&str, &str, Decision)]) -> Gate {
+        Gate::new(
+            Policy {
+                defaults: BTreeMap::new(),
+                rules: rules
+                    .iter()
+                    .map(|(tool, pattern, d)| PermissionRule::new(tool, pattern, *d))
+                    .collect(),
+            },
+            Flags::default(),
+        )
+    }
+
+    struct Answer(bool, Vec<String>);
+    impl Approver for Answer {
+        fn approve(&mut self, question: &str) -> bool {
+            self.1.push(question.to_string());
+            self.0
+        }
+    }
+
+    #[test]
+    fn reads_are_allowed_and_everything_else_asks_by_default() {
+        let gate = Gate::default();
+        assert_eq!(decision(&gate, "read", "read", "a"), Decision::Allow);
+        assert_eq!(decision(&gate, "write", "edit", "a"), Decision::Ask);
+        assert_eq!(decision(&gate, "bash", "bash", "ls"), Decision::Ask);
+        assert_eq!(decision(&gate, "fetch", "webfetch", "u"), Decision::Ask);
+        assert_eq!(decision(&gate, "odd", "custom", "x"), Decision::Ask);
+    }
+
+    #[test]
+    fn configured_defaults_replace_the_built_in_ones() {
+        let mut policy = Policy::default();
+        policy.defaults.insert("edit".into(), Decision::Allow);
+        policy.defaults.insert("read".into(), Decision::Deny);
+        let gate = Gate::new(policy, Flags::default());
+        assert_eq!(decision(&gate, "write", "edit", "a"), Decision::Allow);
+        assert_eq!(decision(&gate, "read", "read", "a"), Decision::Deny);
+        assert_eq!(decision(&gate, "bash", "bash", "ls"), Decision::Ask);
+    }
+
+    #[test]
+    fn the_last_matching_rule_wins() {
+        let gate = rules(&[
+            ("bash", "*", Decision::Deny),
+            ("bash", "git *", Decision::Allow),
+            ("bash", "git push*", Decision::Ask),
+        ]);
+        assert_eq!(decision(&gate, "bash", "bash", "rm -rf /"), Decision::Deny);
+        assert_eq!(
+            decision(&gate, "bash", "bash", "git status"),
+            Decision::Allow
+        );
+        assert_eq!(
+            decision(&gate, "bash", "bash", "git push -f"),
+            Decision::Ask
+        );
+        let reversed = rules(&[
+            ("bash", "git *", Decision::Allow),
+            ("bash", "*", Decision::Deny),
+        ]);
+        assert_eq!(
+            decision(&reversed, "bash", "bash", "git status"),
+            Decision::Deny
+        );
+    }
+
+    #[test]
+    fn rules_for_other_tools_do_not_apply() {
+        let gate = rules(&[
+            ("edit", "*", Decision::Deny),
+            ("write", "*", Decision::Deny),
+        ]);
+        assert_eq!(decision(&gate, "read", "read", "x"), Decision::Allow);
+    }
+
+    #[test]
+    fn yes_approves_asks_but_not_explicit_denies() {
+        let mut gate = rules(&[("bash", "rm *", Decision::Deny)]);
+        gate.flags.yes = true;
+        assert_eq!(decision(&gate, "bash", "bash", "ls"), Decision::Allow);
+        assert_eq!(decision(&gate, "write", "edit", "a"), Decision::Allow);
+        assert_eq!(decision(&gate, "bash", "bash", "rm -rf x"), Decision::Deny);
+    }
+
+    #[test]
+    fn allow_edit_approves_only_edits() {
+        let mut gate = rules(&[("edit", ".env", Decision::Deny)]);
+        gate.flags.allow_edit = true;
+        assert_eq!(
+            decision(&gate, "write", "edit", "src/a.rs"),
+            Decision::Allow
+        );
+        assert_eq!(decision(&gate, "write", "edit", ".env"), Decision::Deny);
+        assert_eq!(decision(&gate, "bash", "bash", "ls"), Decision::Ask);
+    }
+
+    #[test]
+    fn no_bash_denies_bash_even_when_rules_or_yes_allow_it() {
+        let mut gate = rules(&[("bash", "*", Decision::Allow)]);
+        gate.flags.no_bash = true;
+        gate.flags.yes = true;
+        let verdict = gate.decide(&request("bash", "bash", Some("ls")));
+        assert_eq!(verdict.decision, Decision::Deny);
+        assert_eq!(verdict.source, Source::Flag("--no-bash"));
+        assert_eq!(decision(&gate, "write", "edit", "a"), Decision::Allow);
+    }
+
+    #[test]
+    fn headless_ask_is_denied_with_how_to_allow_it() {
+        let gate = Gate::default();
+        let denied = gate
+            .check(&request("write", "edit", Some("src/main.rs")), None)
+            .unwrap_err()
+            .message;
+        assert!(denied.contains("`write` on `src/main.rs`"), "{denied}");
+        assert!(denied.contains("no terminal"), "{denied}");
+        assert!(denied.contains("--yes or --allow-edit"), "{denied}");
+        assert!(denied.contains("[[permission.rules]]"), "{denied}");
+        assert!(denied.contains("pattern = \"src/main.rs\""), "{denied}");
+        let bash = gate
+            .check(&request("bash", "bash", Some("ls")), None)
+            .unwrap_err()
+            .message;
+        assert!(bash.contains("rerun with --yes,"), "{bash}");
+    }
+
+    #[test]
+    fn an_explicit_deny_names_the_rule() {
+        let gate = rules(&[("read", "secret/*", Decision::Deny)]);
+        let denied = gate
+            .check(&request("read", "read", Some("secret/x")), None)
+            .unwrap_err()
+            .message;
+        assert!(denied.contains("`read` on `secret/x`"), "{denied}");
+        assert!(denied.contains("pattern = \"secret/*\""), "{denied}");
+        assert!(
+            gate.check(&request("read", "read", Some("src/x")), None)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_approver_is_asked_once_and_its_answer_stands() {
+        let gate = Gate::default();
+        let call = request("write", "edit", Some("a.txt"));
+        let mut yes = Answer(true, Vec::new());
+        assert!(gate.check(&call, Some(&mut yes)).is_ok());
+        assert_eq!(yes.1, ["Allow `write` on `a.txt`?"]);
+        let mut no = Answer(false, Vec::new());
+        let denied = gate.check(&call, Some(&mut no)).unwrap_err().message;
+        assert!(denied.contains("refused"), "{denied}");
+        let mut unused = Answer(false, Vec::new());
+        assert!(
+            gate.check(&request("read", "read", Some("a")), Some(&mut unused))
+                .is_ok()
+        );
+        assert!(unused.1.is_empty());
+    }
+
+    fn spec(key_arg: &str) -> ToolSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": "t", "description": "", "permission": "read", "key_arg": key_arg,
+            "input_schema": {"type": "object"}
+        }))
+        .unwrap()
+    }
+
+    fn ctx(cwd: &str) -> CallContext {
+        CallContext {
+            cwd: cwd.into(),
+            roots: vec!["/ws".into()],
+            session_id: String::new(),
+            call_id: String::new(),
+        }
+    }
+
+    fn key(key_arg: &str, input: serde_json::Value, cwd: &str) -> Option<String> {
+        Request::new(&spec(key_arg), &input, &ctx(cwd)).key
+    }
+
+    #[test]
+    fn the_key_argument_comes_from_the_field_the_manifest_names() {
+        let input = serde_json::json!({"pattern": "src/*.rs", "path": "x", "limit": 3});
+        assert_eq!(key("pattern", input, "/ws").as_deref(), Some("src/*.rs"));
+        assert_eq!(key("pattern", serde_json::json!({}), "/ws"), None);
+        let number = serde_json::json!({"pattern": 7});
+        assert_eq!(key("pattern", number, "/ws").as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn a_path_key_is_seen_relative_to_the_workspace_root_with_dots_resolved() {
+        let path = |p: &str, cwd: &str| key("path", serde_json::json!({"path": p}), cwd);
+        assert_eq!(path("secret/x", "/ws").as_deref(), Some("secret/x"));
+        assert_eq!(path("./secret/x", "/ws").as_deref(), Some("secret/x"));
+        assert_eq!(path("src/../secret/x", "/ws").as_deref(), Some("secret/x"));
+        assert_eq!(path("/ws/secret/x", "/ws").as_deref(), Some("secret/x"));
+        assert_eq!(path("x", "/ws/secret").as_deref(), Some("secret/x"));
+        assert_eq!(
+            path("../../etc/passwd", "/ws/a").as_deref(),
+            Some("/etc/passwd")
+        );
+        assert_eq!(path(".", "/ws").as_deref(), Some(""));
+    }
+}
