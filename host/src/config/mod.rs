@@ -98,14 +98,23 @@ pub enum ConfigError {
 /// Resolves the configuration for a run in `cwd` (default: the current directory) from
 /// the files and the process environment.
 pub fn load(cwd: Option<&Path>) -> Result<ResolvedConfig, ConfigError> {
+    let (cwd, env) = process_context(cwd)?;
+    resolve(&cwd, &env)
+}
+
+/// The absolute working directory (default: the current one) and the process
+/// environment as a map (variables that are not UTF-8 are left out).
+fn process_context(
+    cwd: Option<&Path>,
+) -> Result<(std::path::PathBuf, HashMap<String, String>), ConfigError> {
     let cwd = match cwd {
         Some(dir) => std::path::absolute(dir).map_err(ConfigError::Cwd)?,
         None => std::env::current_dir().map_err(ConfigError::Cwd)?,
     };
-    let env: HashMap<String, String> = std::env::vars_os()
+    let env = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    resolve(&cwd, &env)
+    Ok((cwd, env))
 }
 
 /// Resolves the configuration for a run in `cwd`, with `env` standing for the
@@ -121,13 +130,7 @@ pub fn resolve(cwd: &Path, env: &HashMap<String, String>) -> Result<ResolvedConf
 /// `[permission]` tables of the user's and the project's files, the project's rules
 /// last. Needs no provider, so tools can run without one configured.
 pub fn load_permission(cwd: Option<&Path>) -> Result<Policy, ConfigError> {
-    let cwd = match cwd {
-        Some(dir) => std::path::absolute(dir).map_err(ConfigError::Cwd)?,
-        None => std::env::current_dir().map_err(ConfigError::Cwd)?,
-    };
-    let env: HashMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let (cwd, env) = process_context(cwd)?;
     resolve_permission(&cwd, &env)
 }
 
