@@ -266,11 +266,7 @@ fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, CliErro
     } = run;
     let name = name.as_str();
     let Some((_, spec)) = registry.find(name) else {
-        let names: Vec<&str> = registry.tools().map(|(_, t)| t.name.as_str()).collect();
-        return Err(CliError::Usage(format!(
-            "there is no tool named `{name}`; available tools: {}",
-            names.join(", ")
-        )));
+        return Err(CliError::Usage(registry.unknown_tool(name).to_string()));
     };
     // Compile (or load) while we read the input and set up the workspace.
     registry.warm_up();

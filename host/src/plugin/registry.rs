@@ -142,6 +142,16 @@ impl PluginRegistry {
         self.tools().find(|(_, tool)| tool.name == name)
     }
 
+    /// The error for a call to a tool nobody provides: it lists the tools there are, so
+    /// the model (or the user) can pick the right one.
+    pub fn unknown_tool(&self, name: &str) -> ToolError {
+        let names: Vec<&str> = self.tools().map(|(_, t)| t.name.as_str()).collect();
+        ToolError::UnknownTool(format!(
+            "there is no tool named `{name}`; available tools: {}",
+            names.join(", ")
+        ))
+    }
+
     /// Starts compiling (or loading from the cache) every plugin on a background thread,
     /// so that the first call does not wait on Cranelift.
     pub fn warm_up(&self) {
@@ -174,11 +184,7 @@ impl PluginRegistry {
             .iter()
             .find(|p| p.info.manifest.tools.iter().any(|t| t.name == name))
         else {
-            let names: Vec<&str> = self.tools().map(|(_, t)| t.name.as_str()).collect();
-            return Err(ToolError::UnknownTool(format!(
-                "there is no tool named `{name}`; available tools: {}",
-                names.join(", ")
-            )));
+            return Err(self.unknown_tool(name));
         };
         let (engine, pre) = prepare(&self.wasm, &self.cache, plugin)?;
         let _slot = self.slots.take();
