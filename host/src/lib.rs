@@ -7,6 +7,8 @@ pub mod cli;
 pub mod config;
 pub mod dirs;
 pub mod host_api;
+pub mod message;
 pub mod permission;
 pub mod plugin;
+pub mod provider;
 pub mod workspace;

@@ -35,6 +35,9 @@ struct ConfigFile {
     provider: Option<String>,
     model: Option<String>,
     max_steps: Option<u32>,
+    retries: Option<u32>,
+    idle_timeout_secs: Option<u64>,
+    compact_at: Option<f64>,
     #[serde(default)]
     providers: BTreeMap<String, ProviderTable>,
     #[serde(default)]
@@ -78,6 +81,9 @@ pub struct Layer {
     pub provider: Option<Text>,
     pub model: Option<Text>,
     pub max_steps: Option<u32>,
+    pub retries: Option<u32>,
+    pub idle_timeout_secs: Option<u64>,
+    pub compact_at: Option<f64>,
     pub providers: BTreeMap<String, ProviderLayer>,
     /// Defaults merge by key; rules of a closer file come after (so they win).
     pub permission: Policy,
@@ -102,6 +108,9 @@ impl Layer {
         self.provider = over.provider.or(self.provider);
         self.model = over.model.or(self.model);
         self.max_steps = over.max_steps.or(self.max_steps);
+        self.retries = over.retries.or(self.retries);
+        self.idle_timeout_secs = over.idle_timeout_secs.or(self.idle_timeout_secs);
+        self.compact_at = over.compact_at.or(self.compact_at);
         for (name, provider) in over.providers {
             let merged = match self.providers.remove(&name) {
                 Some(under) => under.merge(provider),
@@ -174,6 +183,21 @@ fn to_layer(
     env: &HashMap<String, String>,
 ) -> Result<Layer, ConfigError> {
     let expand = |value: String, key: &str| placeholder::expand(&value, env, path, key);
+    let invalid = |key: &str, message: &str| ConfigError::Invalid {
+        file: path.to_path_buf(),
+        at: String::new(),
+        key: key.to_string(),
+        message: message.to_string(),
+    };
+    if file.compact_at.is_some_and(|share| !(share > 0.0 && share <= 1.0)) {
+        return Err(invalid(
+            "compact_at",
+            "must be a share of the context window above 0 and at most 1, e.g. 0.8",
+        ));
+    }
+    if file.idle_timeout_secs == Some(0) {
+        return Err(invalid("idle_timeout_secs", "must be at least 1"));
+    }
     let mut providers = BTreeMap::new();
     for (name, table) in file.providers {
         let key = |field: &str| format!("providers.{name}.{field}");
@@ -231,6 +255,9 @@ fn to_layer(
         provider: file.provider.map(|v| expand(v, "provider")),
         model: file.model.map(|v| expand(v, "model")),
         max_steps: file.max_steps,
+        retries: file.retries,
+        idle_timeout_secs: file.idle_timeout_secs,
+        compact_at: file.compact_at,
         providers,
     })
 }

@@ -28,11 +28,26 @@ use file::{Layer, ProviderLayer};
 /// Steps the agent may take in one turn when the config does not say.
 pub const DEFAULT_MAX_STEPS: u32 = 50;
 
+/// Times a failed request is sent again when the config does not say.
+pub const DEFAULT_RETRIES: u32 = 4;
+/// Seconds a stream may stay silent before it counts as timed out.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 120;
+/// Share of the context window the prompt may fill before it is compacted.
+pub const DEFAULT_COMPACT_AT: f64 = 0.8;
+/// The context window assumed for a model the config does not describe.
+pub const DEFAULT_CONTEXT_WINDOW: u64 = 128_000;
+
 /// The configuration a run uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedConfig {
     pub provider: ResolvedProvider,
     pub max_steps: u32,
+    /// How many times a failed request is retried (429, 5xx, network, timeouts).
+    pub retries: u32,
+    /// How long a response may stay silent.
+    pub idle_timeout: std::time::Duration,
+    /// Compact when the prompt is estimated above this share of the context window.
+    pub compact_at: f64,
     /// The files it came from, weakest first.
     pub sources: Vec<PathBuf>,
 }
@@ -262,6 +277,11 @@ fn resolve_layer(
             max_output_tokens,
         },
         max_steps: layer.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
+        retries: layer.retries.unwrap_or(DEFAULT_RETRIES),
+        idle_timeout: std::time::Duration::from_secs(
+            layer.idle_timeout_secs.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS),
+        ),
+        compact_at: layer.compact_at.unwrap_or(DEFAULT_COMPACT_AT),
         sources: Vec::new(),
     })
 }
@@ -322,6 +342,9 @@ impl ResolvedConfig {
         }
         let _ = writeln!(out, "provider = {:?}", p.name);
         let _ = writeln!(out, "max_steps = {}", self.max_steps);
+        let _ = writeln!(out, "retries = {}", self.retries);
+        let _ = writeln!(out, "idle_timeout_secs = {}", self.idle_timeout.as_secs());
+        let _ = writeln!(out, "compact_at = {}", self.compact_at);
         let _ = writeln!(out, "\n[providers.{}]", p.name);
         let _ = writeln!(out, "base_url = {:?}", p.base_url);
         let _ = writeln!(out, "model = {:?}", p.model);

@@ -1,0 +1,158 @@
+//! Providers: where the model's answers come from. Each one turns a [`ChatRequest`] into
+//! a stream of [`ProviderEvent`]s; the agent loop knows nothing else about them.
+//!
+//! A stream is a channel: the provider runs as a task that sends events and ends with
+//! exactly one `Finish` or one `Err`. Dropping the receiver cancels the request (that
+//! is how Ctrl-C stops a turn). Retrying is the agent's job: a provider reports what
+//! went wrong ([`ProviderError::is_retryable`], [`ProviderError::retry_after`]) and
+//! never retries on its own, so text already shown is never silently repeated.
+
+pub mod openai;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::message::{Message, ToolCall, Usage};
+
+/// What the model is asked: the conversation so far and the tools it may call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub messages: Vec<Message>,
+    pub tools: Vec<ToolDefinition>,
+}
+
+/// A tool as the model sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolDefinition {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the input.
+    pub parameters: serde_json::Value,
+}
+
+/// One thing that arrived from the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderEvent {
+    /// Part of the visible answer.
+    TextDelta(String),
+    /// Part of a reasoning model's thinking.
+    ReasoningDelta(String),
+    /// A tool call, complete (assembled from its deltas).
+    ToolCall(ToolCall),
+    Usage(Usage),
+    /// The answer is complete; always the last event of a good stream.
+    Finish(FinishReason),
+}
+
+/// Why the model stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishReason {
+    Stop,
+    ToolCalls,
+    /// It hit the output token limit.
+    Length,
+    ContentFilter,
+    Other(String),
+}
+
+impl FinishReason {
+    pub fn parse(reason: &str) -> Self {
+        match reason {
+            "stop" => FinishReason::Stop,
+            "tool_calls" | "function_call" => FinishReason::ToolCalls,
+            "length" => FinishReason::Length,
+            "content_filter" => FinishReason::ContentFilter,
+            other => FinishReason::Other(other.to_string()),
+        }
+    }
+}
+
+/// The receiving end of a provider's stream.
+pub type EventStream = mpsc::Receiver<Result<ProviderEvent, ProviderError>>;
+
+/// A source of model answers.
+pub trait Provider: Send + Sync {
+    /// The provider's name in the config (for messages).
+    fn name(&self) -> &str;
+    /// The model it asks.
+    fn model(&self) -> &str;
+    /// Starts a request; must be called inside a tokio runtime.
+    fn stream(&self, request: ChatRequest) -> EventStream;
+}
+
+/// Why a request failed. Messages say what happened and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    #[error(
+        "the API key for provider `{provider}` was rejected (HTTP {status}): {detail}; check the key (api_key in conch.toml or CONCH_API_KEY)"
+    )]
+    Auth {
+        provider: String,
+        status: u16,
+        detail: String,
+    },
+    #[error(
+        "provider `{provider}` does not know the model `{model}`: {detail}; set `model` in conch.toml or pass --model"
+    )]
+    UnknownModel {
+        provider: String,
+        model: String,
+        detail: String,
+    },
+    #[error("the conversation is longer than the model's context window: {detail}")]
+    ContextOverflow { detail: String },
+    #[error("rate limited by provider `{provider}` (HTTP 429): {detail}")]
+    RateLimited {
+        provider: String,
+        retry_after: Option<Duration>,
+        detail: String,
+    },
+    #[error("provider `{provider}` failed (HTTP {status}): {detail}")]
+    Server {
+        provider: String,
+        status: u16,
+        retry_after: Option<Duration>,
+        detail: String,
+    },
+    #[error("provider `{provider}` refused the request (HTTP {status}): {detail}")]
+    Rejected {
+        provider: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("cannot reach provider `{provider}` at {url}: {detail}")]
+    Network {
+        provider: String,
+        url: String,
+        detail: String,
+    },
+    #[error("provider `{provider}` sent nothing for {} s", .after.as_secs())]
+    Timeout { provider: String, after: Duration },
+    #[error("provider `{provider}` sent a malformed response: {detail}")]
+    Protocol { provider: String, detail: String },
+}
+
+impl ProviderError {
+    /// Whether the same request may succeed if sent again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::RateLimited { .. }
+                | ProviderError::Server { .. }
+                | ProviderError::Network { .. }
+                | ProviderError::Timeout { .. }
+                | ProviderError::Protocol { .. }
+        )
+    }
+
+    /// How long the server asked us to wait (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ProviderError::RateLimited { retry_after, .. }
+            | ProviderError::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}

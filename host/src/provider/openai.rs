@@ -1,0 +1,1 @@
+//! OpenAI-compatible chat completions over HTTP, streamed as server-sent events.
