@@ -9,12 +9,21 @@
 
 pub mod openai;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::config::ResolvedConfig;
 use crate::message::{Message, ToolCall, Usage};
+
+/// The provider `config` describes. Every provider speaks the OpenAI chat completions
+/// API today; this is the one place that would choose between others.
+pub fn from_config(config: &ResolvedConfig) -> anyhow::Result<Arc<dyn Provider>> {
+    let provider = openai::OpenAiProvider::new(&config.provider, config.idle_timeout)?;
+    Ok(Arc::new(provider))
+}
 
 /// What the model is asked: the conversation so far and the tools it may call.
 #[derive(Debug, Clone, PartialEq)]
