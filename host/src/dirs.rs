@@ -29,3 +29,11 @@ pub fn config_dir_with(overridden: Option<std::ffi::OsString>) -> Option<PathBuf
         .map(PathBuf::from)
         .or_else(|| project().map(|p| p.config_dir().to_path_buf()))
 }
+
+/// Where sessions are kept: `CONCH_DATA_DIR`, else the platform data dir
+/// (`~/.local/share/conch` on Linux).
+pub fn data_dir() -> Option<PathBuf> {
+    std::env::var_os("CONCH_DATA_DIR")
+        .map(PathBuf::from)
+        .or_else(|| project().map(|p| p.data_dir().to_path_buf()))
+}

@@ -2,6 +2,7 @@
 //!
 //! The binary (`main.rs`) is thin; everything it does lives in these modules.
 
+pub mod agent;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -11,4 +12,6 @@ pub mod message;
 pub mod permission;
 pub mod plugin;
 pub mod provider;
+pub mod session;
+pub mod ui;
 pub mod workspace;

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     let cli = conch::cli::Cli::parse();
     match conch::cli::run(cli) {
         Ok(code) => code,
+        Err(conch::cli::CliError::Reported(code)) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code()

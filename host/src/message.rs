@@ -159,7 +159,10 @@ mod tests {
     fn tool_result_round_trips() {
         let message = Message::tool_result("call_1", "ok");
         let text = serde_json::to_string(&message).unwrap();
-        assert_eq!(text, r#"{"role":"tool","tool_call_id":"call_1","content":"ok"}"#);
+        assert_eq!(
+            text,
+            r#"{"role":"tool","tool_call_id":"call_1","content":"ok"}"#
+        );
         assert_eq!(serde_json::from_str::<Message>(&text).unwrap(), message);
     }
 }

@@ -1,17 +1,22 @@
-//! The command line: parsing (clap) and the commands that exist so far.
+//! The command line: parsing (clap) and dispatch to the commands.
 //!
-//! Exit codes: 0 success, 1 a tool or runtime failure, 2 a usage error (bad arguments,
-//! unknown tool, input that is not JSON, an unusable plugin file).
+//! Exit codes: 0 success, 1 a tool, provider or runtime failure, 2 a usage error (bad
+//! arguments or config, unknown tool or session, an unusable plugin file), 130 the user
+//! interrupted a run with Ctrl-C.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+mod chat;
+mod repl;
+mod sessions;
+mod tool;
+
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::permission::{Approver, Flags, Gate, Request};
-use crate::plugin::{CallLimits, CompileCache, Origin, PluginRegistry, ToolError};
+use crate::permission::Flags;
+use crate::plugin::{CompileCache, Origin, PluginRegistry, ToolError};
 
 /// conch: a local coding agent whose tools are sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -23,6 +28,27 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Give the agent a task and let it work until it answers.
+    Run {
+        /// The task, or `-` to read it from stdin.
+        prompt: String,
+        /// Output: `text` (the answer on stdout, tool calls on stderr) or `json` (one
+        /// event per line on stdout).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        chat: ChatArgs,
+    },
+    /// Work with the agent interactively: line editing, history, /help for commands.
+    Repl {
+        #[command(flatten)]
+        chat: ChatArgs,
+    },
+    /// List the saved sessions (newest first), or show one.
+    Sessions {
+        #[command(subcommand)]
+        command: Option<SessionsCommand>,
+    },
     /// List the tools the agent can use: name, plugin, permission, description.
     Tools {
         /// Print JSON (with each tool's input schema) instead of a table.
@@ -70,6 +96,51 @@ pub enum ConfigCommand {
     },
 }
 
+/// How `conch run` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List them (the default).
+    List,
+    /// Print one session readably.
+    Show {
+        /// The session's id (see `conch sessions`).
+        id: String,
+    },
+}
+
+/// What `run` and `repl` share: where, with which model, which session, what is allowed.
+#[derive(Debug, clap::Args)]
+pub struct ChatArgs {
+    /// Working directory (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// The provider to use (a name from conch.toml or a preset).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// The model to ask.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Most requests to the model in one turn.
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<u32>,
+    /// Continue the session with this id.
+    #[arg(long, value_name = "ID", conflicts_with = "continue_latest")]
+    pub session: Option<String>,
+    /// Continue the latest session of this directory.
+    #[arg(long = "continue", short = 'c')]
+    pub continue_latest: bool,
+    #[command(flatten)]
+    pub permission: PermissionArgs,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
 /// Extra plugins to load beside the built-ins.
 #[derive(Debug, clap::Args)]
 pub struct PluginArgs {
@@ -93,7 +164,7 @@ pub struct PermissionArgs {
 }
 
 impl PermissionArgs {
-    fn flags(&self) -> Flags {
+    pub fn flags(&self) -> Flags {
         Flags {
             yes: self.yes,
             allow_edit: self.allow_edit,
@@ -111,6 +182,9 @@ pub enum CliError {
     /// The command ran and failed: exit 1.
     #[error("{0:#}")]
     Failed(#[from] anyhow::Error),
+    /// The failure was already shown (e.g. as an event); only the exit code is left.
+    #[error("")]
+    Reported(u8),
 }
 
 impl CliError {
@@ -119,6 +193,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => ExitCode::from(2),
             CliError::Failed(_) => ExitCode::from(1),
+            CliError::Reported(code) => ExitCode::from(*code),
         }
     }
 }
@@ -126,6 +201,13 @@ impl CliError {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Command::Run {
+            prompt,
+            format,
+            chat,
+        } => chat::run(prompt, format, &chat),
+        Command::Repl { chat } => repl::run(&chat),
+        Command::Sessions { command } => sessions::run(command.unwrap_or(SessionsCommand::List)),
         Command::Tools { json, plugins } => {
             let registry = registry(&plugins)?;
             print_tools(&registry, json)?;
@@ -140,7 +222,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             permission,
             plugins,
         } => {
-            let call = ToolRun {
+            let call = tool::ToolRun {
                 name,
                 input,
                 cwd,
@@ -148,7 +230,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 json,
                 flags: permission.flags(),
             };
-            run_tool(&registry(&plugins)?, call)
+            tool::run_tool(&registry(&plugins)?, call)
         }
         Command::Bench(args) => {
             crate::bench::run(&args)?;
@@ -242,127 +324,6 @@ fn first_sentence(text: &str) -> &str {
     match end {
         Some((at, _)) => &line[..=at],
         None => line,
-    }
-}
-
-/// What `conch tool` was asked to do.
-struct ToolRun {
-    name: String,
-    input: String,
-    cwd: Option<PathBuf>,
-    timeout: f64,
-    json: bool,
-    flags: Flags,
-}
-
-fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, CliError> {
-    let ToolRun {
-        name,
-        input,
-        cwd,
-        timeout,
-        json,
-        flags,
-    } = run;
-    let name = name.as_str();
-    let Some((_, spec)) = registry.find(name) else {
-        return Err(CliError::Usage(registry.unknown_tool(name).to_string()));
-    };
-    // Compile (or load) while we read the input and set up the workspace.
-    registry.warm_up();
-    let input_from_stdin = input == "-";
-    let input = if input_from_stdin {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::Usage(format!("cannot read the input from stdin: {e}")))?;
-        text
-    } else {
-        input
-    };
-    let value = serde_json::from_str::<serde_json::Value>(&input)
-        .map_err(|e| CliError::Usage(format!("the input is not valid JSON: {e}")))?;
-    if !(timeout.is_finite() && timeout > 0.0) {
-        return Err(CliError::Usage(
-            "--timeout must be a positive number of seconds".into(),
-        ));
-    }
-    let cwd = match cwd {
-        Some(dir) => dir,
-        None => std::env::current_dir()
-            .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?,
-    };
-    let ctx = crate::workspace::context_for(&cwd).map_err(|e| CliError::Usage(e.to_string()))?;
-    let policy =
-        crate::config::load_permission(Some(&cwd)).map_err(|e| CliError::Usage(e.to_string()))?;
-    let gate = Gate::new(policy, flags);
-    // Someone can be asked only on a terminal whose stdin did not carry the input.
-    let mut terminal = TerminalApprover;
-    let approver: Option<&mut dyn Approver> = if !input_from_stdin && std::io::stdin().is_terminal()
-    {
-        Some(&mut terminal)
-    } else {
-        None
-    };
-    if let Err(denied) = gate.check(&Request::new(spec, &value, &ctx), approver) {
-        let error = ToolError::Denied(denied.message);
-        if json {
-            let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "{}",
-                serde_json::json!({"error": {"kind": error_kind(&error), "message": error.to_string()}})
-            )
-            .map_err(|e| CliError::Failed(e.into()))?;
-        } else {
-            eprintln!("error: {error}");
-        }
-        return Ok(ExitCode::from(1));
-    }
-    let limits = CallLimits {
-        timeout: Duration::from_secs_f64(timeout),
-        ..CallLimits::default()
-    };
-    let result = registry.call(name, &input, &ctx, &limits);
-    let mut out = std::io::stdout().lock();
-    let written = match (&result, json) {
-        (Ok(output), true) => writeln!(
-            out,
-            "{}",
-            serde_json::json!({"text": output.text, "metadata": output.metadata})
-        ),
-        (Ok(output), false) if output.text.ends_with('\n') => write!(out, "{}", output.text),
-        (Ok(output), false) => writeln!(out, "{}", output.text),
-        (Err(e), true) => writeln!(
-            out,
-            "{}",
-            serde_json::json!({"error": {"kind": error_kind(e), "message": e.to_string()}})
-        ),
-        (Err(e), false) => {
-            eprintln!("error: {e}");
-            Ok(())
-        }
-    };
-    written.map_err(|e| CliError::Failed(e.into()))?;
-    Ok(if result.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-/// Asks on stderr and reads the answer from stdin: `y` or `yes` allows the call once.
-struct TerminalApprover;
-
-impl Approver for TerminalApprover {
-    fn approve(&mut self, question: &str) -> bool {
-        eprint!("{question} [y/N] ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        if std::io::stdin().lock().read_line(&mut answer).is_err() {
-            return false;
-        }
-        matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
     }
 }
 

@@ -189,7 +189,10 @@ fn to_layer(
         key: key.to_string(),
         message: message.to_string(),
     };
-    if file.compact_at.is_some_and(|share| !(share > 0.0 && share <= 1.0)) {
+    if file
+        .compact_at
+        .is_some_and(|share| !(share > 0.0 && share <= 1.0))
+    {
         return Err(invalid(
             "compact_at",
             "must be a share of the context window above 0 and at most 1, e.g. 0.8",

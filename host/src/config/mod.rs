@@ -113,8 +113,21 @@ pub enum ConfigError {
 /// Resolves the configuration for a run in `cwd` (default: the current directory) from
 /// the files and the process environment.
 pub fn load(cwd: Option<&Path>) -> Result<ResolvedConfig, ConfigError> {
+    load_with(cwd, &FlagOverrides::default())
+}
+
+/// What the command line chose (`--provider`, `--model`): stronger than the files and
+/// the environment.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FlagOverrides {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+}
+
+/// [`load`] with the command line's choices on top.
+pub fn load_with(cwd: Option<&Path>, flags: &FlagOverrides) -> Result<ResolvedConfig, ConfigError> {
     let (cwd, env) = process_context(cwd)?;
-    resolve(&cwd, &env)
+    resolve_with(&cwd, &env, flags)
 }
 
 /// The absolute working directory (default: the current one) and the process
@@ -135,8 +148,24 @@ fn process_context(
 /// Resolves the configuration for a run in `cwd`, with `env` standing for the
 /// environment (including `CONCH_CONFIG_DIR`).
 pub fn resolve(cwd: &Path, env: &HashMap<String, String>) -> Result<ResolvedConfig, ConfigError> {
+    resolve_with(cwd, env, &FlagOverrides::default())
+}
+
+/// [`resolve`] with the command line's choices on top.
+pub fn resolve_with(
+    cwd: &Path,
+    env: &HashMap<String, String>,
+    flags: &FlagOverrides,
+) -> Result<ResolvedConfig, ConfigError> {
     let (sources, layer) = read_layers(cwd, env)?;
-    let mut config = resolve_layer(layer, &EnvOverrides::from_env(env), env)?;
+    let mut overrides = EnvOverrides::from_env(env);
+    if let Some(provider) = &flags.provider {
+        overrides.provider = Some(provider.clone());
+    }
+    if let Some(model) = &flags.model {
+        overrides.model = Some(model.clone());
+    }
+    let mut config = resolve_layer(layer, &overrides, env)?;
     config.sources = sources;
     Ok(config)
 }

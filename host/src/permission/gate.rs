@@ -122,10 +122,66 @@ pub struct Verdict {
     pub source: Source,
 }
 
+/// A person's answer to "may this call run?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// Yes, this call.
+    Once,
+    /// Yes, and every later call of this tool in this session.
+    ForSession,
+    /// No, optionally with a message for the model.
+    No(Option<String>),
+}
+
 /// Asks a person whether a call may run.
 pub trait Approver {
-    /// `question` is e.g. "Allow `write` on `src/main.rs`?"; true means yes, once.
-    fn approve(&mut self, question: &str) -> bool;
+    /// `question` is e.g. "Allow `write` on `src/main.rs`?".
+    fn approve(&mut self, question: &str) -> Approval;
+}
+
+/// Who settled a decision, as recorded in the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecidedBy {
+    Default,
+    Rule,
+    Flag,
+    /// The person asked.
+    User,
+    /// An earlier "yes for this session".
+    Session,
+    /// An ask with no one to ask.
+    Headless,
+}
+
+impl DecidedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecidedBy::Default => "default",
+            DecidedBy::Rule => "rule",
+            DecidedBy::Flag => "flag",
+            DecidedBy::User => "user",
+            DecidedBy::Session => "session",
+            DecidedBy::Headless => "headless",
+        }
+    }
+}
+
+impl From<&Source> for DecidedBy {
+    fn from(source: &Source) -> Self {
+        match source {
+            Source::Default => DecidedBy::Default,
+            Source::Rule(_) => DecidedBy::Rule,
+            Source::Flag(_) => DecidedBy::Flag,
+        }
+    }
+}
+
+/// A call may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowed {
+    pub by: DecidedBy,
+    /// The user allowed this tool for the rest of the session.
+    pub remember: bool,
 }
 
 /// Why a call may not run; the message is written for the model (and the user).
@@ -133,18 +189,29 @@ pub trait Approver {
 #[error("{message}")]
 pub struct Denied {
     pub message: String,
+    pub by: DecidedBy,
 }
 
-/// The policy and flags of one run.
+/// The policy and flags of one run, and the tools the user allowed for the session.
 #[derive(Debug, Clone, Default)]
 pub struct Gate {
     policy: Policy,
     flags: Flags,
+    session_allowed: std::collections::BTreeSet<String>,
 }
 
 impl Gate {
     pub fn new(policy: Policy, flags: Flags) -> Self {
-        Gate { policy, flags }
+        Gate {
+            policy,
+            flags,
+            session_allowed: Default::default(),
+        }
+    }
+
+    /// From now on, calls of `tool` that would ask are allowed ("yes for this session").
+    pub fn allow_for_session(&mut self, tool: &str) {
+        self.session_allowed.insert(tool.to_string());
     }
 
     /// The decision for a request, before anyone is asked.
@@ -193,33 +260,58 @@ impl Gate {
     }
 
     /// Whether the call may run: "ask" goes to `approver`, or is a denial without one
-    /// (headless: no terminal to ask on).
+    /// (headless: no terminal to ask on). A "yes for this session" is remembered.
     pub fn check(
-        &self,
+        &mut self,
         request: &Request,
-        approver: Option<&mut dyn Approver>,
-    ) -> Result<(), Denied> {
+        approver: Option<&mut (dyn Approver + '_)>,
+    ) -> Result<Allowed, Denied> {
         let verdict = self.decide(request);
+        let by = DecidedBy::from(&verdict.source);
         match verdict.decision {
-            Decision::Allow => Ok(()),
+            Decision::Allow => Ok(Allowed {
+                by,
+                remember: false,
+            }),
             Decision::Deny => Err(Denied {
                 message: denied_message(request, &verdict.source),
+                by,
+            }),
+            Decision::Ask if self.session_allowed.contains(&request.tool) => Ok(Allowed {
+                by: DecidedBy::Session,
+                remember: false,
             }),
             Decision::Ask => match approver {
-                Some(approver) => {
-                    if approver.approve(&format!("Allow {}?", request.describe())) {
-                        Ok(())
-                    } else {
-                        Err(Denied {
-                            message: format!(
+                Some(approver) => match approver.approve(&format!("Allow {}?", request.describe()))
+                {
+                    Approval::Once => Ok(Allowed {
+                        by: DecidedBy::User,
+                        remember: false,
+                    }),
+                    Approval::ForSession => {
+                        self.allow_for_session(&request.tool);
+                        Ok(Allowed {
+                            by: DecidedBy::User,
+                            remember: true,
+                        })
+                    }
+                    Approval::No(note) => Err(Denied {
+                        message: match note {
+                            Some(note) => format!(
+                                "denied: the user refused {} and said: {note}",
+                                request.describe()
+                            ),
+                            None => format!(
                                 "denied: the user refused {}; do not retry it, ask them what to do instead",
                                 request.describe()
                             ),
-                        })
-                    }
-                }
+                        },
+                        by: DecidedBy::User,
+                    }),
+                },
                 None => Err(Denied {
                     message: headless_message(request),
+                    by: DecidedBy::Headless,
                 }),
             },
         }
@@ -288,11 +380,11 @@ mod tests {
         )
     }
 
-    struct Answer(bool, Vec<String>);
+    struct Answer(Approval, Vec<String>);
     impl Approver for Answer {
-        fn approve(&mut self, question: &str) -> bool {
+        fn approve(&mut self, question: &str) -> Approval {
             self.1.push(question.to_string());
-            self.0
+            self.0.clone()
         }
     }
 
@@ -386,7 +478,7 @@ mod tests {
 
     #[test]
     fn headless_ask_is_denied_with_how_to_allow_it() {
-        let gate = Gate::default();
+        let mut gate = Gate::default();
         let denied = gate
             .check(&request("write", "edit", Some("src/main.rs")), None)
             .unwrap_err()
@@ -405,7 +497,7 @@ mod tests {
 
     #[test]
     fn an_explicit_deny_names_the_rule() {
-        let gate = rules(&[("read", "secret/*", Decision::Deny)]);
+        let mut gate = rules(&[("read", "secret/*", Decision::Deny)]);
         let denied = gate
             .check(&request("read", "read", Some("secret/x")), None)
             .unwrap_err()
@@ -420,20 +512,45 @@ mod tests {
 
     #[test]
     fn an_approver_is_asked_once_and_its_answer_stands() {
-        let gate = Gate::default();
+        let mut gate = Gate::default();
         let call = request("write", "edit", Some("a.txt"));
-        let mut yes = Answer(true, Vec::new());
+        let mut yes = Answer(Approval::Once, Vec::new());
         assert!(gate.check(&call, Some(&mut yes)).is_ok());
         assert_eq!(yes.1, ["Allow `write` on `a.txt`?"]);
-        let mut no = Answer(false, Vec::new());
-        let denied = gate.check(&call, Some(&mut no)).unwrap_err().message;
-        assert!(denied.contains("refused"), "{denied}");
-        let mut unused = Answer(false, Vec::new());
+        let mut no = Answer(Approval::No(Some("use edit".into())), Vec::new());
+        let denied = gate.check(&call, Some(&mut no)).unwrap_err();
+        assert!(denied.message.contains("refused"), "{}", denied.message);
+        assert!(
+            denied.message.ends_with("said: use edit"),
+            "{}",
+            denied.message
+        );
+        assert_eq!(denied.by, DecidedBy::User);
+        let mut unused = Answer(Approval::No(None), Vec::new());
         assert!(
             gate.check(&request("read", "read", Some("a")), Some(&mut unused))
                 .is_ok()
         );
         assert!(unused.1.is_empty());
+    }
+
+    #[test]
+    fn yes_for_the_session_stops_asking_about_that_tool() {
+        let mut gate = Gate::default();
+        let mut always = Answer(Approval::ForSession, Vec::new());
+        let first = gate
+            .check(&request("write", "edit", Some("a")), Some(&mut always))
+            .unwrap();
+        assert!(first.remember);
+        let later = gate
+            .check(&request("write", "edit", Some("b")), None)
+            .unwrap();
+        assert_eq!(later.by, DecidedBy::Session);
+        assert_eq!(always.1.len(), 1);
+        assert!(
+            gate.check(&request("bash", "bash", Some("ls")), None)
+                .is_err()
+        );
     }
 
     fn spec(key_arg: &str) -> ToolSpec {

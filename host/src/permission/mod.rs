@@ -9,5 +9,7 @@
 mod gate;
 mod rule;
 
-pub use gate::{Approver, Denied, Flags, Gate, Policy, Request, Source, Verdict};
+pub use gate::{
+    Allowed, Approval, Approver, DecidedBy, Denied, Flags, Gate, Policy, Request, Source, Verdict,
+};
 pub use rule::{Decision, PermissionRule, wildcard_match};

@@ -1,0 +1,201 @@
+//! Keeping the prompt inside the context window: first prune the bulk of old tool
+//! outputs, then have the model summarise older turns. The system prompt, the first
+//! request and recent turns stay as they are, and an assistant's tool calls are never
+//! separated from their results.
+
+use crate::message::Message;
+
+/// Tool results in this many of the latest assistant tool-call blocks are never pruned.
+const KEEP_RECENT_BLOCKS: usize = 3;
+/// Tool results shorter than this are left alone: pruning them gains little.
+const PRUNE_MIN_CHARS: usize = 400;
+
+/// A rough token count: ~4 characters a token, plus a little per message.
+pub fn estimate_tokens(messages: &[Message]) -> u64 {
+    messages
+        .iter()
+        .map(|m| {
+            let calls: usize = m
+                .tool_calls()
+                .iter()
+                .map(|c| c.name.len() + c.arguments.len() + 16)
+                .sum();
+            ((m.text().len() + calls) / 4 + 4) as u64
+        })
+        .sum()
+}
+
+/// Replaces the text of large tool results outside the latest blocks with a short note.
+/// Returns whether anything changed.
+pub fn prune_tool_outputs(messages: &mut [Message]) -> bool {
+    let recent_start = messages
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, m)| !m.tool_calls().is_empty())
+        .nth(KEEP_RECENT_BLOCKS - 1)
+        .map_or(0, |(i, _)| i);
+    let mut changed = false;
+    for message in &mut messages[..recent_start] {
+        if let Message::Tool { content, .. } = message
+            && content.len() >= PRUNE_MIN_CHARS
+        {
+            let lines = content.lines().count();
+            *content = format!(
+                "[output pruned to save context: {lines} lines, {} bytes; call the tool again if you need it]",
+                content.len()
+            );
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// How a conversation splits for summarising.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// System prompt(s) and the first request: kept.
+    pub head: Vec<Message>,
+    /// Older turns: summarised.
+    pub middle: Vec<Message>,
+    /// Recent turns: kept; starts at a user or assistant message, never inside a block.
+    pub tail: Vec<Message>,
+}
+
+/// Splits `messages` so the tail fits in `tail_budget` tokens where it can (it holds at
+/// least the last block). `None` when there is nothing old enough to summarise.
+pub fn plan(messages: &[Message], tail_budget: u64) -> Option<Plan> {
+    let systems = messages
+        .iter()
+        .take_while(|m| matches!(m, Message::System { .. }))
+        .count();
+    let head_len = match messages.get(systems) {
+        Some(Message::User { .. }) => systems + 1,
+        _ => systems,
+    };
+    let boundaries: Vec<usize> = (head_len..messages.len())
+        .filter(|&i| !matches!(messages[i], Message::Tool { .. }))
+        .collect();
+    let last = *boundaries.last()?;
+    let tail_start = boundaries
+        .iter()
+        .copied()
+        .find(|&i| estimate_tokens(&messages[i..]) <= tail_budget)
+        .unwrap_or(last);
+    if tail_start <= head_len {
+        return None;
+    }
+    Some(Plan {
+        head: messages[..head_len].to_vec(),
+        middle: messages[head_len..tail_start].to_vec(),
+        tail: messages[tail_start..].to_vec(),
+    })
+}
+
+/// The request that asks the model to summarise `middle`.
+pub fn summary_request(middle: &[Message]) -> Vec<Message> {
+    let mut transcript = String::new();
+    for message in middle {
+        let (who, text) = match message {
+            Message::System { content } => ("system", content.as_str()),
+            Message::User { content } => ("user", content.as_str()),
+            Message::Assistant { content, .. } => ("assistant", content.as_deref().unwrap_or("")),
+            Message::Tool { content, .. } => ("tool result", content.as_str()),
+        };
+        if !text.is_empty() {
+            transcript.push_str(&format!("[{who}]\n{text}\n\n"));
+        }
+        for call in message.tool_calls() {
+            transcript.push_str(&format!("[tool call] {} {}\n\n", call.name, call.arguments));
+        }
+    }
+    vec![
+        Message::system(
+            "You summarise part of a coding session so the work can go on without it. \
+             Keep: what the user asked, decisions made, files read or changed (with paths), \
+             commands run and their outcome, errors met, and what remains to do. \
+             Be factual and brief; use short bullet points.",
+        ),
+        Message::user(format!(
+            "Summarise this part of the session:\n\n{}",
+            transcript.trim_end()
+        )),
+    ]
+}
+
+/// The compacted conversation: head, the summary, then the tail.
+pub fn assemble(plan: Plan, summary: &str) -> Vec<Message> {
+    let mut messages = plan.head;
+    messages.push(Message::user(format!(
+        "[Summary of the earlier part of this session, written to save context]\n{}",
+        summary.trim()
+    )));
+    messages.extend(plan.tail);
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::ToolCall;
+    use crate::session::repair;
+
+    fn block(id: &str, output: &str) -> [Message; 2] {
+        [
+            Message::Assistant {
+                content: None,
+                reasoning_content: None,
+                tool_calls: vec![ToolCall {
+                    id: id.into(),
+                    name: "read".into(),
+                    arguments: "{}".into(),
+                }],
+            },
+            Message::tool_result(id, output),
+        ]
+    }
+
+    fn conversation(blocks: usize, output: &str) -> Vec<Message> {
+        let mut messages = vec![Message::system("sys"), Message::user("first request")];
+        for i in 0..blocks {
+            messages.extend(block(&format!("c{i}"), output));
+        }
+        messages
+    }
+
+    #[test]
+    fn pruning_spares_recent_blocks_and_short_outputs() {
+        let big = "x\n".repeat(500);
+        let mut messages = conversation(5, &big);
+        messages.push(Message::tool_result("short", "ok"));
+        assert!(prune_tool_outputs(&mut messages));
+        let pruned: Vec<bool> = messages
+            .iter()
+            .filter(|m| matches!(m, Message::Tool { .. }))
+            .map(|m| m.text().starts_with("[output pruned"))
+            .collect();
+        assert_eq!(pruned, [true, true, false, false, false, false]);
+        assert!(!prune_tool_outputs(&mut messages), "nothing more to prune");
+    }
+
+    #[test]
+    fn the_plan_never_splits_a_block_and_keeps_head_and_tail() {
+        let messages = conversation(10, &"y".repeat(400));
+        for budget in [0, 50, 200, 400, 100_000] {
+            let Some(plan) = plan(&messages, budget) else {
+                assert_eq!(budget, 100_000, "everything fits: nothing to summarise");
+                continue;
+            };
+            assert_eq!(plan.head, messages[..2]);
+            assert!(!plan.tail.is_empty());
+            assert!(!matches!(plan.tail[0], Message::Tool { .. }));
+            assert!(matches!(plan.middle.last(), Some(Message::Tool { .. })));
+            let compacted = assemble(plan, "summary");
+            assert_eq!(
+                repair(&compacted),
+                compacted,
+                "budget {budget}: a block was split"
+            );
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! What the loop reports while it works: one [`AgentEvent`] per thing that happened,
+//! for the terminal renderer or for `--format json` (one event per line).
+
+use serde::Serialize;
+
+/// One thing that happened during a run. Serialised with a `type` field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentEvent {
+    SessionStart {
+        session_id: String,
+        /// Continuing an earlier session rather than starting one.
+        resumed: bool,
+        provider: String,
+        model: String,
+        cwd: String,
+    },
+    /// A request went to the provider; nothing has arrived yet.
+    Request {
+        step: u32,
+    },
+    TextDelta {
+        text: String,
+    },
+    ReasoningDelta {
+        text: String,
+    },
+    ToolCall {
+        id: String,
+        name: String,
+        /// The tool's key argument (a path, a pattern, a command), if it has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// The arguments as the model sent them.
+        arguments: String,
+    },
+    Permission {
+        id: String,
+        tool: String,
+        allowed: bool,
+        by: String,
+    },
+    ToolResult {
+        id: String,
+        name: String,
+        ok: bool,
+        /// One line for people, e.g. "42 lines" or the error.
+        summary: String,
+        /// What the model reads.
+        output: String,
+    },
+    Usage {
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    },
+    /// A request failed and will be sent again after `delay_ms`.
+    Retry {
+        attempt: u32,
+        of: u32,
+        delay_ms: u64,
+        error: String,
+    },
+    Compaction {
+        tokens_before: u64,
+        tokens_after: u64,
+    },
+    Error {
+        message: String,
+    },
+    /// The turn is over. `reason`: answered, max_steps, interrupted, repeated_failure,
+    /// or error.
+    Done {
+        reason: String,
+        steps: u32,
+    },
+}
+
+/// Where events go.
+pub trait EventSink {
+    fn emit(&mut self, event: &AgentEvent);
+}
+
+/// Events into a list (for tests and for `conch bench`).
+impl EventSink for Vec<AgentEvent> {
+    fn emit(&mut self, event: &AgentEvent) {
+        self.push(event.clone());
+    }
+}

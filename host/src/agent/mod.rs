@@ -1,0 +1,613 @@
+//! The agent loop: send the conversation to the provider, run the tool calls it asks
+//! for through the permission gate and the sandbox, append everything to the session,
+//! and go on until the model answers without calls, a limit is hit, or the user stops.
+//!
+//! Errors are results: invalid arguments, unknown tools, denials and tool failures go
+//! back to the model as the call's result. Only the provider giving up (after retries)
+//! or the session file becoming unwritable end a turn with an error.
+
+pub mod compaction;
+mod event;
+mod prompt;
+mod retry;
+mod tools;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+pub use event::{AgentEvent, EventSink};
+pub use prompt::system_prompt;
+pub use tools::{InvalidArguments, ToolBox};
+
+use crate::message::{Message, ToolCall};
+use crate::permission::{Approver, Gate, Request};
+use crate::plugin::{CallContext, CallLimits};
+use crate::provider::{ChatRequest, Provider, ProviderError, ProviderEvent, ToolDefinition};
+use crate::session::{Entry, PermissionRecord, SessionError, SessionWriter, pending_calls, repair};
+
+/// The same failing call this many times in a row stops the turn.
+const REPEATED_FAILURE_LIMIT: u32 = 3;
+/// Share of the compaction threshold that recent turns may keep.
+const TAIL_SHARE: f64 = 0.3;
+
+/// The limits and thresholds of a run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_steps: u32,
+    pub retries: u32,
+    /// Compact when the prompt is estimated above this share of the context window.
+    pub compact_at: f64,
+    pub context_window: u64,
+    pub tool_limits: CallLimits,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnEnd {
+    /// The model answered without tool calls.
+    Answered,
+    /// `max_steps` requests were made and the model still wanted tools.
+    MaxSteps,
+    /// The user pressed Ctrl-C.
+    Interrupted,
+    /// The model made the same failing call again and again.
+    RepeatedFailure,
+}
+
+impl TurnEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TurnEnd::Answered => "answered",
+            TurnEnd::MaxSteps => "max_steps",
+            TurnEnd::Interrupted => "interrupted",
+            TurnEnd::RepeatedFailure => "repeated_failure",
+        }
+    }
+}
+
+/// Why a turn failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+/// What a turn talks to besides the model: where events go, who is asked, and the
+/// signal that the user wants to stop.
+pub struct TurnIo<'a> {
+    pub events: &'a mut dyn EventSink,
+    pub approver: Option<&'a mut dyn Approver>,
+    pub interrupt: CancellationToken,
+}
+
+/// One conversation being worked on.
+pub struct Agent {
+    provider: Arc<dyn Provider>,
+    tools: ToolBox,
+    definitions: Vec<ToolDefinition>,
+    gate: Gate,
+    ctx: CallContext,
+    session: SessionWriter,
+    messages: Vec<Message>,
+    settings: Settings,
+}
+
+/// What arrived for one request.
+#[derive(Debug, Default)]
+struct Reply {
+    text: String,
+    reasoning: String,
+    tool_calls: Vec<ToolCall>,
+}
+
+/// A request's outcome when it did not fail.
+enum Streamed {
+    Complete(Reply),
+    /// Ctrl-C: what had arrived.
+    Interrupted(Reply),
+}
+
+/// Whether the calls of one step let the turn go on.
+enum Flow {
+    Continue,
+    Interrupted,
+    RepeatedFailure(String),
+}
+
+/// Consecutive failures of one identical call.
+#[derive(Default)]
+struct FailureStreak {
+    last: Option<(String, String)>,
+    count: u32,
+}
+
+impl FailureStreak {
+    /// Notes a call's outcome; true when the same call has now failed too often.
+    fn note(&mut self, call: &ToolCall, ok: bool) -> bool {
+        if ok {
+            *self = FailureStreak::default();
+            return false;
+        }
+        let this = (call.name.clone(), call.arguments.clone());
+        if self.last.as_ref() == Some(&this) {
+            self.count += 1;
+        } else {
+            self.last = Some(this);
+            self.count = 1;
+        }
+        self.count >= REPEATED_FAILURE_LIMIT
+    }
+}
+
+impl Agent {
+    /// An agent on `session`, whose conversation so far is `messages` (the system
+    /// prompt first; empty only for a session that has nothing yet).
+    pub fn new(
+        provider: Arc<dyn Provider>,
+        tools: ToolBox,
+        gate: Gate,
+        ctx: CallContext,
+        session: SessionWriter,
+        messages: Vec<Message>,
+        settings: Settings,
+    ) -> Self {
+        let definitions = tools.definitions();
+        let mut ctx = ctx;
+        ctx.session_id = session.id().to_string();
+        Agent {
+            provider,
+            tools,
+            definitions,
+            gate,
+            ctx,
+            session,
+            messages,
+            settings,
+        }
+    }
+
+    pub fn session_id(&self) -> &str {
+        self.session.id()
+    }
+
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    pub fn provider(&self) -> &dyn Provider {
+        &*self.provider
+    }
+
+    /// Appends an entry to the session file (and a message to the conversation).
+    pub fn record(&mut self, entry: Entry) -> Result<(), SessionError> {
+        self.session.append(&entry)?;
+        if let Entry::Message(message) = entry {
+            self.messages.push(message);
+        }
+        Ok(())
+    }
+
+    /// Runs one turn: `prompt` (if any) is added as the user's message; calls a crash
+    /// left without results run first.
+    pub async fn run_turn(
+        &mut self,
+        prompt: Option<&str>,
+        io: &mut TurnIo<'_>,
+    ) -> Result<TurnEnd, AgentError> {
+        let mut steps = 0;
+        let result = self.turn(prompt, io, &mut steps).await;
+        let reason = match &result {
+            Ok(end) => end.as_str(),
+            Err(e) => {
+                io.events.emit(&AgentEvent::Error {
+                    message: e.to_string(),
+                });
+                "error"
+            }
+        };
+        io.events.emit(&AgentEvent::Done {
+            reason: reason.into(),
+            steps,
+        });
+        result
+    }
+
+    async fn turn(
+        &mut self,
+        prompt: Option<&str>,
+        io: &mut TurnIo<'_>,
+        steps: &mut u32,
+    ) -> Result<TurnEnd, AgentError> {
+        let mut streak = FailureStreak::default();
+        let pending = pending_calls(&self.messages);
+        if !pending.is_empty() {
+            tracing::info!(
+                calls = pending.len(),
+                "running the calls a crash left without results"
+            );
+            match self.run_calls(&pending, io, &mut streak).await? {
+                Flow::Continue => {}
+                Flow::Interrupted => return self.interrupted(),
+                Flow::RepeatedFailure(message) => return self.repeated_failure(message, io),
+            }
+        }
+        if let Some(prompt) = prompt {
+            self.record(Entry::Message(Message::user(prompt)))?;
+        }
+        let mut compacted_for_overflow = false;
+        loop {
+            if *steps >= self.settings.max_steps {
+                let message = format!(
+                    "stopped after {} steps (max_steps); continue with `conch run --continue`",
+                    self.settings.max_steps
+                );
+                self.record(Entry::Error {
+                    message: message.clone(),
+                })?;
+                io.events.emit(&AgentEvent::Error { message });
+                return Ok(TurnEnd::MaxSteps);
+            }
+            *steps += 1;
+            self.compact_if_needed(io).await?;
+            let request = ChatRequest {
+                messages: repair(&self.messages),
+                tools: self.definitions.clone(),
+            };
+            io.events.emit(&AgentEvent::Request { step: *steps });
+            let reply = match self.ask(request, io, true).await {
+                Ok(Streamed::Complete(reply)) => reply,
+                Ok(Streamed::Interrupted(partial)) => {
+                    if !partial.text.is_empty() {
+                        self.record(Entry::Message(assistant(partial)))?;
+                    }
+                    return self.interrupted();
+                }
+                Err(AgentError::Provider(ProviderError::ContextOverflow { .. }))
+                    if !compacted_for_overflow =>
+                {
+                    compacted_for_overflow = true;
+                    *steps -= 1;
+                    self.compact(io, true).await?;
+                    continue;
+                }
+                Err(e) => {
+                    // The error is in the session too, so `sessions show` tells the story.
+                    let _ = self.record(Entry::Error {
+                        message: e.to_string(),
+                    });
+                    return Err(e);
+                }
+            };
+            let calls = reply.tool_calls.clone();
+            self.record(Entry::Message(assistant(reply)))?;
+            if calls.is_empty() {
+                return Ok(TurnEnd::Answered);
+            }
+            match self.run_calls(&calls, io, &mut streak).await? {
+                Flow::Continue => {}
+                Flow::Interrupted => return self.interrupted(),
+                Flow::RepeatedFailure(message) => return self.repeated_failure(message, io),
+            }
+        }
+    }
+
+    fn interrupted(&mut self) -> Result<TurnEnd, AgentError> {
+        self.record(Entry::Interrupted)?;
+        Ok(TurnEnd::Interrupted)
+    }
+
+    fn repeated_failure(
+        &mut self,
+        message: String,
+        io: &mut TurnIo<'_>,
+    ) -> Result<TurnEnd, AgentError> {
+        self.record(Entry::Error {
+            message: message.clone(),
+        })?;
+        io.events.emit(&AgentEvent::Error { message });
+        Ok(TurnEnd::RepeatedFailure)
+    }
+
+    /// Sends `request`, retrying what can be retried; text and tool calls are shown when
+    /// `show` is set.
+    async fn ask(
+        &mut self,
+        request: ChatRequest,
+        io: &mut TurnIo<'_>,
+        show: bool,
+    ) -> Result<Streamed, AgentError> {
+        let mut attempt = 0;
+        loop {
+            match self.stream_once(request.clone(), io, show).await {
+                Ok(streamed) => return Ok(streamed),
+                Err(AgentError::Provider(e))
+                    if e.is_retryable() && attempt < self.settings.retries =>
+                {
+                    attempt += 1;
+                    let wait = retry::delay(attempt, e.retry_after());
+                    tracing::info!(attempt, wait_ms = wait.as_millis() as u64, "retrying: {e}");
+                    io.events.emit(&AgentEvent::Retry {
+                        attempt,
+                        of: self.settings.retries,
+                        delay_ms: wait.as_millis() as u64,
+                        error: e.to_string(),
+                    });
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = io.interrupt.cancelled() => return Ok(Streamed::Interrupted(Reply::default())),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One request, streamed. Usage is recorded as it arrives.
+    async fn stream_once(
+        &mut self,
+        request: ChatRequest,
+        io: &mut TurnIo<'_>,
+        show: bool,
+    ) -> Result<Streamed, AgentError> {
+        let mut events = self.provider.stream(request);
+        let mut reply = Reply::default();
+        loop {
+            let event = tokio::select! {
+                biased;
+                () = io.interrupt.cancelled() => return Ok(Streamed::Interrupted(reply)),
+                event = events.recv() => event,
+            };
+            let event = match event {
+                Some(Ok(event)) => event,
+                Some(Err(e)) => return Err(e.into()),
+                None => {
+                    return Err(ProviderError::Protocol {
+                        provider: self.provider.name().to_string(),
+                        detail: "the provider stopped before the answer was complete".into(),
+                    }
+                    .into());
+                }
+            };
+            match event {
+                ProviderEvent::TextDelta(text) => {
+                    if show {
+                        io.events
+                            .emit(&AgentEvent::TextDelta { text: text.clone() });
+                    }
+                    reply.text.push_str(&text);
+                }
+                ProviderEvent::ReasoningDelta(text) => {
+                    if show {
+                        io.events
+                            .emit(&AgentEvent::ReasoningDelta { text: text.clone() });
+                    }
+                    reply.reasoning.push_str(&text);
+                }
+                ProviderEvent::ToolCall(call) => reply.tool_calls.push(call),
+                ProviderEvent::Usage(usage) => {
+                    io.events.emit(&AgentEvent::Usage {
+                        prompt_tokens: usage.prompt_tokens,
+                        completion_tokens: usage.completion_tokens,
+                    });
+                    self.record(Entry::Usage(usage))?;
+                }
+                ProviderEvent::Finish(_) => return Ok(Streamed::Complete(reply)),
+            }
+        }
+    }
+
+    /// Runs `calls` in order, appending a result for each.
+    async fn run_calls(
+        &mut self,
+        calls: &[ToolCall],
+        io: &mut TurnIo<'_>,
+        streak: &mut FailureStreak,
+    ) -> Result<Flow, AgentError> {
+        for (index, call) in calls.iter().enumerate() {
+            let outcome = if io.interrupt.is_cancelled() {
+                None
+            } else {
+                self.run_call(call, io).await?
+            };
+            let Some((output, ok)) = outcome else {
+                // Ctrl-C: the rest did not run, and the session says so.
+                for skipped in &calls[index..] {
+                    self.record(Entry::Message(Message::tool_result(
+                        &skipped.id,
+                        "error: not run: the user interrupted the turn",
+                    )))?;
+                }
+                return Ok(Flow::Interrupted);
+            };
+            let summary = summarise_output(&output, ok);
+            io.events.emit(&AgentEvent::ToolResult {
+                id: call.id.clone(),
+                name: call.name.clone(),
+                ok,
+                summary,
+                output: output.clone(),
+            });
+            self.record(Entry::Message(Message::tool_result(&call.id, output)))?;
+            if streak.note(call, ok) {
+                // Results for the rest, so the session stays well formed.
+                for skipped in &calls[index + 1..] {
+                    self.record(Entry::Message(Message::tool_result(
+                        &skipped.id,
+                        "error: not run: the turn was stopped",
+                    )))?;
+                }
+                return Ok(Flow::RepeatedFailure(format!(
+                    "stopped: `{}` failed {REPEATED_FAILURE_LIMIT} times in a row with the same arguments",
+                    call.name
+                )));
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Validates, decides and runs one call. `None` when the user interrupted it.
+    async fn run_call(
+        &mut self,
+        call: &ToolCall,
+        io: &mut TurnIo<'_>,
+    ) -> Result<Option<(String, bool)>, AgentError> {
+        let parsed = self.tools.parse_arguments(&call.name, &call.arguments);
+        let spec = self.tools.spec(&call.name).cloned();
+        let key = match (&spec, &parsed) {
+            (Some(spec), Ok(input)) => spec
+                .key_arg
+                .as_deref()
+                .and_then(|field| input.get(field))
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)),
+            _ => None,
+        };
+        io.events.emit(&AgentEvent::ToolCall {
+            id: call.id.clone(),
+            name: call.name.clone(),
+            key,
+            arguments: call.arguments.clone(),
+        });
+        let Some(spec) = spec else {
+            let error = self.tools.registry().unknown_tool(&call.name);
+            return Ok(Some((format!("error: {error}"), false)));
+        };
+        let input = match parsed {
+            Ok(input) => input,
+            Err(e) => return Ok(Some((format!("error: {e}"), false))),
+        };
+        let mut ctx = self.ctx.clone();
+        ctx.call_id = call.id.clone();
+        let request = Request::new(&spec, &input, &ctx);
+        let decision = self.gate.check(&request, io.approver.as_deref_mut());
+        let (allowed, by, remember) = match &decision {
+            Ok(allowed) => (true, allowed.by, allowed.remember),
+            Err(denied) => (false, denied.by, false),
+        };
+        self.record(Entry::Permission(PermissionRecord {
+            call_id: call.id.clone(),
+            tool: call.name.clone(),
+            key: request.key.clone(),
+            allowed,
+            by: by.as_str().into(),
+            remember,
+        }))?;
+        io.events.emit(&AgentEvent::Permission {
+            id: call.id.clone(),
+            tool: call.name.clone(),
+            allowed,
+            by: by.as_str().into(),
+        });
+        if let Err(denied) = decision {
+            return Ok(Some((denied.message, false)));
+        }
+        let registry = self.tools.registry().clone();
+        let name = call.name.clone();
+        let arguments = input.to_string();
+        let limits = self.settings.tool_limits.clone();
+        let running =
+            tokio::task::spawn_blocking(move || registry.call(&name, &arguments, &ctx, &limits));
+        let result = tokio::select! {
+            () = io.interrupt.cancelled() => return Ok(None),
+            result = running => result,
+        };
+        Ok(Some(match result {
+            Ok(Ok(output)) => (output.text, true),
+            Ok(Err(error)) => (format!("error: {error}"), false),
+            Err(join) => (
+                format!("error: the tool stopped unexpectedly: {join}"),
+                false,
+            ),
+        }))
+    }
+
+    /// Compacts when the conversation is estimated above the threshold.
+    async fn compact_if_needed(&mut self, io: &mut TurnIo<'_>) -> Result<(), AgentError> {
+        if self.estimated_prompt() > self.threshold() {
+            self.compact(io, false).await?;
+        }
+        Ok(())
+    }
+
+    fn threshold(&self) -> u64 {
+        (self.settings.context_window as f64 * self.settings.compact_at) as u64
+    }
+
+    /// The estimated size of the next prompt, tool definitions included.
+    fn estimated_prompt(&self) -> u64 {
+        let tools: usize = self
+            .definitions
+            .iter()
+            .map(|d| d.description.len() + d.parameters.to_string().len())
+            .sum();
+        compaction::estimate_tokens(&self.messages) + (tools / 4) as u64
+    }
+
+    /// Shrinks the conversation: prunes old tool outputs and, if that is not enough (or
+    /// `force`), has the model summarise older turns. Returns whether anything changed.
+    pub async fn compact(&mut self, io: &mut TurnIo<'_>, force: bool) -> Result<bool, AgentError> {
+        let before = compaction::estimate_tokens(&self.messages);
+        let threshold = self.threshold();
+        let mut messages = repair(&self.messages);
+        let pruned = compaction::prune_tool_outputs(&mut messages);
+        let fits = compaction::estimate_tokens(&messages) <= threshold;
+        let plan = if fits && !force {
+            None
+        } else {
+            compaction::plan(&messages, (threshold as f64 * TAIL_SHARE) as u64)
+        };
+        if let Some(plan) = plan {
+            let request = ChatRequest {
+                messages: compaction::summary_request(&plan.middle),
+                tools: Vec::new(),
+            };
+            match self.ask(request, io, false).await? {
+                Streamed::Complete(reply) if !reply.text.trim().is_empty() => {
+                    messages = compaction::assemble(plan, &reply.text);
+                }
+                Streamed::Complete(_) => {
+                    tracing::warn!("the model's summary was empty; only pruning");
+                }
+                Streamed::Interrupted(_) => return Ok(false),
+            }
+        } else if !pruned {
+            return Ok(false);
+        }
+        let after = compaction::estimate_tokens(&messages);
+        self.record(Entry::Compaction {
+            messages: messages.clone(),
+            tokens_before: before,
+            tokens_after: after,
+        })?;
+        self.messages = messages;
+        io.events.emit(&AgentEvent::Compaction {
+            tokens_before: before,
+            tokens_after: after,
+        });
+        Ok(true)
+    }
+}
+
+/// The assistant message for a reply.
+fn assistant(reply: Reply) -> Message {
+    Message::Assistant {
+        content: Some(reply.text).filter(|t| !t.is_empty()),
+        reasoning_content: Some(reply.reasoning).filter(|t| !t.is_empty()),
+        tool_calls: reply.tool_calls,
+    }
+}
+
+/// One line about a result: the error's first line, or how much came back.
+fn summarise_output(output: &str, ok: bool) -> String {
+    let first = output.lines().next().unwrap_or("").trim();
+    if !ok {
+        return first.chars().take(160).collect();
+    }
+    match output.lines().count() {
+        0 => "no output".into(),
+        1 if first.len() <= 80 => first.to_string(),
+        n => format!("{n} lines"),
+    }
+}

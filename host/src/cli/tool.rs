@@ -1,0 +1,116 @@
+//! `conch tool`: run one tool directly, through the same gate and sandbox the agent uses.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::{CliError, error_kind};
+use crate::permission::{Approver, Flags, Gate, Request};
+use crate::plugin::{CallLimits, PluginRegistry, ToolError};
+
+/// What `conch tool` was asked to do.
+pub struct ToolRun {
+    pub name: String,
+    pub input: String,
+    pub cwd: Option<PathBuf>,
+    pub timeout: f64,
+    pub json: bool,
+    pub flags: Flags,
+}
+
+pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, CliError> {
+    let ToolRun {
+        name,
+        input,
+        cwd,
+        timeout,
+        json,
+        flags,
+    } = run;
+    let name = name.as_str();
+    let Some((_, spec)) = registry.find(name) else {
+        return Err(CliError::Usage(registry.unknown_tool(name).to_string()));
+    };
+    // Compile (or load) while we read the input and set up the workspace.
+    registry.warm_up();
+    let input_from_stdin = input == "-";
+    let input = if input_from_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::Usage(format!("cannot read the input from stdin: {e}")))?;
+        text
+    } else {
+        input
+    };
+    let value = serde_json::from_str::<serde_json::Value>(&input)
+        .map_err(|e| CliError::Usage(format!("the input is not valid JSON: {e}")))?;
+    if !(timeout.is_finite() && timeout > 0.0) {
+        return Err(CliError::Usage(
+            "--timeout must be a positive number of seconds".into(),
+        ));
+    }
+    let cwd = match cwd {
+        Some(dir) => dir,
+        None => std::env::current_dir()
+            .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?,
+    };
+    let ctx = crate::workspace::context_for(&cwd).map_err(|e| CliError::Usage(e.to_string()))?;
+    let policy =
+        crate::config::load_permission(Some(&cwd)).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut gate = Gate::new(policy, flags);
+    // Someone can be asked only on a terminal whose stdin did not carry the input.
+    let mut terminal = crate::ui::TerminalApprover;
+    let approver: Option<&mut dyn Approver> = if !input_from_stdin && std::io::stdin().is_terminal()
+    {
+        Some(&mut terminal)
+    } else {
+        None
+    };
+    if let Err(denied) = gate.check(&Request::new(spec, &value, &ctx), approver) {
+        let error = ToolError::Denied(denied.message);
+        if json {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"error": {"kind": error_kind(&error), "message": error.to_string()}})
+            )
+            .map_err(|e| CliError::Failed(e.into()))?;
+        } else {
+            eprintln!("error: {error}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let limits = CallLimits {
+        timeout: Duration::from_secs_f64(timeout),
+        ..CallLimits::default()
+    };
+    let result = registry.call(name, &input, &ctx, &limits);
+    let mut out = std::io::stdout().lock();
+    let written = match (&result, json) {
+        (Ok(output), true) => writeln!(
+            out,
+            "{}",
+            serde_json::json!({"text": output.text, "metadata": output.metadata})
+        ),
+        (Ok(output), false) if output.text.ends_with('\n') => write!(out, "{}", output.text),
+        (Ok(output), false) => writeln!(out, "{}", output.text),
+        (Err(e), true) => writeln!(
+            out,
+            "{}",
+            serde_json::json!({"error": {"kind": error_kind(e), "message": e.to_string()}})
+        ),
+        (Err(e), false) => {
+            eprintln!("error: {e}");
+            Ok(())
+        }
+    };
+    written.map_err(|e| CliError::Failed(e.into()))?;
+    Ok(if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

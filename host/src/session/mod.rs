@@ -1,0 +1,90 @@
+//! Sessions: one append-only JSONL file per conversation, written a line at a time so
+//! that a crash, Ctrl-C or a full disk loses at most the line being written.
+//!
+//! Line 1 is the [`Header`]; every later line is an [`Entry`]: a message in the wire
+//! shape, or an event (usage, a permission decision, an error, a compaction). Loading
+//! ([`Transcript::load`]) skips a torn or unreadable line with a warning, and
+//! [`repair`] makes any message list one an API accepts before it is sent.
+
+mod repair;
+mod store;
+mod transcript;
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::{Message, Usage};
+
+pub use repair::{pending_calls, repair};
+pub use store::{SessionError, SessionStore, SessionWriter};
+pub use transcript::{SessionSummary, Transcript};
+
+/// The first line of a session file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub id: String,
+    pub cwd: String,
+    pub provider: String,
+    pub model: String,
+    /// The conch version that created it.
+    pub version: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+}
+
+/// One line after the header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Entry {
+    /// A message of the conversation (`role`, `content`, `tool_calls`…, flattened).
+    Message(Message),
+    /// Tokens one request used.
+    Usage(Usage),
+    /// What the permission gate decided for one call.
+    Permission(PermissionRecord),
+    /// Something that went wrong in the run (not a tool error: those are messages).
+    Error { message: String },
+    /// The conversation from here on is `messages` (the compacted history), replacing
+    /// every message before this line.
+    Compaction {
+        messages: Vec<Message>,
+        /// Estimated prompt tokens before and after.
+        tokens_before: u64,
+        tokens_after: u64,
+    },
+    /// The user interrupted the turn (Ctrl-C).
+    Interrupted,
+}
+
+/// A permission decision, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionRecord {
+    pub call_id: String,
+    pub tool: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub allowed: bool,
+    /// Who decided: `default`, `rule`, `flag`, `user`, `session` (an earlier "yes for
+    /// this session"), or `headless` (an ask with no one to ask).
+    pub by: String,
+    /// The user said yes for the rest of the session to this tool.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remember: bool,
+}
+
+/// The time now, RFC 3339 to the second, UTC.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_entry_is_the_wire_message_with_a_type() {
+        let line = serde_json::to_string(&Entry::Message(Message::user("hi"))).unwrap();
+        assert_eq!(line, r#"{"type":"message","role":"user","content":"hi"}"#);
+        let back: Entry = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, Entry::Message(Message::user("hi")));
+    }
+}

@@ -1,0 +1,107 @@
+//! A throwaway project for agent runs: a git root to work in, its own session and
+//! config directories, and a `conch.toml` that points at a mock LLM.
+
+// A setup step that fails is a failed test: panicking with a reason is the point.
+#![allow(clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+use crate::conch;
+
+/// Settings every agent test starts from: few, fast retries and a short idle timeout.
+const BASE_CONFIG: &str = "retries = 2\nidle_timeout_secs = 5\n";
+
+/// `project/` (a git root), `data/` (sessions) and `config/` (the user's conch.toml).
+pub struct Project {
+    dir: TempDir,
+}
+
+impl Project {
+    /// A project whose provider `mock` is the server at `url`.
+    pub fn new(url: &str) -> Self {
+        Self::with_config(url, "")
+    }
+
+    /// [`Project::new`] with more top-level TOML (`retries = 0`, `[permission]`…)
+    /// before the provider table.
+    pub fn with_config(url: &str, extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for sub in ["project/.git", "data", "config"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("dirs");
+        }
+        let project = Project { dir };
+        project.write(
+            "conch.toml",
+            &format!(
+                "provider = \"mock\"\n{BASE_CONFIG}{extra}\n[providers.mock]\nbase_url = \"{url}\"\nmodel = \"mock-model\"\napi_key = \"sk-test-key\"\n"
+            ),
+        );
+        project
+    }
+
+    /// The working directory of the runs.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("project")
+    }
+
+    /// Where this project's sessions are stored.
+    pub fn sessions_dir(&self) -> PathBuf {
+        self.dir.path().join("data/sessions")
+    }
+
+    /// Writes a file of the project.
+    pub fn write(&self, relative: &str, text: &str) {
+        let path = self.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("parent dir");
+        }
+        std::fs::write(path, text).expect("write project file");
+    }
+
+    /// `conch ARGS` run in the project with its own data and config dirs, and no
+    /// `CONCH_*` provider variables from the environment.
+    pub fn conch(&self, args: &[&str]) -> Command {
+        let mut cmd = conch(args);
+        cmd.current_dir(self.path())
+            .env("CONCH_DATA_DIR", self.dir.path().join("data"))
+            .env("CONCH_CONFIG_DIR", self.dir.path().join("config"))
+            .env("NO_COLOR", "1");
+        for var in [
+            "CONCH_API_KEY",
+            "CONCH_BASE_URL",
+            "CONCH_MODEL",
+            "CONCH_PROVIDER",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
+    /// The session files, oldest first.
+    pub fn session_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.sessions_dir())
+            .map(|entries| entries.filter_map(|e| Some(e.ok()?.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    /// The lines of the only session file, parsed; panics if a line is not JSON.
+    pub fn session_lines(&self) -> Vec<serde_json::Value> {
+        let files = self.session_files();
+        assert_eq!(files.len(), 1, "expected one session: {files:?}");
+        read_jsonl(&files[0])
+    }
+}
+
+/// Every line of a JSONL file, parsed.
+fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("read session")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}")))
+        .collect()
+}
