@@ -5,14 +5,21 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CONCH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // Plain warnings by default; with CONCH_LOG set, time since start on every line, to
+    // see where a run spends its time.
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .init();
+        .with_target(false);
+    match tracing_subscriber::EnvFilter::try_from_env("CONCH_LOG") {
+        Ok(filter) => builder
+            .with_env_filter(filter)
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .init(),
+        Err(_) => builder
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .without_time()
+            .init(),
+    }
     let cli = conch::cli::Cli::parse();
     match conch::cli::run(cli) {
         Ok(code) => code,

@@ -352,6 +352,7 @@ impl Agent {
         io: &mut TurnIo<'_>,
         show: bool,
     ) -> Result<Streamed, AgentError> {
+        tracing::debug!(messages = request.messages.len(), "request");
         let mut events = self.provider.stream(request);
         let mut reply = Reply::default();
         loop {
@@ -394,7 +395,10 @@ impl Agent {
                     });
                     self.record(Entry::Usage(usage))?;
                 }
-                ProviderEvent::Finish(_) => return Ok(Streamed::Complete(reply)),
+                ProviderEvent::Finish(reason) => {
+                    tracing::debug!(?reason, calls = reply.tool_calls.len(), "reply complete");
+                    return Ok(Streamed::Complete(reply));
+                }
             }
         }
     }
@@ -503,6 +507,7 @@ impl Agent {
         if let Err(denied) = decision {
             return Ok(Some((denied.message, false)));
         }
+        tracing::debug!(tool = %call.name, "allowed; running");
         let registry = self.tools.registry().clone();
         let name = call.name.clone();
         let arguments = input.to_string();
@@ -513,6 +518,7 @@ impl Agent {
             () = io.interrupt.cancelled() => return Ok(None),
             result = running => result,
         };
+        tracing::debug!(tool = %call.name, "returned");
         Ok(Some(match result {
             Ok(Ok(output)) => (output.text, true),
             Ok(Err(error)) => (format!("error: {error}"), false),

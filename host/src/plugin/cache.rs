@@ -87,12 +87,21 @@ fn read_entry(engine: &Engine, path: &Path) -> anyhow::Result<Option<Component>>
         bytes.len() > header && bytes.starts_with(MAGIC),
         "unknown format"
     );
+    let started = std::time::Instant::now();
     let (digest, payload) = bytes[MAGIC.len()..].split_at(DIGEST_LEN);
     anyhow::ensure!(
         Sha256::digest(payload).as_slice() == digest,
         "digest mismatch"
     );
-    deserialize(engine, payload).map(Some)
+    let verified = started.elapsed();
+    let component = deserialize(engine, payload)?;
+    tracing::debug!(
+        bytes = bytes.len(),
+        ?verified,
+        deserialized = ?started.elapsed(),
+        "loaded from the compile cache"
+    );
+    Ok(Some(component))
 }
 
 #[allow(unsafe_code)]
