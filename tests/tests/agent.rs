@@ -500,3 +500,65 @@ fn sessions_are_listed_and_shown() {
     assert_eq!(missing.code, Some(2), "{missing:?}");
     assert!(missing.stderr.contains("conch sessions"), "{missing:?}");
 }
+
+#[test]
+fn a_context_overflow_compacts_and_retries_once() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("read", json!({"path": "notes.txt"})),
+        Reply::tool_call("read", json!({"path": "notes.txt", "offset": 1})),
+        Reply::context_overflow(),
+        Reply::text("- the notes were read twice"),
+        Reply::text("answer after compaction"),
+    ]);
+    let project = Project::new(&mock.url());
+    project.write("notes.txt", "the notes\n");
+    let out = run_in(&project, &["run", "read the notes twice"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("answer after compaction"), "{out:?}");
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 5);
+    assert!(requests.iter().all(|r| r.rejected.is_none()));
+    let retried = messages(&requests[4].body);
+    assert!(
+        retried[2]["content"]
+            .as_str()
+            .unwrap()
+            .contains("the notes were read twice")
+    );
+    assert_eq!(
+        retried.len(),
+        5,
+        "system, request, summary, the last call and its result"
+    );
+}
+
+#[test]
+fn the_repl_runs_turns_and_commands_from_piped_input() {
+    let mock = MockLlm::start(vec![Reply::text("hello from the model")]);
+    let project = Project::new(&mock.url());
+    let mut child = project
+        .conch(&["repl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"/help\nsay hello\n/session\n/bogus\n/exit\n")
+            .unwrap();
+    }
+    let out = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("hello from the model"), "{out:?}");
+    assert!(out.stderr.contains("/compact"), "help was shown: {out:?}");
+    assert!(out.stderr.contains("unknown command /bogus"), "{out:?}");
+    let id = project.session_lines()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(out.stderr.contains(&format!("session {id}")), "{out:?}");
+    assert_eq!(mock.request_count(), 1);
+}

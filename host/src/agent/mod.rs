@@ -559,10 +559,17 @@ impl Agent {
         let mut messages = repair(&self.messages);
         let pruned = compaction::prune_tool_outputs(&mut messages);
         let fits = compaction::estimate_tokens(&messages) <= threshold;
+        // Forced (an overflow the estimate did not see, or /compact): keep only the
+        // latest block as it is.
+        let tail_budget = if force {
+            0
+        } else {
+            (threshold as f64 * TAIL_SHARE) as u64
+        };
         let plan = if fits && !force {
             None
         } else {
-            compaction::plan(&messages, (threshold as f64 * TAIL_SHARE) as u64)
+            compaction::plan(&messages, tail_budget)
         };
         if let Some(plan) = plan {
             let request = ChatRequest {
