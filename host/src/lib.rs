@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod bench;
+pub mod changeset;
 pub mod cli;
 pub mod config;
 pub mod dirs;

@@ -8,6 +8,7 @@
 
 pub mod compaction;
 mod event;
+mod freshness;
 mod prompt;
 mod retry;
 mod tools;
@@ -20,14 +21,18 @@ pub use event::{AgentEvent, EventSink};
 pub use prompt::system_prompt;
 pub use tools::{InvalidArguments, ToolBox};
 
+use crate::changeset::{Changeset, PathRules};
 use crate::message::{Message, ToolCall};
-use crate::permission::{Approver, Gate, Request};
-use crate::plugin::{CallContext, CallLimits};
+use crate::permission::{Allowed, Approver, Decision, Denied, Gate, Request};
+use crate::plugin::{CallContext, CallLimits, ToolSpec};
 use crate::provider::{ChatRequest, Provider, ProviderError, ProviderEvent, ToolDefinition};
 use crate::session::{Entry, PermissionRecord, SessionError, SessionWriter, pending_calls, repair};
+use freshness::FileStates;
 
 /// The same failing call this many times in a row stops the turn.
 const REPEATED_FAILURE_LIMIT: u32 = 3;
+/// The permission key of tools that change files.
+const EDIT: &str = "edit";
 /// Share of the compaction threshold that recent turns may keep.
 const TAIL_SHARE: f64 = 0.3;
 
@@ -90,6 +95,8 @@ pub struct Agent {
     definitions: Vec<ToolDefinition>,
     gate: Gate,
     ctx: CallContext,
+    rules: PathRules,
+    files: FileStates,
     session: SessionWriter,
     messages: Vec<Message>,
     settings: Settings,
@@ -162,6 +169,8 @@ impl Agent {
             tools,
             definitions,
             gate,
+            rules: PathRules::new(ctx.roots.clone(), ctx.cwd.clone()),
+            files: FileStates::default(),
             ctx,
             session,
             messages,
@@ -171,6 +180,11 @@ impl Agent {
 
     pub fn session_id(&self) -> &str {
         self.session.id()
+    }
+
+    /// The directory the agent works in.
+    pub fn working_dir(&self) -> &std::path::Path {
+        &self.ctx.cwd
     }
 
     pub fn messages(&self) -> &[Message] {
@@ -485,29 +499,18 @@ impl Agent {
         let mut ctx = self.ctx.clone();
         ctx.call_id = call.id.clone();
         let request = Request::new(&spec, &input, &ctx);
-        let decision = self.gate.check(&request, io.approver.as_deref_mut());
-        let (allowed, by, remember) = match &decision {
-            Ok(allowed) => (true, allowed.by, allowed.remember),
-            Err(denied) => (false, denied.by, false),
-        };
-        self.record(Entry::Permission(PermissionRecord {
-            call_id: call.id.clone(),
-            tool: call.name.clone(),
-            key: request.key.clone(),
-            allowed,
-            by: by.as_str().into(),
-            remember,
-        }))?;
-        io.events.emit(&AgentEvent::Permission {
-            id: call.id.clone(),
-            tool: call.name.clone(),
-            allowed,
-            by: by.as_str().into(),
-        });
-        if let Err(denied) = decision {
-            return Ok(Some((denied.message, false)));
+        // A tool that changes files is asked about with its diff, after it ran (it only
+        // stages); before that, only an outright denial stops it.
+        let decide_on_changes =
+            spec.permission == EDIT && self.gate.decide(&request).decision != Decision::Deny;
+        if !decide_on_changes {
+            let decision = self.gate.check(&request, io.approver.as_deref_mut());
+            self.record_decision(call, request.key.clone(), &decision, io)?;
+            if let Err(denied) = decision {
+                return Ok(Some((denied.message, false)));
+            }
         }
-        tracing::debug!(tool = %call.name, "allowed; running");
+        tracing::debug!(tool = %call.name, "running");
         let registry = self.tools.registry().clone();
         let name = call.name.clone();
         let arguments = input.to_string();
@@ -519,14 +522,114 @@ impl Agent {
             result = running => result,
         };
         tracing::debug!(tool = %call.name, "returned");
-        Ok(Some(match result {
-            Ok(Ok(output)) => (output.text, true),
-            Ok(Err(error)) => (format!("error: {error}"), false),
-            Err(join) => (
-                format!("error: the tool stopped unexpectedly: {join}"),
-                false,
-            ),
-        }))
+        let output = match result {
+            Ok(Ok(output)) => output,
+            Ok(Err(error)) => return Ok(Some((format!("error: {error}"), false))),
+            Err(join) => {
+                return Ok(Some((
+                    format!("error: the tool stopped unexpectedly: {join}"),
+                    false,
+                )));
+            }
+        };
+        if let Some(changes) = output.changes {
+            return Ok(Some(
+                match self.apply_changes(call, &spec, &changes, io)? {
+                    Ok(summary) if output.text.trim().is_empty() => (summary, true),
+                    Ok(_) => (output.text, true),
+                    Err(refused) => (refused, false),
+                },
+            ));
+        }
+        if spec.permission == "read"
+            && let Some(path) = request
+                .key
+                .as_deref()
+                .filter(|_| spec.key_arg.as_deref() == Some("path"))
+        {
+            self.files.note_read(&self.rules, path);
+        }
+        Ok(Some((output.text, true)))
+    }
+
+    /// Checks staged changes (freshness, then the gate with the diff) and commits them.
+    /// `Err` is the refusal for the model; the disk is untouched then.
+    fn apply_changes(
+        &mut self,
+        call: &ToolCall,
+        spec: &ToolSpec,
+        changes: &Changeset,
+        io: &mut TurnIo<'_>,
+    ) -> Result<Result<String, String>, AgentError> {
+        if spec.stale_check
+            && let Err(stale) = self.files.check(changes)
+        {
+            return Ok(Err(format!("error: {stale}")));
+        }
+        let requests: Vec<Request> = changes
+            .paths()
+            .into_iter()
+            .map(|path| Request {
+                tool: call.name.clone(),
+                permission: EDIT.into(),
+                key: Some(path),
+            })
+            .collect();
+        let decision =
+            self.gate
+                .check_changes(&requests, &changes.diff(), io.approver.as_deref_mut());
+        self.record_decision(call, Some(changes.paths().join(", ")), &decision, io)?;
+        if let Err(denied) = decision {
+            return Ok(Err(denied.message));
+        }
+        let record = match crate::changeset::record(
+            changes,
+            &call.id,
+            &call.name,
+            &self.session.blob_dir(),
+        ) {
+            Ok(record) => record,
+            Err(e) => {
+                return Ok(Err(format!(
+                    "error: cannot save the copy needed to undo this change ({e}); nothing was written"
+                )));
+            }
+        };
+        if let Err(e) = crate::changeset::commit(changes) {
+            return Ok(Err(format!("error: {e}")));
+        }
+        self.record(Entry::Changeset(record))?;
+        self.files.note_written(changes);
+        Ok(Ok(changes.summary()))
+    }
+
+    /// Records a gate decision in the session and tells the UI.
+    fn record_decision(
+        &mut self,
+        call: &ToolCall,
+        key: Option<String>,
+        decision: &Result<Allowed, Denied>,
+        io: &mut TurnIo<'_>,
+    ) -> Result<(), AgentError> {
+        let (allowed, by, remember) = match decision {
+            Ok(allowed) => (true, allowed.by, allowed.remember),
+            Err(denied) => (false, denied.by, false),
+        };
+        self.record(Entry::Permission(PermissionRecord {
+            call_id: call.id.clone(),
+            tool: call.name.clone(),
+            key,
+            allowed,
+            by: by.as_str().into(),
+            remember,
+        }))?;
+        io.events.emit(&AgentEvent::Permission {
+            id: call.id.clone(),
+            tool: call.name.clone(),
+            allowed,
+            by: by.as_str().into(),
+        });
+        Ok(())
     }
 
     /// Compacts when the conversation is estimated above the threshold.

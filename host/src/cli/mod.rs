@@ -8,6 +8,7 @@ mod chat;
 mod repl;
 mod sessions;
 mod tool;
+mod undo;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -43,6 +44,18 @@ pub enum Command {
     Repl {
         #[command(flatten)]
         chat: ChatArgs,
+    },
+    /// Put back the files the last change of a session wrote.
+    Undo {
+        /// The session (default: the latest in the working directory).
+        #[arg(long, value_name = "ID")]
+        session: Option<String>,
+        /// Working directory (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+        /// Restore even files that changed since the tool wrote them.
+        #[arg(long)]
+        force: bool,
     },
     /// List the saved sessions (newest first), or show one.
     Sessions {
@@ -207,6 +220,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             chat,
         } => chat::run(prompt, format, &chat),
         Command::Repl { chat } => repl::run(&chat),
+        Command::Undo {
+            session,
+            cwd,
+            force,
+        } => undo::run(session.as_deref(), cwd.as_deref(), force),
         Command::Sessions { command } => sessions::run(command.unwrap_or(SessionsCommand::List)),
         Command::Tools { json, plugins } => {
             let registry = registry(&plugins)?;

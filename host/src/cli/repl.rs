@@ -16,7 +16,8 @@ const HELP: &str = "\
 Type a task and press Enter. Commands:
   /help      this help
   /compact   summarise older turns now to free context
-  /session   the session id and where it is stored
+  /session   the session id
+  /undo      put back the files the last change wrote
   /exit      leave (also Ctrl-D)
 Ctrl-C stops the running turn; the session keeps what happened.";
 
@@ -65,6 +66,14 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
             }
             "/session" => {
                 eprintln!("session {}", agent.session_id());
+                continue;
+            }
+            "/undo" => {
+                let cwd = agent.working_dir().to_path_buf();
+                match super::undo::undo_last(Some(agent.session_id()), &cwd, false) {
+                    Ok(done) => eprintln!("{done}"),
+                    Err(e) => eprintln!("error: {e}"),
+                }
                 continue;
             }
             _ => {}

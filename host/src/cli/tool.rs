@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::{CliError, error_kind};
-use crate::permission::{Approver, Flags, Gate, Request};
+use crate::permission::{Approver, Decision, Flags, Gate, Request};
 use crate::plugin::{CallLimits, PluginRegistry, ToolError};
 
 /// What `conch tool` was asked to do.
@@ -62,55 +62,75 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
     let mut gate = Gate::new(policy, flags);
     // Someone can be asked only on a terminal whose stdin did not carry the input.
     let mut terminal = crate::ui::TerminalApprover;
-    let approver: Option<&mut dyn Approver> = if !input_from_stdin && std::io::stdin().is_terminal()
-    {
-        Some(&mut terminal)
-    } else {
-        None
-    };
-    if let Err(denied) = gate.check(&Request::new(spec, &value, &ctx), approver) {
-        let error = ToolError::Denied(denied.message);
-        if json {
-            let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "{}",
-                serde_json::json!({"error": {"kind": error_kind(&error), "message": error.to_string()}})
-            )
-            .map_err(|e| CliError::Failed(e.into()))?;
+    let mut approver: Option<&mut dyn Approver> =
+        if !input_from_stdin && std::io::stdin().is_terminal() {
+            Some(&mut terminal)
         } else {
-            eprintln!("error: {error}");
-        }
-        return Ok(ExitCode::from(1));
+            None
+        };
+    let request = Request::new(spec, &value, &ctx);
+    // A tool that changes files is asked about with its diff once it has staged them.
+    let decide_on_changes =
+        spec.permission == "edit" && gate.decide(&request).decision != Decision::Deny;
+    if !decide_on_changes && let Err(denied) = gate.check(&request, approver.as_deref_mut()) {
+        return report_error(&ToolError::Denied(denied.message), json);
     }
     let limits = CallLimits {
         timeout: Duration::from_secs_f64(timeout),
         ..CallLimits::default()
     };
-    let result = registry.call(name, &input, &ctx, &limits);
+    let mut result = registry.call(name, &input, &ctx, &limits);
+    if let Ok(output) = &mut result
+        && let Some(changes) = output.changes.take()
+    {
+        let requests: Vec<Request> = changes
+            .paths()
+            .into_iter()
+            .map(|path| Request {
+                tool: name.to_string(),
+                permission: "edit".into(),
+                key: Some(path),
+            })
+            .collect();
+        if let Err(denied) = gate.check_changes(&requests, &changes.diff(), approver) {
+            return report_error(&ToolError::Denied(denied.message), json);
+        }
+        if let Err(e) = crate::changeset::commit(&changes) {
+            return report_error(&ToolError::Failed(e.to_string()), json);
+        }
+    }
+    let output = match result {
+        Ok(output) => output,
+        Err(e) => return report_error(&e, json),
+    };
     let mut out = std::io::stdout().lock();
-    let written = match (&result, json) {
-        (Ok(output), true) => writeln!(
+    let written = if json {
+        writeln!(
             out,
             "{}",
             serde_json::json!({"text": output.text, "metadata": output.metadata})
-        ),
-        (Ok(output), false) if output.text.ends_with('\n') => write!(out, "{}", output.text),
-        (Ok(output), false) => writeln!(out, "{}", output.text),
-        (Err(e), true) => writeln!(
-            out,
-            "{}",
-            serde_json::json!({"error": {"kind": error_kind(e), "message": e.to_string()}})
-        ),
-        (Err(e), false) => {
-            eprintln!("error: {e}");
-            Ok(())
-        }
+        )
+    } else if output.text.ends_with('\n') {
+        write!(out, "{}", output.text)
+    } else {
+        writeln!(out, "{}", output.text)
     };
     written.map_err(|e| CliError::Failed(e.into()))?;
-    Ok(if result.is_ok() {
-        ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a tool error (as JSON with `--json`) and exits 1.
+fn report_error(error: &ToolError, json: bool) -> Result<ExitCode, CliError> {
+    if json {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"error": {"kind": error_kind(error), "message": error.to_string()}})
+        )
+        .map_err(|e| CliError::Failed(e.into()))?;
     } else {
-        ExitCode::from(1)
-    })
+        eprintln!("error: {error}");
+    }
+    Ok(ExitCode::from(1))
 }

@@ -6,6 +6,7 @@
 //! each one (checked when the manifest is read).
 
 pub mod log;
+pub mod workspace;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, StoreLimits};
@@ -20,6 +21,8 @@ pub struct CallState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub limits: MemoryCap,
+    /// The call's staged changes, for plugins with `fs:edit`.
+    pub staging: Option<crate::changeset::Staging>,
 }
 
 impl WasiView for CallState {
@@ -35,11 +38,12 @@ impl WasiView for CallState {
 pub fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
     wit::log::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    wit::workspace::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 
 /// The `conch:tool` interfaces this host provides today.
-pub const PROVIDED: &[&str] = &["log", "types"];
+pub const PROVIDED: &[&str] = &["log", "types", "workspace"];
 
 /// A memory cap that remembers being hit, so that the trap it causes can be reported
 /// as "used too much memory" rather than as a crash.

@@ -282,38 +282,98 @@ impl Gate {
                 remember: false,
             }),
             Decision::Ask => match approver {
-                Some(approver) => match approver.approve(&format!("Allow {}?", request.describe()))
-                {
-                    Approval::Once => Ok(Allowed {
-                        by: DecidedBy::User,
-                        remember: false,
-                    }),
-                    Approval::ForSession => {
-                        self.allow_for_session(&request.tool);
-                        Ok(Allowed {
-                            by: DecidedBy::User,
-                            remember: true,
-                        })
-                    }
-                    Approval::No(note) => Err(Denied {
-                        message: match note {
-                            Some(note) => format!(
-                                "denied: the user refused {} and said: {note}",
-                                request.describe()
-                            ),
-                            None => format!(
-                                "denied: the user refused {}; do not retry it, ask them what to do instead",
-                                request.describe()
-                            ),
-                        },
-                        by: DecidedBy::User,
-                    }),
-                },
+                Some(approver) => {
+                    let question = format!("Allow {}?", request.describe());
+                    self.ask(approver, &question, request)
+                }
                 None => Err(Denied {
                     message: headless_message(request),
                     by: DecidedBy::Headless,
                 }),
             },
+        }
+    }
+
+    /// Whether a tool's staged changes may be written: one request per changed path
+    /// (permission `edit`), any denial denies all, and the asks become one question that
+    /// shows `preview` (the diff).
+    pub fn check_changes(
+        &mut self,
+        requests: &[Request],
+        preview: &str,
+        approver: Option<&mut (dyn Approver + '_)>,
+    ) -> Result<Allowed, Denied> {
+        let mut by = DecidedBy::Default;
+        let mut asks = Vec::new();
+        for request in requests {
+            let verdict = self.decide(request);
+            match verdict.decision {
+                Decision::Deny => {
+                    return Err(Denied {
+                        message: denied_message(request, &verdict.source),
+                        by: DecidedBy::from(&verdict.source),
+                    });
+                }
+                Decision::Ask if self.session_allowed.contains(&request.tool) => {
+                    by = DecidedBy::Session;
+                }
+                Decision::Ask => asks.push(request),
+                Decision::Allow => by = DecidedBy::from(&verdict.source),
+            }
+        }
+        let Some(first) = asks.first() else {
+            return Ok(Allowed {
+                by,
+                remember: false,
+            });
+        };
+        let Some(approver) = approver else {
+            return Err(Denied {
+                message: headless_message(first),
+                by: DecidedBy::Headless,
+            });
+        };
+        let paths: Vec<&str> = asks.iter().filter_map(|r| r.key.as_deref()).collect();
+        let question = format!(
+            "{preview}Allow `{}` to change {}?",
+            first.tool,
+            paths.join(", ")
+        );
+        self.ask(approver, &question, first)
+    }
+
+    /// Asks `approver` about `request` and remembers a "yes for this session".
+    fn ask(
+        &mut self,
+        approver: &mut (dyn Approver + '_),
+        question: &str,
+        request: &Request,
+    ) -> Result<Allowed, Denied> {
+        match approver.approve(question) {
+            Approval::Once => Ok(Allowed {
+                by: DecidedBy::User,
+                remember: false,
+            }),
+            Approval::ForSession => {
+                self.allow_for_session(&request.tool);
+                Ok(Allowed {
+                    by: DecidedBy::User,
+                    remember: true,
+                })
+            }
+            Approval::No(note) => Err(Denied {
+                message: match note {
+                    Some(note) => format!(
+                        "denied: the user refused {} and said: {note}",
+                        request.describe()
+                    ),
+                    None => format!(
+                        "denied: the user refused {}; do not retry it, ask them what to do instead",
+                        request.describe()
+                    ),
+                },
+                by: DecidedBy::User,
+            }),
         }
     }
 }

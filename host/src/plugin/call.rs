@@ -13,6 +13,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use super::bindings::{PluginPre, exports::conch::tool::tool as wit_tool};
 use super::engine::{EPOCH_TICK, MAX_MEMORY_BYTES};
 use super::manifest::Capability;
+use crate::changeset::{Changeset, PathRules, Staging};
 use crate::host_api::{CallState, MemoryCap};
 
 /// How much of the guest's stdout/stderr is kept.
@@ -55,6 +56,8 @@ pub struct ToolOutput {
     pub text: String,
     /// Structured data for the UI.
     pub metadata: Option<serde_json::Value>,
+    /// What the tool staged through the `workspace` import: not on disk yet.
+    pub changes: Option<Changeset>,
 }
 
 /// A failed call. The message is written for the model, which gets it as the result.
@@ -136,7 +139,16 @@ pub fn invoke(
         );
     }
     match result {
-        Ok(Ok(output)) => finish_output(output, call.limits.output_bytes),
+        Ok(Ok(output)) => {
+            let changes = store
+                .into_data()
+                .staging
+                .map(Staging::finish)
+                .filter(|c| !c.is_empty());
+            let mut output = finish_output(output, call.limits.output_bytes)?;
+            output.changes = changes;
+            Ok(output)
+        }
         Ok(Err(e)) => Err(e.into()),
         Err(trap) => Err(classify_trap(&trap, &store, call.limits, &printed)),
     }
@@ -171,6 +183,10 @@ fn new_store(
         wasi: wasi.build(),
         table: ResourceTable::new(),
         limits: MemoryCap::new(call.limits.memory_bytes.min(MAX_MEMORY_BYTES)),
+        staging: call
+            .capabilities
+            .contains(&Capability::FsEdit)
+            .then(|| Staging::new(PathRules::new(call.ctx.roots.clone(), call.ctx.cwd.clone()))),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);
@@ -201,7 +217,11 @@ fn finish_output(output: wit_tool::ToolOutput, cap: usize) -> Result<ToolOutput,
             "\n[output truncated: the tool returned {total} bytes; only the first {end} are shown]"
         ));
     }
-    Ok(ToolOutput { text, metadata })
+    Ok(ToolOutput {
+        text,
+        metadata,
+        changes: None,
+    })
 }
 
 /// Turns a trap into the error the model should see.

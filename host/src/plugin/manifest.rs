@@ -45,6 +45,15 @@ pub struct ToolSpec {
     pub key_arg: Option<String>,
     /// JSON Schema of the input (an object).
     pub input_schema: serde_json::Value,
+    /// For tools that change files: the agent refuses a change to an existing file the
+    /// session has not read, or that changed on disk since. `false` for tools that carry
+    /// their own check (a patch's context lines).
+    #[serde(default = "stale_check_default", skip_serializing_if = "Clone::clone")]
+    pub stale_check: bool,
+}
+
+fn stale_check_default() -> bool {
+    true
 }
 
 /// A capability a plugin may request.

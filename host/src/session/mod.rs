@@ -53,6 +53,10 @@ pub enum Entry {
     },
     /// The user interrupted the turn (Ctrl-C).
     Interrupted,
+    /// A tool's changes were written to disk; the pre-images are kept for undo.
+    Changeset(crate::changeset::ChangeRecord),
+    /// The changeset of this call was undone.
+    Undone { call_id: String },
 }
 
 /// A permission decision, as recorded.

@@ -55,6 +55,11 @@ impl SessionStore {
         self.dir.join(format!("{id}.jsonl"))
     }
 
+    /// Where session `id` keeps the pre-images of the files it changed (for undo).
+    pub fn blob_dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id).join("preimages")
+    }
+
     /// Creates a new session file holding `header` (its id is filled in).
     pub fn create(&self, mut header: Header) -> Result<SessionWriter, SessionError> {
         std::fs::create_dir_all(&self.dir).map_err(|source| SessionError::Write {
@@ -141,6 +146,11 @@ impl SessionWriter {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where this session keeps pre-images (see [`SessionStore::blob_dir`]).
+    pub fn blob_dir(&self) -> PathBuf {
+        self.path.with_extension("").join("preimages")
     }
 
     /// Appends one entry.

@@ -112,9 +112,29 @@ impl Transcript {
                 self.usage.completion_tokens += usage.completion_tokens;
             }
             Entry::Compaction { messages, .. } => self.messages = messages.clone(),
-            Entry::Permission(_) | Entry::Error { .. } | Entry::Interrupted => {}
+            Entry::Permission(_)
+            | Entry::Error { .. }
+            | Entry::Interrupted
+            | Entry::Changeset(_)
+            | Entry::Undone { .. } => {}
         }
         self.entries.push(entry);
+    }
+
+    /// The last changeset that has not been undone.
+    pub fn last_changeset(&self) -> Option<&crate::changeset::ChangeRecord> {
+        let undone: Vec<&str> = self
+            .entries
+            .iter()
+            .filter_map(|entry| match entry {
+                Entry::Undone { call_id } => Some(call_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        self.entries.iter().rev().find_map(|entry| match entry {
+            Entry::Changeset(record) if !undone.contains(&record.call_id.as_str()) => Some(record),
+            _ => None,
+        })
     }
 
     /// Tools the user allowed "for this session".
@@ -209,6 +229,12 @@ impl Transcript {
                     );
                 }
                 Entry::Interrupted => out.push_str("[interrupted]\n"),
+                Entry::Changeset(record) => {
+                    let _ = writeln!(out, "[changed] {}", record.summary);
+                }
+                Entry::Undone { call_id } => {
+                    let _ = writeln!(out, "[undone] the changes of {call_id}");
+                }
             }
         }
         out
