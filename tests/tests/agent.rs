@@ -562,3 +562,43 @@ fn the_repl_runs_turns_and_commands_from_piped_input() {
     assert!(out.stderr.contains(&format!("session {id}")), "{out:?}");
     assert_eq!(mock.request_count(), 1);
 }
+
+#[test]
+fn ctrl_c_in_the_repl_stops_only_the_turn() {
+    let mock = MockLlm::start(vec![
+        Reply::slow_text(200, Duration::from_millis(50)),
+        Reply::text("second turn works"),
+    ]);
+    let project = Project::new(&mock.url());
+    let mut child = project
+        .conch(&["repl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    {
+        use std::io::Write;
+        stdin.write_all(b"tell me a long story\n").unwrap();
+        stdin.flush().unwrap();
+    }
+    assert!(mock.wait_for_first_chunk(0, Duration::from_secs(30)));
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    {
+        use std::io::Write;
+        stdin.write_all(b"and now?\n/exit\n").unwrap();
+    }
+    drop(stdin);
+    let out = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("second turn works"), "{out:?}");
+    let lines = project.session_lines();
+    assert!(lines.iter().any(|l| l["type"] == "interrupted"));
+    assert!(lines.iter().any(|l| l["content"] == "and now?"));
+}

@@ -187,14 +187,6 @@ impl Agent {
         &self.ctx.cwd
     }
 
-    pub fn messages(&self) -> &[Message] {
-        &self.messages
-    }
-
-    pub fn provider(&self) -> &dyn Provider {
-        &*self.provider
-    }
-
     /// Appends an entry to the session file (and a message to the conversation).
     pub fn record(&mut self, entry: Entry) -> Result<(), SessionError> {
         self.session.append(&entry)?;

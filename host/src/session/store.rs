@@ -144,10 +144,6 @@ impl SessionWriter {
         &self.id
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Where this session keeps pre-images (see [`SessionStore::blob_dir`]).
     pub fn blob_dir(&self) -> PathBuf {
         self.path.with_extension("").join("preimages")
