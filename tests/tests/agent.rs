@@ -602,3 +602,18 @@ fn ctrl_c_in_the_repl_stops_only_the_turn() {
     assert!(lines.iter().any(|l| l["type"] == "interrupted"));
     assert!(lines.iter().any(|l| l["content"] == "and now?"));
 }
+
+#[test]
+fn an_unwritable_session_dir_is_a_clear_error_before_any_request() {
+    let mock = MockLlm::start(vec![Reply::text("never asked")]);
+    let project = Project::new(&mock.url());
+    let blocker = project.path().join("not-a-dir");
+    std::fs::write(&blocker, "a file where the data dir should be").unwrap();
+    let out = run(project
+        .conch(&["run", "hi"])
+        .env("CONCH_DATA_DIR", &blocker));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("cannot write session file"), "{out:?}");
+    assert!(out.stderr.contains("CONCH_DATA_DIR"), "{out:?}");
+    assert_eq!(mock.request_count(), 0);
+}

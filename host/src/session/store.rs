@@ -11,7 +11,7 @@ use super::{Entry, Header};
 pub enum SessionError {
     #[error("no session directory: set CONCH_DATA_DIR or HOME")]
     NoDataDir,
-    #[error("cannot write session file {}: {source}; free some space or set CONCH_DATA_DIR elsewhere", path.display())]
+    #[error("cannot write session file {}: {source}; check that the disk has space and the directory is writable, or set CONCH_DATA_DIR elsewhere", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,
