@@ -1,0 +1,58 @@
+//! The text engine of conch's edit plugin: pure functions from a file's bytes (and the
+//! tool's arguments) to new bytes, or to an error message written for the model.
+//!
+//! Nothing here touches the disk: the plugin's tool entry points read files through the
+//! host, call into this crate, and stage what it returns. Every operation keeps the file's
+//! BOM, its line endings (LF, CRLF, even a mix) and the presence or absence of a final
+//! newline; non-UTF-8 files are refused, never corrupted.
+//!
+//! - [`text`]: bytes ⇄ lines.
+//! - [`lines`]: `edit` and `multiedit`, by line numbers.
+//! - [`replace`]: `old_string` → `new_string`, exact first, then more tolerant.
+//! - [`patch`]: unified diffs and the `*** Begin Patch` format, into [`FileChange`]s.
+//! - [`diff`]: the unified diff and the +/- summary of a change, for the UI and the model.
+
+pub mod diff;
+pub mod lines;
+mod matching;
+pub mod patch;
+pub mod replace;
+pub mod text;
+
+#[cfg(test)]
+mod roundtrip_tests;
+
+pub use diff::{Stats, render_diff, stats, summary};
+pub use lines::{LineEdit, LineRange, edit, multiedit};
+pub use matching::MatchKind;
+pub use patch::{FileChange, HunkReport, PatchOutcome, apply_patch};
+pub use replace::{Replaced, replace};
+pub use text::{LineEnding, Text};
+
+/// Why an operation refused. Each message is written for the model to read and correct
+/// its next call; `Display` is the message alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EditError {
+    /// The file is not UTF-8 text.
+    NotText(String),
+    /// The arguments do not fit the file: a line out of range, overlapping edits, an
+    /// `expected` or `old_string` that does not match, a hunk that cannot be placed.
+    InvalidInput(String),
+    /// A file the change needs does not exist (or, for a creation, already does).
+    NotFound(String),
+    /// The caller's `read_file` failed; its message is passed on.
+    Read(String),
+}
+
+impl std::fmt::Display for EditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EditError::NotText(m)
+            | EditError::InvalidInput(m)
+            | EditError::NotFound(m)
+            | EditError::Read(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for EditError {}
