@@ -21,11 +21,18 @@ struct PluginCrate {
 }
 
 /// The plugins compiled into the binary.
-const BUILTINS: &[PluginCrate] = &[PluginCrate {
-    name: "fs",
-    dir: "fs",
-    artifact: "conch_fs.wasm",
-}];
+const BUILTINS: &[PluginCrate] = &[
+    PluginCrate {
+        name: "fs",
+        dir: "fs",
+        artifact: "conch_fs.wasm",
+    },
+    PluginCrate {
+        name: "edit",
+        dir: "edit",
+        artifact: "conch_edit.wasm",
+    },
+];
 /// Test fixtures: packaged beside the built-ins for the tests, never embedded.
 const FIXTURES: &[PluginCrate] = &[PluginCrate {
     name: "hostile",
@@ -56,6 +63,7 @@ fn run() -> Result<(), String> {
         ".cargo",
         "sdk",
         "fs",
+        "edit",
         "fixtures",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(input).display());

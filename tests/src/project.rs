@@ -80,10 +80,15 @@ impl Project {
         cmd
     }
 
-    /// The session files, oldest first.
+    /// The session files (not their pre-image directories), oldest first.
     pub fn session_files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.sessions_dir())
-            .map(|entries| entries.filter_map(|e| Some(e.ok()?.path())).collect())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| Some(e.ok()?.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                    .collect()
+            })
             .unwrap_or_default();
         files.sort();
         files

@@ -18,6 +18,7 @@ mod matching;
 pub mod patch;
 pub mod replace;
 pub mod text;
+mod tools;
 
 #[cfg(test)]
 mod roundtrip_tests;
