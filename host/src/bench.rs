@@ -26,6 +26,13 @@ pub enum Bench {
         #[arg(long, default_value_t = 2000)]
         iterations: usize,
     },
+    /// Edits through the whole path (sandboxed call, diff, gate, undo journal, atomic
+    /// commit): one line of a 10k-line file, and a 50-hunk patch across 10 files; beside
+    /// the same change done natively (read, change in memory, temp file + rename).
+    Edit {
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+    },
     /// Wall time and peak RSS of `conch tools`, with a cold and a warm compile cache.
     Tools {
         #[arg(long, default_value_t = 30)]
@@ -49,6 +56,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     match &args.which {
         Bench::Read { iterations } => bench_read(*iterations),
         Bench::Tools { runs } => bench_tools(*runs),
+        Bench::Edit { iterations } => bench_edit(*iterations),
         Bench::Grep {
             path,
             pattern,
@@ -88,6 +96,114 @@ fn bench_read(iterations: usize) -> anyhow::Result<()> {
     println!("read of a 40-line file, {iterations} iterations");
     report("sandboxed (fresh instance + call)", &sandboxed);
     report("native in-process", &native);
+    Ok(())
+}
+
+fn bench_edit(iterations: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir(dir.path().join(".git"))?;
+    let big: String = (1..=10_000)
+        .map(|i| format!("    let value_{i} = compute({i}, \"some text on line {i}\");\n"))
+        .collect();
+    std::fs::write(dir.path().join("big.rs"), &big)?;
+    let small = |file: usize| -> String {
+        (1..=1000)
+            .map(|line| format!("file {file} line {line}\n"))
+            .collect()
+    };
+    for file in 0..10 {
+        std::fs::write(dir.path().join(format!("f{file}.txt")), small(file))?;
+    }
+    let patch = |forward: bool| -> String {
+        let mut text = String::new();
+        for file in 0..10 {
+            text.push_str(&format!("--- a/f{file}.txt\n+++ b/f{file}.txt\n"));
+            for hunk in 0..5 {
+                let line = 100 + hunk * 200;
+                let (old, new) = (
+                    format!("file {file} line {line}"),
+                    format!("FILE {file} LINE {line}"),
+                );
+                let (minus, plus) = if forward { (old, new) } else { (new, old) };
+                text.push_str(&format!(
+                    "@@ -{a},3 +{a},3 @@\n file {file} line {b}\n-{minus}\n+{plus}\n file {file} line {c}\n",
+                    a = line - 1,
+                    b = line - 1,
+                    c = line + 1
+                ));
+            }
+        }
+        text
+    };
+    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() })?;
+    let ctx = crate::workspace::context_for(dir.path())?;
+    let limits = CallLimits::default();
+    let blobs = dir.path().join(".blobs");
+    let mut gate = crate::permission::Gate::new(
+        crate::permission::Policy::default(),
+        crate::permission::Flags {
+            yes: true,
+            ..Default::default()
+        },
+    );
+    let mut through_conch = |tool: &str, input: &str| -> anyhow::Result<()> {
+        let output = registry.call(tool, input, &ctx, &limits)?;
+        let changes = output.changes.context("the tool staged nothing")?;
+        let requests: Vec<crate::permission::Request> = changes
+            .paths()
+            .into_iter()
+            .map(|path| crate::permission::Request {
+                tool: tool.into(),
+                permission: "edit".into(),
+                key: Some(path),
+            })
+            .collect();
+        gate.check_changes(&requests, &changes.diff(), None)
+            .map_err(|denied| anyhow::anyhow!(denied.message))?;
+        crate::changeset::record(&changes, "bench", tool, &blobs)?;
+        crate::changeset::commit(&changes)?;
+        Ok(())
+    };
+    let edit_input = |n: usize| {
+        serde_json::json!({
+            "path": "big.rs",
+            "start_line": 5000,
+            "new_text": format!("    let value_5000 = compute(5000, \"edited {n}\");"),
+        })
+        .to_string()
+    };
+    for n in 0..10 {
+        through_conch("edit", &edit_input(n))?;
+    }
+    let mut n = 10;
+    let edits = sample(iterations, || {
+        n += 1;
+        through_conch("edit", &edit_input(n))
+    })?;
+    let mut forward = true;
+    let patches = sample(iterations.div_ceil(4), || {
+        let input = serde_json::json!({ "patch": patch(forward) }).to_string();
+        forward = !forward;
+        through_conch("patch", &input)
+    })?;
+    let path = ctx.cwd.join("big.rs");
+    let native = sample(iterations, || {
+        let text = std::fs::read_to_string(&path)?;
+        let mut lines: Vec<&str> = text.lines().collect();
+        let edited = format!("    let value_5000 = compute(5000, \"native {n}\");");
+        lines[4999] = &edited;
+        n += 1;
+        let mut out = lines.join("\n");
+        out.push('\n');
+        let mut temp = tempfile::NamedTempFile::new_in(&ctx.cwd)?;
+        std::io::Write::write_all(&mut temp, out.as_bytes())?;
+        temp.persist(&path)?;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    println!("edits through the whole path, {iterations} iterations");
+    report("edit: 1 line of a 10k-line file", &edits);
+    report("patch: 50 hunks across 10 files", &patches);
+    report("native: read, replace line, rename", &native);
     Ok(())
 }
 

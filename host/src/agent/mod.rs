@@ -527,8 +527,7 @@ impl Agent {
         if let Some(changes) = output.changes {
             return Ok(Some(
                 match self.apply_changes(call, &spec, &changes, io)? {
-                    Ok(summary) if output.text.trim().is_empty() => (summary, true),
-                    Ok(_) => (output.text, true),
+                    Ok(()) => (changes.report(&output.text), true),
                     Err(refused) => (refused, false),
                 },
             ));
@@ -544,15 +543,15 @@ impl Agent {
         Ok(Some((output.text, true)))
     }
 
-    /// Checks staged changes (freshness, then the gate with the diff) and commits them.
-    /// `Err` is the refusal for the model; the disk is untouched then.
+    /// Checks staged changes (freshness, then the gate with the diff), journals and
+    /// commits them. `Err` is the refusal for the model; the disk is untouched then.
     fn apply_changes(
         &mut self,
         call: &ToolCall,
         spec: &ToolSpec,
         changes: &Changeset,
         io: &mut TurnIo<'_>,
-    ) -> Result<Result<String, String>, AgentError> {
+    ) -> Result<Result<(), String>, AgentError> {
         if spec.stale_check
             && let Err(stale) = self.files.check(changes)
         {
@@ -592,7 +591,7 @@ impl Agent {
         }
         self.record(Entry::Changeset(record))?;
         self.files.note_written(changes);
-        Ok(Ok(changes.summary()))
+        Ok(Ok(()))
     }
 
     /// Records a gate decision in the session and tells the UI.

@@ -61,6 +61,17 @@ impl Changeset {
         self.files.iter().map(diff::unified).collect()
     }
 
+    /// What the model reads after a commit: the summary, then the tool's own details
+    /// (how a match was found, where hunks went), if any.
+    pub fn report(&self, details: &str) -> String {
+        let details = details.trim_end();
+        if details.is_empty() {
+            self.summary()
+        } else {
+            format!("{}\n{details}", self.summary())
+        }
+    }
+
     /// One line: `src/a.rs +3 -1, src/b.rs (new) +10 -0`.
     pub fn summary(&self) -> String {
         let mut parts: Vec<String> = self.files.iter().map(diff::summary).collect();

@@ -98,6 +98,15 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
         if let Err(e) = crate::changeset::commit(&changes) {
             return report_error(&ToolError::Failed(e.to_string()), json);
         }
+        output.text = changes.report(&output.text);
+        let mut metadata = output
+            .metadata
+            .take()
+            .unwrap_or_else(|| serde_json::json!({}));
+        if let Some(fields) = metadata.as_object_mut() {
+            fields.insert("diff".into(), changes.diff().into());
+        }
+        output.metadata = Some(metadata);
     }
     let output = match result {
         Ok(output) => output,

@@ -10,9 +10,12 @@
 //! - [`lines`]: `edit` and `multiedit`, by line numbers.
 //! - [`replace`]: `old_string` → `new_string`, exact first, then more tolerant.
 //! - [`patch`]: unified diffs and the `*** Begin Patch` format, into [`FileChange`]s.
-//! - [`diff`]: the unified diff and the +/- summary of a change, for the UI and the model.
+//! - `diff` (tests only): renders changes as unified diffs, so the round-trip tests can
+//!   check that `patch` applies what an edit produced. The host renders the diffs users
+//!   see, from the bytes before and after.
 
-pub mod diff;
+#[cfg(test)]
+mod diff;
 pub mod lines;
 mod matching;
 pub mod patch;
@@ -23,7 +26,8 @@ mod tools;
 #[cfg(test)]
 mod roundtrip_tests;
 
-pub use diff::{Stats, render_diff, stats, summary};
+#[cfg(test)]
+use diff::{render_diff, summary};
 pub use lines::{LineEdit, LineRange, edit, multiedit};
 pub use matching::MatchKind;
 pub use patch::{FileChange, HunkReport, PatchOutcome, apply_patch};

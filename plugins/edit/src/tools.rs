@@ -16,12 +16,12 @@ struct Edit;
 
 impl Guest for Edit {
     fn invoke(tool: String, input: String, _ctx: CallContext) -> Result<ToolOutput, ToolError> {
-        let changes = match tool.as_str() {
-            "write" => write(&input)?,
-            "edit" => edit(&input)?,
-            "multiedit" => multiedit(&input)?,
+        let (changes, details) = match tool.as_str() {
+            "write" => (write(&input)?, String::new()),
+            "edit" => (edit(&input)?, String::new()),
+            "multiedit" => (multiedit(&input)?, String::new()),
             "replace" => replace(&input)?,
-            "patch" => return patch(&input),
+            "patch" => patch(&input)?,
             other => {
                 return Err(ToolError::UnknownTool(format!(
                     "the edit plugin has no tool `{other}`; its tools are {}",
@@ -30,7 +30,8 @@ impl Guest for Edit {
             }
         };
         stage(&changes)?;
-        Ok(report(&changes, None))
+        // The host shows the diff and puts the +/- summary before these details.
+        Ok(ToolOutput::text(details))
     }
 }
 
@@ -131,7 +132,8 @@ struct ReplaceInput {
     replace_all: bool,
 }
 
-fn replace(input: &str) -> Result<Vec<FileChange>, ToolError> {
+/// The change, and how `old_string` was found.
+fn replace(input: &str) -> Result<(Vec<FileChange>, String), ToolError> {
     let ReplaceInput {
         path,
         old_string,
@@ -141,11 +143,21 @@ fn replace(input: &str) -> Result<Vec<FileChange>, ToolError> {
     let old = existing(&path)?;
     let replaced =
         crate::replace(&old, &old_string, &new_string, replace_all).map_err(tool_error)?;
-    Ok(vec![FileChange::Update {
-        path,
-        old,
-        new: replaced.bytes,
-    }])
+    let lines: Vec<String> = replaced.lines.iter().map(usize::to_string).collect();
+    let details = format!(
+        "matched {} at line{} {}",
+        replaced.matched.describe(),
+        if lines.len() == 1 { "" } else { "s" },
+        lines.join(", ")
+    );
+    Ok((
+        vec![FileChange::Update {
+            path,
+            old,
+            new: replaced.bytes,
+        }],
+        details,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -154,13 +166,13 @@ struct PatchInput {
     patch: String,
 }
 
-fn patch(input: &str) -> Result<ToolOutput, ToolError> {
+/// The changes, and where each hunk was placed.
+fn patch(input: &str) -> Result<(Vec<FileChange>, String), ToolError> {
     let PatchInput { patch } = parse_input("patch", input)?;
     let outcome = crate::apply_patch(&patch, |path| read(path).map_err(|e| e.to_string()))
         .map_err(tool_error)?;
-    stage(&outcome.changes)?;
     let hunks: Vec<String> = outcome.hunks.iter().map(|h| h.describe()).collect();
-    Ok(report(&outcome.changes, Some(&hunks)))
+    Ok((outcome.changes, hunks.join("\n")))
 }
 
 /// Stages each change through the host, in order.
@@ -183,18 +195,6 @@ fn stage(changes: &[FileChange]) -> Result<(), ToolError> {
         staged.map_err(ToolError::Failed)?;
     }
     Ok(())
-}
-
-/// The result: the summary for the model (and the hunk placements of a patch), the
-/// diff in the metadata for the UI.
-fn report(changes: &[FileChange], hunks: Option<&[String]>) -> ToolOutput {
-    let mut text = crate::summary(changes);
-    if let Some(hunks) = hunks.filter(|h| !h.is_empty()) {
-        text.push('\n');
-        text.push_str(&hunks.join("\n"));
-    }
-    ToolOutput::text(text)
-        .with_metadata(&serde_json::json!({ "diff": crate::render_diff(changes) }))
 }
 
 /// A file's bytes through the host (staged changes of this call first), or `None` when
