@@ -169,3 +169,23 @@ fn undo_restores_and_refuses_after_an_outside_change() {
         "original\n"
     );
 }
+
+#[test]
+fn a_replaced_or_renamed_file_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("run.sh");
+    std::fs::write(&script, "echo one\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let mut staging = Staging::new(rules(dir.path()));
+    staging
+        .write_file("run.sh", b"echo two\n".to_vec())
+        .unwrap();
+    commit(&staging.finish()).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&script), 0o750);
+    let mut staging = Staging::new(rules(dir.path()));
+    staging.rename("run.sh", "bin/go.sh").unwrap();
+    commit(&staging.finish()).unwrap();
+    assert_eq!(mode(&dir.path().join("bin/go.sh")), 0o750);
+}
