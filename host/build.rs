@@ -32,6 +32,11 @@ const BUILTINS: &[PluginCrate] = &[
         dir: "edit",
         artifact: "conch_edit.wasm",
     },
+    PluginCrate {
+        name: "shell",
+        dir: "shell",
+        artifact: "conch_shell.wasm",
+    },
 ];
 /// Test fixtures: packaged beside the built-ins for the tests, never embedded.
 const FIXTURES: &[PluginCrate] = &[PluginCrate {
@@ -64,6 +69,7 @@ fn run() -> Result<(), String> {
         "sdk",
         "fs",
         "edit",
+        "shell",
         "fixtures",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(input).display());

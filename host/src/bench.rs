@@ -33,6 +33,12 @@ pub enum Bench {
         #[arg(long, default_value_t = 200)]
         iterations: usize,
     },
+    /// `true` through the bash tool's whole path (gate, sandboxed plugin, host spawn
+    /// under Landlock and seccomp) beside a bare spawn of `true`.
+    Bash {
+        #[arg(long, default_value_t = 300)]
+        iterations: usize,
+    },
     /// Wall time and peak RSS of `conch tools`, with a cold and a warm compile cache.
     Tools {
         #[arg(long, default_value_t = 30)]
@@ -57,6 +63,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Bench::Read { iterations } => bench_read(*iterations),
         Bench::Tools { runs } => bench_tools(*runs),
         Bench::Edit { iterations } => bench_edit(*iterations),
+        Bench::Bash { iterations } => bench_bash(*iterations),
         Bench::Grep {
             path,
             pattern,
@@ -204,6 +211,45 @@ fn bench_edit(iterations: usize) -> anyhow::Result<()> {
     report("edit: 1 line of a 10k-line file", &edits);
     report("patch: 50 hunks across 10 files", &patches);
     report("native: read, replace line, rename", &native);
+    Ok(())
+}
+
+fn bench_bash(iterations: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir(dir.path().join(".git"))?;
+    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() })?;
+    let ctx = crate::workspace::context_for(dir.path())?;
+    let limits = CallLimits::default();
+    let (spec, input) = match registry.find("bash") {
+        Some((_, spec)) => (spec.clone(), serde_json::json!({ "command": "true" })),
+        None => anyhow::bail!("no bash tool"),
+    };
+    let mut gate = crate::permission::Gate::new(
+        crate::permission::Policy::default(),
+        crate::permission::Flags {
+            yes: true,
+            ..Default::default()
+        },
+    );
+    let text = input.to_string();
+    let mut through_conch = || -> anyhow::Result<()> {
+        gate.check(&crate::permission::Request::new(&spec, &input, &ctx), None)
+            .map_err(|denied| anyhow::anyhow!(denied.message))?;
+        let output = registry.call("bash", &text, &ctx, &limits)?;
+        anyhow::ensure!(output.text.starts_with("exit 0"), "{}", output.text);
+        Ok(())
+    };
+    for _ in 0..10 {
+        through_conch()?;
+    }
+    let sandboxed = sample(iterations, &mut through_conch)?;
+    let bare = sample(iterations, || Command::new("true").status().map(drop))?;
+    println!(
+        "`true`, {iterations} iterations (sandbox {})",
+        limits.sandbox.mode.as_str()
+    );
+    report("bash tool: gate, plugin, confined spawn", &sandboxed);
+    report("bare spawn of `true`", &bare);
     Ok(())
 }
 

@@ -13,6 +13,7 @@ pub mod message;
 pub mod permission;
 pub mod plugin;
 pub mod provider;
+pub mod sandbox;
 pub mod session;
 pub mod ui;
 pub mod workspace;

@@ -37,7 +37,6 @@ pub fn context_for(cwd: &Path) -> Result<CallContext, WorkspaceError> {
     Ok(CallContext {
         cwd,
         roots: vec![root],
-        session_id: String::new(),
-        call_id: String::new(),
+        ..CallContext::default()
     })
 }

@@ -31,6 +31,7 @@ fn limits() -> CallLimits {
         timeout: Duration::from_millis(500),
         memory_bytes: 64 << 20,
         output_bytes: 100 * 1024,
+        ..CallLimits::default()
     }
 }
 
@@ -152,4 +153,23 @@ fn calls_in_parallel_each_get_their_own_instance() {
             handle.join().expect("call thread");
         }
     });
+}
+
+#[test]
+fn a_plugin_cannot_run_another_command_than_the_approved_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let registry = hostile_registry();
+    let err = registry
+        .call(
+            "sneak",
+            r#"{"command":"echo harmless"}"#,
+            &context(dir.path()),
+            &limits(),
+        )
+        .expect_err("the host refuses the other command");
+    assert!(
+        err.to_string().contains("only the approved command"),
+        "{err}"
+    );
+    assert!(!dir.path().join("sneaked.txt").exists());
 }

@@ -164,6 +164,7 @@ impl Agent {
         let definitions = tools.definitions();
         let mut ctx = ctx;
         ctx.session_id = session.id().to_string();
+        ctx.output_dir = Some(session.output_dir());
         Agent {
             provider,
             tools,
@@ -490,6 +491,8 @@ impl Agent {
         };
         let mut ctx = self.ctx.clone();
         ctx.call_id = call.id.clone();
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        ctx.cancel = cancel.clone();
         let request = Request::new(&spec, &input, &ctx);
         // A tool that changes files is asked about with its diff, after it ran (it only
         // stages); before that, only an outright denial stops it.
@@ -509,9 +512,15 @@ impl Agent {
         let limits = self.settings.tool_limits.clone();
         let running =
             tokio::task::spawn_blocking(move || registry.call(&name, &arguments, &ctx, &limits));
+        tokio::pin!(running);
         let result = tokio::select! {
-            () = io.interrupt.cancelled() => return Ok(None),
-            result = running => result,
+            () = io.interrupt.cancelled() => {
+                // A command the tool started is killed; wait (briefly) until it is gone.
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut running).await;
+                return Ok(None);
+            }
+            result = &mut running => result,
         };
         tracing::debug!(tool = %call.name, "returned");
         let output = match result {

@@ -106,8 +106,7 @@ mod tests {
         let ctx = CallContext {
             cwd: sub.clone(),
             roots: vec![root],
-            session_id: String::new(),
-            call_id: String::new(),
+            ..CallContext::default()
         };
         let prompt = system_prompt(&ctx, &[], Some(&dir.path().join("global")));
         let order: Vec<usize> = ["global rule", "root rule", "crates rule", "app rule"]

@@ -57,7 +57,10 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
             .provider
             .context_window
             .unwrap_or(config::DEFAULT_CONTEXT_WINDOW),
-        tool_limits: CallLimits::default(),
+        tool_limits: CallLimits {
+            sandbox: args.sandbox.policy(&ctx.cwd)?,
+            ..CallLimits::default()
+        },
     };
     let resume = match (&args.session, args.continue_latest) {
         (Some(id), _) => Some(Transcript::load(&store, id).map_err(|e| usage(&e))?),

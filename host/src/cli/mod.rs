@@ -6,6 +6,7 @@
 
 mod chat;
 mod repl;
+mod sandbox_command;
 mod sessions;
 mod tool;
 mod undo;
@@ -88,7 +89,20 @@ pub enum Command {
         #[command(flatten)]
         permission: PermissionArgs,
         #[command(flatten)]
+        sandbox: SandboxArgs,
+        #[command(flatten)]
         plugins: PluginArgs,
+    },
+    /// Run a command under the sandbox the bash tool uses, to check what it allows.
+    Sandbox {
+        /// Working directory (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
     },
     /// Measure conch's hot paths on this machine (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
@@ -151,7 +165,33 @@ pub struct ChatArgs {
     #[command(flatten)]
     pub permission: PermissionArgs,
     #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    #[command(flatten)]
     pub plugins: PluginArgs,
+}
+
+/// How commands are confined (over `[sandbox]` in conch.toml).
+#[derive(Debug, clap::Args)]
+pub struct SandboxArgs {
+    /// workspace-write (default): write only in the workspace; read-only; or off.
+    #[arg(long = "sandbox", value_enum, value_name = "MODE")]
+    pub mode: Option<crate::sandbox::SandboxMode>,
+    /// Let commands use the network.
+    #[arg(long)]
+    pub network: bool,
+}
+
+impl SandboxArgs {
+    /// The config's sandbox settings for `cwd` with these flags on top.
+    pub fn policy(&self, cwd: &std::path::Path) -> Result<crate::sandbox::SandboxPolicy, CliError> {
+        let mut policy =
+            crate::config::load_sandbox(Some(cwd)).map_err(|e| CliError::Usage(e.to_string()))?;
+        if let Some(mode) = self.mode {
+            policy.mode = mode;
+        }
+        policy.network |= self.network;
+        Ok(policy)
+    }
 }
 
 /// Extra plugins to load beside the built-ins.
@@ -220,6 +260,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             chat,
         } => chat::run(prompt, format, &chat),
         Command::Repl { chat } => repl::run(&chat),
+        Command::Sandbox {
+            cwd,
+            sandbox,
+            command,
+        } => sandbox_command::run(cwd.as_deref(), &sandbox, &command),
         Command::Undo {
             session,
             cwd,
@@ -238,6 +283,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             timeout,
             json,
             permission,
+            sandbox,
             plugins,
         } => {
             let call = tool::ToolRun {
@@ -247,6 +293,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 timeout,
                 json,
                 flags: permission.flags(),
+                sandbox,
             };
             tool::run_tool(&registry(&plugins)?, call)
         }

@@ -17,6 +17,7 @@ pub struct ToolRun {
     pub timeout: f64,
     pub json: bool,
     pub flags: Flags,
+    pub sandbox: super::SandboxArgs,
 }
 
 pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, CliError> {
@@ -27,6 +28,7 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
         timeout,
         json,
         flags,
+        sandbox,
     } = run;
     let name = name.as_str();
     let Some((_, spec)) = registry.find(name) else {
@@ -77,6 +79,7 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
     }
     let limits = CallLimits {
         timeout: Duration::from_secs_f64(timeout),
+        sandbox: sandbox.policy(&ctx.cwd)?,
         ..CallLimits::default()
     };
     let mut result = registry.call(name, &input, &ctx, &limits);

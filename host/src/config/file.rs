@@ -42,6 +42,16 @@ struct ConfigFile {
     providers: BTreeMap<String, ProviderTable>,
     #[serde(default)]
     permission: PermissionTable,
+    #[serde(default)]
+    sandbox: SandboxTable,
+}
+
+/// `[sandbox]`: how commands are confined.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxTable {
+    mode: Option<crate::sandbox::SandboxMode>,
+    network: Option<bool>,
 }
 
 /// `[permission]`: a decision per permission key, and `[[permission.rules]]`. Keys other
@@ -87,6 +97,8 @@ pub struct Layer {
     pub providers: BTreeMap<String, ProviderLayer>,
     /// Defaults merge by key; rules of a closer file come after (so they win).
     pub permission: Policy,
+    pub sandbox_mode: Option<crate::sandbox::SandboxMode>,
+    pub sandbox_network: Option<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -111,6 +123,8 @@ impl Layer {
         self.retries = over.retries.or(self.retries);
         self.idle_timeout_secs = over.idle_timeout_secs.or(self.idle_timeout_secs);
         self.compact_at = over.compact_at.or(self.compact_at);
+        self.sandbox_mode = over.sandbox_mode.or(self.sandbox_mode);
+        self.sandbox_network = over.sandbox_network.or(self.sandbox_network);
         for (name, provider) in over.providers {
             let merged = match self.providers.remove(&name) {
                 Some(under) => under.merge(provider),
@@ -261,6 +275,8 @@ fn to_layer(
         retries: file.retries,
         idle_timeout_secs: file.idle_timeout_secs,
         compact_at: file.compact_at,
+        sandbox_mode: file.sandbox.mode,
+        sandbox_network: file.sandbox.network,
         providers,
     })
 }

@@ -178,6 +178,18 @@ pub fn load_permission(cwd: Option<&Path>) -> Result<Policy, ConfigError> {
     resolve_permission(&cwd, &env)
 }
 
+/// The sandbox settings for commands run in `cwd`: `[sandbox]` of the files, over the
+/// default (workspace-write, no network).
+pub fn load_sandbox(cwd: Option<&Path>) -> Result<crate::sandbox::SandboxPolicy, ConfigError> {
+    let (cwd, env) = process_context(cwd)?;
+    let layer = read_layers(&cwd, &env)?.1;
+    let default = crate::sandbox::SandboxPolicy::default();
+    Ok(crate::sandbox::SandboxPolicy {
+        mode: layer.sandbox_mode.unwrap_or(default.mode),
+        network: layer.sandbox_network.unwrap_or(default.network),
+    })
+}
+
 /// [`load_permission`] with `env` standing for the environment.
 pub fn resolve_permission(
     cwd: &Path,

@@ -6,7 +6,10 @@
 //! each one (checked when the manifest is read).
 
 pub mod log;
+pub mod process;
 pub mod workspace;
+
+pub use process::ProcessAccess;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, StoreLimits};
@@ -21,6 +24,11 @@ pub struct CallState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub limits: MemoryCap,
+    /// Time spent in host calls that wait (commands); it does not count against the
+    /// guest's deadline.
+    pub host_time: std::time::Duration,
+    /// What the call may run, for plugins with `process`.
+    pub process: Option<ProcessAccess>,
     /// The call's staged changes, for plugins with `fs:edit`.
     pub staging: Option<crate::changeset::Staging>,
 }
@@ -39,11 +47,12 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
     wit::log::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     wit::workspace::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    wit::process::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 
 /// The `conch:tool` interfaces this host provides today.
-pub const PROVIDED: &[&str] = &["log", "types", "workspace"];
+pub const PROVIDED: &[&str] = &["log", "types", "workspace", "process"];
 
 /// A memory cap that remembers being hit, so that the trap it causes can be reported
 /// as "used too much memory" rather than as a crash.

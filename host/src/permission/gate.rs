@@ -625,8 +625,7 @@ mod tests {
         CallContext {
             cwd: cwd.into(),
             roots: vec!["/ws".into()],
-            session_id: String::new(),
-            call_id: String::new(),
+            ..CallContext::default()
         }
     }
 

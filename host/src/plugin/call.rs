@@ -14,18 +14,23 @@ use super::bindings::{PluginPre, exports::conch::tool::tool as wit_tool};
 use super::engine::{EPOCH_TICK, MAX_MEMORY_BYTES};
 use super::manifest::Capability;
 use crate::changeset::{Changeset, PathRules, Staging};
-use crate::host_api::{CallState, MemoryCap};
+use crate::host_api::{CallState, MemoryCap, ProcessAccess};
+use crate::sandbox::SandboxPolicy;
 
 /// How much of the guest's stdout/stderr is kept.
 const GUEST_OUTPUT_BYTES: usize = 64 * 1024;
 
 /// Where and for whom a call runs. Paths are absolute and canonical.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CallContext {
     pub cwd: PathBuf,
     pub roots: Vec<PathBuf>,
     pub session_id: String,
     pub call_id: String,
+    /// Where commands the call runs keep their full output (the session's directory).
+    pub output_dir: Option<PathBuf>,
+    /// Set when the user interrupts the call: a running command is killed.
+    pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The bounds every call runs within.
@@ -37,6 +42,8 @@ pub struct CallLimits {
     pub memory_bytes: usize,
     /// Text returned to the model before it is cut with a notice.
     pub output_bytes: usize,
+    /// How commands run through the `process` import are confined.
+    pub sandbox: SandboxPolicy,
 }
 
 impl Default for CallLimits {
@@ -45,6 +52,7 @@ impl Default for CallLimits {
             timeout: Duration::from_secs(60),
             memory_bytes: 256 << 20,
             output_bytes: 100 * 1024,
+            sandbox: SandboxPolicy::default(),
         }
     }
 }
@@ -109,6 +117,9 @@ pub struct Invocation<'a> {
     pub input_json: &'a str,
     pub ctx: &'a CallContext,
     pub limits: &'a CallLimits,
+    /// The command the gate approved (the tool's key argument), for plugins that run
+    /// commands: the only one they may run.
+    pub approved_command: Option<String>,
 }
 
 /// Runs one call in a fresh Store.
@@ -183,6 +194,18 @@ fn new_store(
         wasi: wasi.build(),
         table: ResourceTable::new(),
         limits: MemoryCap::new(call.limits.memory_bytes.min(MAX_MEMORY_BYTES)),
+        host_time: Duration::ZERO,
+        process: call
+            .capabilities
+            .contains(&Capability::Process)
+            .then(|| ProcessAccess {
+                approved: call.approved_command.clone(),
+                cwd: call.ctx.cwd.clone(),
+                roots: call.ctx.roots.clone(),
+                policy: call.limits.sandbox,
+                output_dir: call.ctx.output_dir.clone(),
+                cancel: call.ctx.cancel.clone(),
+            }),
         staging: call
             .capabilities
             .contains(&Capability::FsEdit)
@@ -190,9 +213,23 @@ fn new_store(
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);
-    let ticks = call.limits.timeout.as_millis() / EPOCH_TICK.as_millis();
-    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
-    store.epoch_deadline_trap();
+    // The deadline counts the guest's own time: time spent in host calls (a command the
+    // host runs for the plugin, bounded by its own timeout) does not use it up.
+    let timeout = call.limits.timeout;
+    let started = std::time::Instant::now();
+    let ticks_left = move |used: Duration| {
+        let left = timeout.saturating_sub(used).as_millis() / EPOCH_TICK.as_millis();
+        u64::try_from(left).unwrap_or(u64::MAX).max(1)
+    };
+    store.set_epoch_deadline(ticks_left(Duration::ZERO));
+    store.epoch_deadline_callback(move |context| {
+        let used = started.elapsed().saturating_sub(context.data().host_time);
+        if used >= timeout {
+            Ok(wasmtime::UpdateDeadline::Interrupt)
+        } else {
+            Ok(wasmtime::UpdateDeadline::Continue(ticks_left(used)))
+        }
+    });
     Ok(store)
 }
 

@@ -186,6 +186,17 @@ impl PluginRegistry {
         else {
             return Err(self.unknown_tool(name));
         };
+        let approved_command = plugin
+            .info
+            .manifest
+            .tools
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.key_arg.as_deref())
+            .and_then(|field| {
+                let input: serde_json::Value = serde_json::from_str(input_json).ok()?;
+                input.get(field)?.as_str().map(str::to_string)
+            });
         let (engine, pre) = prepare(&self.wasm, &self.cache, plugin)?;
         let _slot = self.slots.take();
         call::invoke(
@@ -198,6 +209,7 @@ impl PluginRegistry {
                 input_json,
                 ctx,
                 limits,
+                approved_command,
             },
         )
     }

@@ -144,6 +144,11 @@ impl SessionWriter {
         &self.id
     }
 
+    /// Where this session keeps the full output of the commands it ran.
+    pub fn output_dir(&self) -> PathBuf {
+        self.path.with_extension("").join("output")
+    }
+
     /// Where this session keeps pre-images (see [`SessionStore::blob_dir`]).
     pub fn blob_dir(&self) -> PathBuf {
         self.path.with_extension("").join("preimages")

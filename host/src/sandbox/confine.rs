@@ -1,0 +1,97 @@
+//! Confining a command on Linux: Landlock (read anywhere, write only where allowed) and a
+//! seccomp filter that refuses network sockets (anything but Unix sockets), applied by
+//! the process that then execs the command.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use landlock::{
+    ABI, Access, AccessFs, Compatible, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr,
+    path_beneath_rules,
+};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+
+/// The Landlock ABI this code asks for; older kernels get what they support.
+const LANDLOCK_ABI: ABI = ABI::V5;
+
+/// What a child may do.
+pub struct Confinement {
+    /// With Landlock: the only places it may write (it may read everywhere). `None`: no
+    /// file system confinement.
+    pub writable: Option<Vec<PathBuf>>,
+    /// Whether it may open network sockets.
+    pub network: bool,
+}
+
+/// Whether this kernel enforces Landlock (checked once).
+pub fn landlock_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        // Creating a real ruleset is the honest probe: it fails without kernel support.
+        Ruleset::default()
+            .set_compatibility(landlock::CompatLevel::HardRequirement)
+            .handle_access(AccessFs::from_all(ABI::V1))
+            .and_then(Ruleset::create)
+            .is_ok()
+    })
+}
+
+/// Confines the calling process (single-threaded, about to exec the command) as
+/// `confinement` says. Runs in `conch sandbox-exec`, the small step between conch and
+/// the command: doing it there lets conch start commands with `posix_spawn` instead of
+/// forking its own large address space.
+pub fn confine_self(confinement: &Confinement) -> Result<(), String> {
+    if let Some(writable) = &confinement.writable {
+        landlock_ruleset(writable)
+            .and_then(RulesetCreated::restrict_self)
+            .map_err(|e| format!("cannot enter the Landlock sandbox: {e}"))?;
+    }
+    if !confinement.network {
+        seccompiler::apply_filter(&no_network_filter()?)
+            .map_err(|e| format!("cannot install the network filter: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Read and execute anywhere; write only beneath `writable`.
+fn landlock_ruleset(writable: &[PathBuf]) -> Result<RulesetCreated, landlock::RulesetError> {
+    let all = AccessFs::from_all(LANDLOCK_ABI);
+    let read = AccessFs::from_read(LANDLOCK_ABI);
+    Ruleset::default()
+        .handle_access(all)?
+        .create()?
+        .add_rules(path_beneath_rules(["/"], read))?
+        .add_rules(path_beneath_rules(writable, all))
+}
+
+/// `socket()` for anything but `AF_UNIX` fails with EACCES; so does `io_uring_setup`
+/// (it could open sockets behind the filter's back).
+fn no_network_filter() -> Result<BpfProgram, String> {
+    let not_unix = SeccompCondition::new(
+        0,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::Ne,
+        libc::AF_UNIX as u64,
+    )
+    .and_then(|condition| SeccompRule::new(vec![condition]))
+    .map_err(|e| format!("cannot build the network filter: {e}"))?;
+    let rules = [
+        (libc::SYS_socket, vec![not_unix]),
+        (libc::SYS_io_uring_setup, vec![]),
+    ]
+    .into_iter()
+    .collect();
+    let arch = TargetArch::try_from(std::env::consts::ARCH)
+        .map_err(|e| format!("no network filter for this architecture: {e}"))?;
+    SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EACCES as u32),
+        arch,
+    )
+    .and_then(BpfProgram::try_from)
+    .map_err(|e| format!("cannot build the network filter: {e}"))
+}
