@@ -160,15 +160,22 @@ fn network_is_off_unless_allowed() {
 }
 
 #[test]
-fn secrets_never_reach_a_command() {
+fn secrets_never_reach_a_command_and_the_config_can_pass_more() {
     let dir = workspace();
+    std::fs::write(
+        dir.path().join("conch.toml"),
+        "[sandbox]\nenv = [\"MY_SETTING\"]\n",
+    )
+    .unwrap();
     let input = json!({ "command": "env" }).to_string();
     let cwd = dir.path().to_string_lossy().into_owned();
     let out = run(conch(&["tool", "bash", &input, "--cwd", &cwd, "--yes"])
         .env("CONCH_API_KEY", "sk-very-secret")
         .env("OPENAI_API_KEY", "sk-also-secret")
-        .env("SOME_TOKEN", "tok-secret"));
+        .env("SOME_TOKEN", "tok-secret")
+        .env("MY_SETTING", "visible"));
     assert!(out.stdout.contains("PATH="), "{out:?}");
+    assert!(out.stdout.contains("MY_SETTING=visible"), "{out:?}");
     assert!(!out.stdout.contains("secret"), "{out:?}");
 }
 

@@ -77,8 +77,15 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
                     "some lines of the session could not be read and were skipped"
                 );
             }
-            for tool in transcript.remembered_tools() {
-                gate.allow_for_session(&tool);
+            for record in transcript.remembered() {
+                let permission = tools
+                    .spec(&record.tool)
+                    .map_or_else(String::new, |spec| spec.permission.clone());
+                gate.allow_for_session(&crate::permission::Request {
+                    tool: record.tool.clone(),
+                    permission,
+                    key: record.key.clone(),
+                });
             }
             let writer = store
                 .append_to(&transcript.header.id)

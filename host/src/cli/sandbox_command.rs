@@ -39,7 +39,7 @@ pub fn run(
         roots: &ctx.roots,
         timeout: DEFAULT_TIMEOUT,
         env: &[],
-        policy,
+        policy: &policy,
         output_dir: None,
         cancel: None,
     })

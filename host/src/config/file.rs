@@ -52,6 +52,8 @@ struct ConfigFile {
 struct SandboxTable {
     mode: Option<crate::sandbox::SandboxMode>,
     network: Option<bool>,
+    /// Variables commands may see beside the built-in allowlist.
+    env: Option<Vec<String>>,
 }
 
 /// `[permission]`: a decision per permission key, and `[[permission.rules]]`. Keys other
@@ -99,6 +101,7 @@ pub struct Layer {
     pub permission: Policy,
     pub sandbox_mode: Option<crate::sandbox::SandboxMode>,
     pub sandbox_network: Option<bool>,
+    pub sandbox_env: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -125,6 +128,7 @@ impl Layer {
         self.compact_at = over.compact_at.or(self.compact_at);
         self.sandbox_mode = over.sandbox_mode.or(self.sandbox_mode);
         self.sandbox_network = over.sandbox_network.or(self.sandbox_network);
+        self.sandbox_env.extend(over.sandbox_env);
         for (name, provider) in over.providers {
             let merged = match self.providers.remove(&name) {
                 Some(under) => under.merge(provider),
@@ -277,6 +281,7 @@ fn to_layer(
         compact_at: file.compact_at,
         sandbox_mode: file.sandbox.mode,
         sandbox_network: file.sandbox.network,
+        sandbox_env: file.sandbox.env.unwrap_or_default(),
         providers,
     })
 }

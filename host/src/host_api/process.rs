@@ -54,7 +54,7 @@ impl Host for CallState {
             roots: &access.roots,
             timeout,
             env: &cmd.env,
-            policy: access.policy,
+            policy: &access.policy,
             output_dir: access.output_dir.as_deref(),
             cancel: Some(&access.cancel),
         })?;

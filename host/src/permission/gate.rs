@@ -197,7 +197,9 @@ pub struct Denied {
 pub struct Gate {
     policy: Policy,
     flags: Flags,
-    session_allowed: std::collections::BTreeSet<String>,
+    /// (tool, pattern on its key argument; `None`: any) the user said yes to for the
+    /// session.
+    session_allowed: std::collections::BTreeSet<(String, Option<String>)>,
 }
 
 impl Gate {
@@ -209,9 +211,22 @@ impl Gate {
         }
     }
 
-    /// From now on, calls of `tool` that would ask are allowed ("yes for this session").
-    pub fn allow_for_session(&mut self, tool: &str) {
-        self.session_allowed.insert(tool.to_string());
+    /// From now on, calls like `request` that would ask are allowed ("yes for this
+    /// session"): any call of the tool, or for commands, those with the same prefix.
+    pub fn allow_for_session(&mut self, request: &Request) {
+        self.session_allowed
+            .insert((request.tool.clone(), session_scope(request)));
+    }
+
+    fn allowed_for_session(&self, request: &Request) -> bool {
+        self.session_allowed.iter().any(|(tool, pattern)| {
+            *tool == request.tool
+                && match (pattern, &request.key) {
+                    (None, _) => true,
+                    (Some(pattern), Some(key)) => super::wildcard_match(pattern, key),
+                    (Some(_), None) => false,
+                }
+        })
     }
 
     /// The decision for a request, before anyone is asked.
@@ -277,13 +292,19 @@ impl Gate {
                 message: denied_message(request, &verdict.source),
                 by,
             }),
-            Decision::Ask if self.session_allowed.contains(&request.tool) => Ok(Allowed {
+            Decision::Ask if self.allowed_for_session(request) => Ok(Allowed {
                 by: DecidedBy::Session,
                 remember: false,
             }),
             Decision::Ask => match approver {
                 Some(approver) => {
-                    let question = format!("Allow {}?", request.describe());
+                    let question = match session_scope(request) {
+                        Some(scope) => format!(
+                            "Allow {}? (\"yes for this session\" covers `{scope}`)",
+                            request.describe()
+                        ),
+                        None => format!("Allow {}?", request.describe()),
+                    };
                     self.ask(approver, &question, request)
                 }
                 None => Err(Denied {
@@ -314,7 +335,7 @@ impl Gate {
                         by: DecidedBy::from(&verdict.source),
                     });
                 }
-                Decision::Ask if self.session_allowed.contains(&request.tool) => {
+                Decision::Ask if self.allowed_for_session(request) => {
                     by = DecidedBy::Session;
                 }
                 Decision::Ask => asks.push(request),
@@ -355,7 +376,7 @@ impl Gate {
                 remember: false,
             }),
             Approval::ForSession => {
-                self.allow_for_session(&request.tool);
+                self.allow_for_session(request);
                 Ok(Allowed {
                     by: DecidedBy::User,
                     remember: true,
@@ -376,6 +397,24 @@ impl Gate {
             }),
         }
     }
+}
+
+/// What "yes for this session" covers: a command's first words (`git status*` for
+/// `git status -s`, `ls*` for `ls -la`), so saying yes to one command does not allow
+/// every command; any call of other tools.
+fn session_scope(request: &Request) -> Option<String> {
+    if request.permission != "bash" {
+        return None;
+    }
+    let words: Vec<&str> = request.key.as_deref()?.split_whitespace().collect();
+    let prefix = match words.as_slice() {
+        [first, second, ..] if !second.starts_with('-') && !second.contains(['/', '.', '=']) => {
+            format!("{first} {second}")
+        }
+        [first, ..] => first.to_string(),
+        [] => return Some(String::new()),
+    };
+    Some(format!("{prefix}*"))
 }
 
 fn denied_message(request: &Request, source: &Source) -> String {

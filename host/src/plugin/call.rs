@@ -202,7 +202,7 @@ fn new_store(
                 approved: call.approved_command.clone(),
                 cwd: call.ctx.cwd.clone(),
                 roots: call.ctx.roots.clone(),
-                policy: call.limits.sandbox,
+                policy: call.limits.sandbox.clone(),
                 output_dir: call.ctx.output_dir.clone(),
                 cancel: call.ctx.cancel.clone(),
             }),

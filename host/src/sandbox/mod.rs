@@ -63,11 +63,13 @@ impl SandboxMode {
 }
 
 /// The sandbox settings of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxPolicy {
     pub mode: SandboxMode,
     /// Whether commands may open network sockets.
     pub network: bool,
+    /// Variables passed to commands beside the built-in allowlist (`[sandbox] env`).
+    pub pass_env: Vec<String>,
 }
 
 impl Default for SandboxPolicy {
@@ -75,6 +77,7 @@ impl Default for SandboxPolicy {
         SandboxPolicy {
             mode: SandboxMode::WorkspaceWrite,
             network: false,
+            pass_env: Vec::new(),
         }
     }
 }
@@ -86,7 +89,7 @@ pub struct CommandRequest<'a> {
     pub roots: &'a [PathBuf],
     pub timeout: Duration,
     pub env: &'a [(String, String)],
-    pub policy: SandboxPolicy,
+    pub policy: &'a SandboxPolicy,
     /// Where the full output is kept (the session's directory), if anywhere.
     pub output_dir: Option<&'a Path>,
     /// Set when the user interrupts: the group is killed.
@@ -171,7 +174,11 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    for name in ENV_ALLOWLIST {
+    let passed = ENV_ALLOWLIST
+        .iter()
+        .copied()
+        .chain(request.policy.pass_env.iter().map(String::as_str));
+    for name in passed {
         if let Some(value) = std::env::var_os(name) {
             command.env(name, value);
         }

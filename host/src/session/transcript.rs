@@ -137,14 +137,12 @@ impl Transcript {
         })
     }
 
-    /// Tools the user allowed "for this session".
-    pub fn remembered_tools(&self) -> Vec<String> {
+    /// The decisions where the user said "yes for this session".
+    pub fn remembered(&self) -> Vec<&crate::session::PermissionRecord> {
         self.entries
             .iter()
             .filter_map(|entry| match entry {
-                Entry::Permission(record) if record.remember && record.allowed => {
-                    Some(record.tool.clone())
-                }
+                Entry::Permission(record) if record.remember && record.allowed => Some(record),
                 _ => None,
             })
             .collect()
@@ -327,7 +325,12 @@ mod tests {
         assert_eq!(transcript.messages, vec![Message::user("hello")]);
         assert_eq!(transcript.skipped, vec![5]);
         assert_eq!(transcript.usage.prompt_tokens, 10);
-        assert_eq!(transcript.remembered_tools(), vec!["write".to_string()]);
+        let remembered: Vec<&str> = transcript
+            .remembered()
+            .iter()
+            .map(|r| r.tool.as_str())
+            .collect();
+        assert_eq!(remembered, ["write"]);
         let summary = transcript.summary();
         assert_eq!((summary.turns, summary.tokens), (1, 12));
         assert_eq!(

@@ -10,7 +10,7 @@ pub struct TerminalApprover;
 impl Approver for TerminalApprover {
     fn approve(&mut self, question: &str) -> Approval {
         eprint!(
-            "{question}\n  [y] yes once  [a] yes, and don't ask again for this tool this session  [n] no (or type what to do instead): "
+            "{question}\n  [y] yes once  [a] yes for the rest of this session  [n] no (or type what to do instead): "
         );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
