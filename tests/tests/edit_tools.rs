@@ -279,3 +279,27 @@ fn conch_tool_edits_without_a_prior_read_but_still_asks() {
         "x = 2\n"
     );
 }
+
+#[test]
+fn what_was_read_counts_when_the_session_is_continued() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("read", json!({"path": "a.txt"})),
+        Reply::text("read it"),
+        Reply::tool_call(
+            "replace",
+            json!({"path": "a.txt", "old_string": "one", "new_string": "two"}),
+        ),
+        Reply::text("changed it"),
+    ]);
+    let project = Project::new(&mock.url());
+    project.write("a.txt", "one\n");
+    assert_eq!(run_in(&project, &["run", "read a.txt"]).code, Some(0));
+    let out = run_in(&project, &["run", "--continue", "--yes", "now change it"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        !last_result(&mock, 3).starts_with("error"),
+        "{}",
+        last_result(&mock, 3)
+    );
+    assert_eq!(read_file(&project, "a.txt"), "two\n");
+}

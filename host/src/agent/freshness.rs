@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::changeset::{Changeset, PathRules};
+use crate::session::Entry;
 
 /// What the session has seen of each file.
 #[derive(Debug, Default)]
@@ -16,15 +17,50 @@ pub struct FileStates {
 }
 
 impl FileStates {
-    /// Notes the file at `path` (as a tool's key argument) as read now.
-    pub fn note_read(&mut self, rules: &PathRules, path: &str) {
-        let Ok(at) = rules.resolve(path) else {
-            return;
-        };
+    /// Notes the file at `path` (as a tool's key argument) as read now; returns the entry
+    /// for the session, so a continued session remembers it.
+    pub fn note_read(&mut self, rules: &PathRules, path: &str) -> Option<Entry> {
+        let at = rules.resolve(path).ok()?;
         let absolute = rules.absolute(&at);
-        if let Ok(bytes) = std::fs::read(&absolute) {
-            self.seen.insert(absolute, digest(&bytes));
+        let bytes = std::fs::read(&absolute).ok()?;
+        let seen = digest(&bytes);
+        self.seen.insert(absolute.clone(), seen);
+        Some(Entry::FileSeen {
+            path: absolute,
+            digest: hex(&seen),
+        })
+    }
+
+    /// What a session recorded: the files its tools read and the files its changes wrote.
+    pub fn from_entries(entries: &[Entry]) -> Self {
+        let mut states = FileStates::default();
+        for entry in entries {
+            match entry {
+                Entry::FileSeen { path, digest } => {
+                    if let Some(digest) = unhex(digest) {
+                        states.seen.insert(path.clone(), digest);
+                    }
+                }
+                Entry::Changeset(record) => {
+                    for file in &record.files {
+                        let Some(root) = record.roots.get(file.root) else {
+                            continue;
+                        };
+                        let path = root.join(&file.relative);
+                        match file.after.as_deref().and_then(unhex) {
+                            Some(digest) => {
+                                states.seen.insert(path, digest);
+                            }
+                            None => {
+                                states.seen.remove(&path);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
+        states
     }
 
     /// Refuses changes to files that were not read, or changed since.
@@ -71,4 +107,19 @@ impl FileStates {
 
 fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
+}
+
+fn hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if text.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }

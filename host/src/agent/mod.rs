@@ -179,6 +179,13 @@ impl Agent {
         }
     }
 
+    /// Takes what an earlier part of the session read and wrote (its `entries`) as seen,
+    /// so stale-write protection carries over when a session is continued.
+    pub fn with_history(mut self, entries: &[Entry]) -> Self {
+        self.files = FileStates::from_entries(entries);
+        self
+    }
+
     pub fn session_id(&self) -> &str {
         self.session.id()
     }
@@ -547,7 +554,9 @@ impl Agent {
                 .as_deref()
                 .filter(|_| spec.key_arg.as_deref() == Some("path"))
         {
-            self.files.note_read(&self.rules, path);
+            if let Some(seen) = self.files.note_read(&self.rules, path) {
+                self.record(seen)?;
+            }
         }
         Ok(Some((output.text, true)))
     }

@@ -99,6 +99,7 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
                 transcript.messages,
                 settings,
             )
+            .with_history(&transcript.entries)
         }
         None => {
             let header = Header {

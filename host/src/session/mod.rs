@@ -57,6 +57,11 @@ pub enum Entry {
     Changeset(crate::changeset::ChangeRecord),
     /// The changeset of this call was undone.
     Undone { call_id: String },
+    /// A tool read this file with this content (SHA-256, hex): edits may start from it.
+    FileSeen {
+        path: std::path::PathBuf,
+        digest: String,
+    },
 }
 
 /// A permission decision, as recorded.

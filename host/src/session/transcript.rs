@@ -116,7 +116,8 @@ impl Transcript {
             | Entry::Error { .. }
             | Entry::Interrupted
             | Entry::Changeset(_)
-            | Entry::Undone { .. } => {}
+            | Entry::Undone { .. }
+            | Entry::FileSeen { .. } => {}
         }
         self.entries.push(entry);
     }
@@ -178,7 +179,7 @@ impl Transcript {
             self.usage.prompt_tokens, self.usage.completion_tokens
         );
         for entry in &self.entries {
-            if matches!(entry, Entry::Usage(_)) {
+            if matches!(entry, Entry::Usage(_) | Entry::FileSeen { .. }) {
                 continue;
             }
             out.push('\n');
@@ -233,6 +234,7 @@ impl Transcript {
                 Entry::Undone { call_id } => {
                     let _ = writeln!(out, "[undone] the changes of {call_id}");
                 }
+                Entry::FileSeen { .. } => {}
             }
         }
         out
