@@ -548,15 +548,15 @@ impl Agent {
                 },
             ));
         }
+        // What a read tool returned is what later edits may start from.
         if spec.permission == "read"
             && let Some(path) = request
                 .key
                 .as_deref()
                 .filter(|_| spec.key_arg.as_deref() == Some("path"))
+            && let Some(seen) = self.files.note_read(&self.rules, path)
         {
-            if let Some(seen) = self.files.note_read(&self.rules, path) {
-                self.record(seen)?;
-            }
+            self.record(seen)?;
         }
         Ok(Some((output.text, true)))
     }
