@@ -49,6 +49,17 @@ pub enum AgentEvent {
         /// What the model reads.
         output: String,
     },
+    /// A tool the provider ran itself (an agent CLI's own tools): shown, not run here.
+    RemoteToolUse {
+        id: String,
+        name: String,
+        input: String,
+    },
+    RemoteToolResult {
+        id: String,
+        output: String,
+        is_error: bool,
+    },
     Usage {
         prompt_tokens: u64,
         completion_tokens: u64,

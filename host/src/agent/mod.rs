@@ -25,7 +25,9 @@ use crate::changeset::{Changeset, PathRules};
 use crate::message::{Message, ToolCall};
 use crate::permission::{Allowed, Approver, Decision, Denied, Gate, Request};
 use crate::plugin::{CallContext, CallLimits, ToolSpec};
-use crate::provider::{ChatRequest, Provider, ProviderError, ProviderEvent, ToolDefinition};
+use crate::provider::{
+    ChatRequest, Provider, ProviderError, ProviderEvent, RemoteTool, ToolDefinition,
+};
 use crate::session::{Entry, PermissionRecord, SessionError, SessionWriter, pending_calls, repair};
 use freshness::FileStates;
 
@@ -402,6 +404,24 @@ impl Agent {
                     reply.reasoning.push_str(&text);
                 }
                 ProviderEvent::ToolCall(call) => reply.tool_calls.push(call),
+                ProviderEvent::RemoteTool(activity) => {
+                    if show {
+                        io.events.emit(&match activity {
+                            RemoteTool::Use { id, name, input } => {
+                                AgentEvent::RemoteToolUse { id, name, input }
+                            }
+                            RemoteTool::Result {
+                                id,
+                                output,
+                                is_error,
+                            } => AgentEvent::RemoteToolResult {
+                                id,
+                                output,
+                                is_error,
+                            },
+                        });
+                    }
+                }
                 ProviderEvent::Usage(usage) => {
                     io.events.emit(&AgentEvent::Usage {
                         prompt_tokens: usage.prompt_tokens,

@@ -72,6 +72,14 @@ struct PermissionTable {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProviderTable {
+    /// `openai` (default: an OpenAI-compatible HTTP API) or `agent-cli`.
+    kind: Option<ProviderKind>,
+    /// For `agent-cli`: the program, its extra arguments and environment.
+    command: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
     preset: Option<String>,
     base_url: Option<String>,
     model: Option<String>,
@@ -104,8 +112,22 @@ pub struct Layer {
     pub sandbox_env: Vec<String>,
 }
 
+/// What kind of provider a `[providers.NAME]` table describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// An OpenAI-compatible chat completions API over HTTP.
+    Openai,
+    /// An agent CLI (Claude Code and the like) run as a child process.
+    AgentCli,
+}
+
 #[derive(Debug, Default)]
 pub struct ProviderLayer {
+    pub kind: Option<ProviderKind>,
+    pub command: Option<Text>,
+    pub args: Vec<Text>,
+    pub env: BTreeMap<String, Text>,
     /// A known preset name (checked when the file is read).
     pub preset: Option<String>,
     pub base_url: Option<Text>,
@@ -144,6 +166,12 @@ impl Layer {
 
 impl ProviderLayer {
     pub fn merge(mut self, over: ProviderLayer) -> ProviderLayer {
+        self.kind = over.kind.or(self.kind);
+        self.command = over.command.or(self.command);
+        if !over.args.is_empty() {
+            self.args = over.args;
+        }
+        self.env.extend(over.env);
         self.preset = over.preset.or(self.preset);
         self.base_url = over.base_url.or(self.base_url);
         self.model = over.model.or(self.model);
@@ -241,6 +269,21 @@ fn to_layer(
             None => None,
         };
         let layer = ProviderLayer {
+            kind: table.kind,
+            command: table.command.map(|v| expand(v, &key("command"))),
+            args: table
+                .args
+                .into_iter()
+                .map(|v| expand(v, &key("args")))
+                .collect(),
+            env: table
+                .env
+                .into_iter()
+                .map(|(name, v)| {
+                    let value = expand(v, &key(&format!("env.{name}")));
+                    (name, value)
+                })
+                .collect(),
             preset,
             base_url: table.base_url.map(|v| expand(v, &key("base_url"))),
             model: table.model.map(|v| expand(v, &key("model"))),

@@ -63,6 +63,16 @@ pub struct ResolvedProvider {
     pub headers: BTreeMap<String, String>,
     pub context_window: Option<u64>,
     pub max_output_tokens: Option<u64>,
+    /// Set when the provider is an agent CLI rather than an HTTP API.
+    pub agent_cli: Option<AgentCli>,
+}
+
+/// An agent CLI used as the model: the program, extra arguments, extra environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentCli {
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
 }
 
 /// Why there is no usable configuration. Each names the file and key to fix where
@@ -250,6 +260,19 @@ fn resolve_layer(
         });
     }
     let p = configured.unwrap_or_default();
+    if p.kind == Some(file::ProviderKind::AgentCli) {
+        let provider = agent_cli_provider(name, p, overrides, top_model)?;
+        return Ok(ResolvedConfig {
+            provider,
+            max_steps: layer.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
+            retries: layer.retries.unwrap_or(DEFAULT_RETRIES),
+            idle_timeout: std::time::Duration::from_secs(
+                layer.idle_timeout_secs.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS),
+            ),
+            compact_at: layer.compact_at.unwrap_or(DEFAULT_COMPACT_AT),
+            sources: Vec::new(),
+        });
+    }
     let ProviderLayer {
         base_url,
         model,
@@ -317,6 +340,7 @@ fn resolve_layer(
             headers,
             context_window,
             max_output_tokens,
+            agent_cli: None,
         },
         max_steps: layer.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
         retries: layer.retries.unwrap_or(DEFAULT_RETRIES),
@@ -325,6 +349,48 @@ fn resolve_layer(
         ),
         compact_at: layer.compact_at.unwrap_or(DEFAULT_COMPACT_AT),
         sources: Vec::new(),
+    })
+}
+
+/// An `agent-cli` provider: no URL or key (the CLI has its own), a command instead; the
+/// model is optional (the CLI's default).
+fn agent_cli_provider(
+    name: String,
+    p: ProviderLayer,
+    overrides: &EnvOverrides,
+    top_model: Option<String>,
+) -> Result<ResolvedProvider, ConfigError> {
+    let command = match p.command {
+        Some(command) => command?,
+        None => {
+            return Err(ConfigError::Missing {
+                field: "command",
+                fix: format!("set providers.{name}.command (e.g. \"claude\") in conch.toml"),
+                provider: name,
+            });
+        }
+    };
+    let model = match (&overrides.model, top_model, p.model) {
+        (Some(model), _, _) => model.clone(),
+        (None, Some(model), _) => model,
+        (None, None, Some(model)) => model?,
+        (None, None, None) => String::new(),
+    };
+    let args = p.args.into_iter().collect::<Result<_, _>>()?;
+    let env = p
+        .env
+        .into_iter()
+        .map(|(k, v)| Ok((k, v?)))
+        .collect::<Result<_, ConfigError>>()?;
+    Ok(ResolvedProvider {
+        name,
+        base_url: String::new(),
+        model,
+        api_key: None,
+        headers: BTreeMap::new(),
+        context_window: p.context_window,
+        max_output_tokens: p.max_output_tokens,
+        agent_cli: Some(AgentCli { command, args, env }),
     })
 }
 
@@ -388,7 +454,18 @@ impl ResolvedConfig {
         let _ = writeln!(out, "idle_timeout_secs = {}", self.idle_timeout.as_secs());
         let _ = writeln!(out, "compact_at = {}", self.compact_at);
         let _ = writeln!(out, "\n[providers.{}]", p.name);
-        let _ = writeln!(out, "base_url = {:?}", p.base_url);
+        match &p.agent_cli {
+            Some(cli) => {
+                let _ = writeln!(out, "kind = \"agent-cli\"");
+                let _ = writeln!(out, "command = {:?}", cli.command);
+                if !cli.args.is_empty() {
+                    let _ = writeln!(out, "args = {:?}", cli.args);
+                }
+            }
+            None => {
+                let _ = writeln!(out, "base_url = {:?}", p.base_url);
+            }
+        }
         let _ = writeln!(out, "model = {:?}", p.model);
         match &p.api_key {
             Some(key) => {

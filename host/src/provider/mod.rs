@@ -7,6 +7,7 @@
 //! went wrong ([`ProviderError::is_retryable`], [`ProviderError::retry_after`]) and
 //! never retries on its own, so text already shown is never silently repeated.
 
+pub mod agent_cli;
 pub mod openai;
 
 use std::sync::Arc;
@@ -18,9 +19,16 @@ use tokio::sync::mpsc;
 use crate::config::ResolvedConfig;
 use crate::message::{Message, ToolCall, Usage};
 
-/// The provider `config` describes. Every provider speaks the OpenAI chat completions
-/// API today; this is the one place that would choose between others.
+/// The provider `config` describes: an agent CLI when it has a `command`, else an
+/// OpenAI-compatible API.
 pub fn from_config(config: &ResolvedConfig) -> anyhow::Result<Arc<dyn Provider>> {
+    if let Some(cli) = &config.provider.agent_cli {
+        return Ok(Arc::new(agent_cli::AgentCliProvider::new(
+            &config.provider,
+            cli.clone(),
+            config.idle_timeout,
+        )));
+    }
     let provider = openai::OpenAiProvider::new(&config.provider, config.idle_timeout)?;
     Ok(Arc::new(provider))
 }
@@ -53,6 +61,24 @@ pub enum ProviderEvent {
     Usage(Usage),
     /// The answer is complete; always the last event of a good stream.
     Finish(FinishReason),
+    /// A tool the provider ran itself (an agent CLI's own tools): shown, never run here.
+    RemoteTool(RemoteTool),
+}
+
+/// One step of a provider's own tool use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteTool {
+    Use {
+        id: String,
+        name: String,
+        /// The input as JSON text.
+        input: String,
+    },
+    Result {
+        id: String,
+        output: String,
+        is_error: bool,
+    },
 }
 
 /// Why the model stopped.
@@ -141,6 +167,8 @@ pub enum ProviderError {
     Timeout { provider: String, after: Duration },
     #[error("provider `{provider}` sent a malformed response: {detail}")]
     Protocol { provider: String, detail: String },
+    #[error("provider `{provider}` cannot be used: {detail}")]
+    Unavailable { provider: String, detail: String },
 }
 
 impl ProviderError {

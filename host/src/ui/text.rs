@@ -106,6 +106,21 @@ impl EventSink for TextRenderer {
                 };
                 self.note(&line);
             }
+            AgentEvent::RemoteToolUse { name, input, .. } => {
+                let line = self.paint(CYAN, &format!("⤷ {name} {} (remote)", one_line(input, 100)));
+                self.note(&line);
+            }
+            AgentEvent::RemoteToolResult {
+                output, is_error, ..
+            } => {
+                let summary = one_line(output, 100);
+                let line = if *is_error {
+                    self.paint(RED, &format!("  ✗ {summary}"))
+                } else {
+                    self.paint(GREEN, &format!("  ✓ {summary}"))
+                };
+                self.note(&line);
+            }
             AgentEvent::Retry {
                 attempt,
                 of,

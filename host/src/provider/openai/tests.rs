@@ -641,6 +641,7 @@ fn provider_config(base_url: &str) -> ResolvedProvider {
         headers: BTreeMap::from([("X-Team".to_string(), "blue".to_string())]),
         context_window: None,
         max_output_tokens: Some(100),
+        agent_cli: None,
     }
 }
 

@@ -1,0 +1,167 @@
+//! The agent-CLI provider end to end: conch drives a fake agent CLI (a script speaking
+//! stream-json) as its model.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use conch_tests::mock::MockLlm;
+use conch_tests::project::Project;
+use conch_tests::{Run, run};
+use serde_json::Value;
+
+fn fake_cli() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-agent-cli.sh")
+}
+
+/// A project whose provider is the fake CLI in `scenario`; its arguments go to the
+/// returned log file.
+fn cli_project(scenario: &str) -> (Project, PathBuf) {
+    // The mock is not used; Project wants a URL for its default provider table.
+    let project = Project::new(&MockLlm::start(vec![]).url());
+    let log = project.path().join("../cli-args.log");
+    project.write(
+        "conch.toml",
+        &format!(
+            "provider = \"cli\"\nidle_timeout_secs = 2\nretries = 0\n[providers.cli]\nkind = \"agent-cli\"\ncommand = {:?}\nmodel = \"sonnet\"\n[providers.cli.env]\nFAKE_CLI_SCENARIO = {scenario:?}\nFAKE_CLI_LOG = {:?}\n",
+            fake_cli().display().to_string(),
+            log.display().to_string()
+        ),
+    );
+    (project, log)
+}
+
+fn cli_args(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .split('\0')
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn conch_run(project: &Project, args: &[&str]) -> Run {
+    run(&mut project.conch(args))
+}
+
+#[test]
+fn the_clis_text_streams_and_the_prompt_and_system_prompt_reach_it() {
+    let (project, log) = cli_project("text");
+    let out = conch_run(&project, &["run", "say hello"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("Hello from the CLI"), "{out:?}");
+    let args = cli_args(&log);
+    let at = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .map(|i| args[i + 1].clone())
+    };
+    assert_eq!(
+        at("-p").as_deref(),
+        Some("say hello"),
+        "single turn unchanged: {args:?}"
+    );
+    assert_eq!(at("--output-format").as_deref(), Some("stream-json"));
+    assert!(args.contains(&"--verbose".to_string()));
+    assert_eq!(at("--model").as_deref(), Some("sonnet"));
+    assert!(
+        at("--append-system-prompt")
+            .unwrap()
+            .contains("You are conch")
+    );
+    assert!(
+        !args.iter().any(|a| a.contains("dangerously")),
+        "no bypass flag: {args:?}"
+    );
+}
+
+#[test]
+fn remote_tool_activity_is_shown_but_never_run_here() {
+    let (project, _) = cli_project("tools");
+    let out = conch_run(&project, &["run", "--format", "json", "what is here?"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let events: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(
+        kinds.contains(&"remote_tool_use") && kinds.contains(&"remote_tool_result"),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.contains(&"tool_call"),
+        "conch ran nothing: {kinds:?}"
+    );
+    let text: String = events
+        .iter()
+        .filter(|e| e["type"] == "text_delta")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert_eq!(text, "Let me look. There is a.txt.");
+    let usage = events.iter().find(|e| e["type"] == "usage").unwrap();
+    assert_eq!(
+        (
+            usage["prompt_tokens"].as_u64(),
+            usage["completion_tokens"].as_u64()
+        ),
+        (Some(12), Some(7))
+    );
+}
+
+#[test]
+fn later_turns_carry_the_history_in_the_prompt() {
+    let (project, log) = cli_project("text");
+    assert_eq!(
+        conch_run(&project, &["run", "first question"]).code,
+        Some(0)
+    );
+    let out = conch_run(&project, &["run", "--continue", "second question"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let args = cli_args(&log);
+    let prompt = &args[args.iter().position(|a| a == "-p").unwrap() + 1];
+    assert!(prompt.starts_with("<conversation_history>\n"), "{prompt}");
+    assert!(
+        prompt.contains(r#"{"content":"first question","role":"user"}"#),
+        "{prompt}"
+    );
+    assert!(prompt.contains("Hello from the CLI"), "{prompt}");
+    assert!(
+        prompt.ends_with("<current_message>\nsecond question\n</current_message>"),
+        "{prompt}"
+    );
+}
+
+#[test]
+fn errors_crashes_hangs_and_a_missing_cli_are_clear() {
+    let (project, _) = cli_project("error");
+    let out = conch_run(&project, &["run", "hi"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("Credit balance is too low"), "{out:?}");
+
+    let (project, _) = cli_project("crash");
+    let out = conch_run(&project, &["run", "hi"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("segmentation fault in the fake"),
+        "{out:?}"
+    );
+
+    let (project, _) = cli_project("hang");
+    let out = conch_run(&project, &["run", "hi"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("sent nothing for 2 s"), "{out:?}");
+
+    let (project, _) = cli_project("text");
+    let toml = std::fs::read_to_string(project.path().join("conch.toml"))
+        .unwrap()
+        .replace(&fake_cli().display().to_string(), "no-such-agent-cli");
+    project.write("conch.toml", &toml);
+    let out = conch_run(&project, &["run", "hi"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("`no-such-agent-cli` was not found"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("npm install"), "{out:?}");
+}
