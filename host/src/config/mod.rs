@@ -260,19 +260,32 @@ fn resolve_layer(
         });
     }
     let p = configured.unwrap_or_default();
-    if p.kind == Some(file::ProviderKind::AgentCli) {
-        let provider = agent_cli_provider(name, p, overrides, top_model)?;
-        return Ok(ResolvedConfig {
-            provider,
-            max_steps: layer.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
-            retries: layer.retries.unwrap_or(DEFAULT_RETRIES),
-            idle_timeout: std::time::Duration::from_secs(
-                layer.idle_timeout_secs.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS),
-            ),
-            compact_at: layer.compact_at.unwrap_or(DEFAULT_COMPACT_AT),
-            sources: Vec::new(),
-        });
-    }
+    let provider = if p.kind == Some(file::ProviderKind::AgentCli) {
+        agent_cli_provider(name, p, overrides, top_model)?
+    } else {
+        api_provider(name, p, preset, overrides, top_model, env)?
+    };
+    Ok(ResolvedConfig {
+        provider,
+        max_steps: layer.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
+        retries: layer.retries.unwrap_or(DEFAULT_RETRIES),
+        idle_timeout: std::time::Duration::from_secs(
+            layer.idle_timeout_secs.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS),
+        ),
+        compact_at: layer.compact_at.unwrap_or(DEFAULT_COMPACT_AT),
+        sources: Vec::new(),
+    })
+}
+
+/// An OpenAI-compatible provider: what its table says over what its preset knows.
+fn api_provider(
+    name: String,
+    p: ProviderLayer,
+    preset: Option<&'static Preset>,
+    overrides: &EnvOverrides,
+    top_model: Option<String>,
+    env: &HashMap<String, String>,
+) -> Result<ResolvedProvider, ConfigError> {
     let ProviderLayer {
         base_url,
         model,
@@ -331,24 +344,15 @@ fn resolve_layer(
         .into_iter()
         .map(|(header, value)| Ok((header, value?)))
         .collect::<Result<_, ConfigError>>()?;
-    Ok(ResolvedConfig {
-        provider: ResolvedProvider {
-            base_url: preset::normalise_base_url(&base_url, preset),
-            name,
-            model,
-            api_key: api_key.map(Secret::new),
-            headers,
-            context_window,
-            max_output_tokens,
-            agent_cli: None,
-        },
-        max_steps: layer.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
-        retries: layer.retries.unwrap_or(DEFAULT_RETRIES),
-        idle_timeout: std::time::Duration::from_secs(
-            layer.idle_timeout_secs.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS),
-        ),
-        compact_at: layer.compact_at.unwrap_or(DEFAULT_COMPACT_AT),
-        sources: Vec::new(),
+    Ok(ResolvedProvider {
+        base_url: preset::normalise_base_url(&base_url, preset),
+        name,
+        model,
+        api_key: api_key.map(Secret::new),
+        headers,
+        context_window,
+        max_output_tokens,
+        agent_cli: None,
     })
 }
 

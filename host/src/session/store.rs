@@ -67,20 +67,11 @@ impl SessionStore {
             source,
         })?;
         header.id = new_id();
-        let path = self.path(&header.id);
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| SessionError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        let mut writer = SessionWriter {
-            id: header.id.clone(),
-            path,
-            file,
-        };
+        let mut writer = SessionWriter::open(
+            &header.id,
+            self.path(&header.id),
+            OpenOptions::new().create_new(true).append(true),
+        )?;
         writer.write_line(&header)?;
         Ok(writer)
     }
@@ -91,18 +82,7 @@ impl SessionStore {
         if !valid_id(id) || !path.is_file() {
             return Err(SessionError::NotFound { id: id.to_string() });
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|source| SessionError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        let mut writer = SessionWriter {
-            id: id.to_string(),
-            path,
-            file,
-        };
+        let mut writer = SessionWriter::open(id, path, OpenOptions::new().append(true))?;
         writer.end_torn_line()?;
         Ok(writer)
     }
@@ -140,6 +120,18 @@ pub struct SessionWriter {
 }
 
 impl SessionWriter {
+    fn open(id: &str, path: PathBuf, options: &OpenOptions) -> Result<Self, SessionError> {
+        let file = options.open(&path).map_err(|source| SessionError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(SessionWriter {
+            id: id.to_string(),
+            path,
+            file,
+        })
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }
