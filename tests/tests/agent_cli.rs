@@ -30,6 +30,14 @@ fn cli_project(scenario: &str) -> (Project, PathBuf) {
     (project, log)
 }
 
+/// The `content` of the user message the CLI read from stdin.
+fn cli_prompt(log: &Path) -> String {
+    let line = std::fs::read_to_string(log.with_extension("log.stdin")).unwrap();
+    let message: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(message["type"], "user");
+    message["message"]["content"].as_str().unwrap().to_string()
+}
+
 fn cli_args(log: &Path) -> Vec<String> {
     std::fs::read_to_string(log)
         .unwrap()
@@ -56,11 +64,14 @@ fn the_clis_text_streams_and_the_prompt_and_system_prompt_reach_it() {
             .map(|i| args[i + 1].clone())
     };
     assert_eq!(
-        at("-p").as_deref(),
-        Some("say hello"),
-        "single turn unchanged: {args:?}"
+        cli_prompt(&log),
+        "say hello",
+        "a single turn is sent unchanged"
     );
+    assert!(args.contains(&"-p".to_string()));
+    assert_eq!(at("--input-format").as_deref(), Some("stream-json"));
     assert_eq!(at("--output-format").as_deref(), Some("stream-json"));
+    assert_eq!(at("--permission-prompt-tool").as_deref(), Some("stdio"));
     assert!(args.contains(&"--verbose".to_string()));
     assert_eq!(at("--model").as_deref(), Some("sonnet"));
     assert!(
@@ -118,8 +129,7 @@ fn later_turns_carry_the_history_in_the_prompt() {
     );
     let out = conch_run(&project, &["run", "--continue", "second question"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let args = cli_args(&log);
-    let prompt = &args[args.iter().position(|a| a == "-p").unwrap() + 1];
+    let prompt = &cli_prompt(&log);
     assert!(prompt.starts_with("<conversation_history>\n"), "{prompt}");
     assert!(
         prompt.contains(r#"{"content":"first question","role":"user"}"#),
@@ -164,4 +174,57 @@ fn errors_crashes_hangs_and_a_missing_cli_are_clear() {
         "{out:?}"
     );
     assert!(out.stderr.contains("npm install"), "{out:?}");
+}
+
+#[test]
+fn the_clis_permission_requests_are_answered_by_conchs_gate() {
+    let (project, log) = cli_project("permission");
+    let out = conch_run(&project, &["run", "clean up"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains("I was not allowed"),
+        "headless: denied: {out:?}"
+    );
+    let answer = std::fs::read_to_string(log.with_extension("log.answer")).unwrap();
+    assert!(answer.contains(r#""behavior":"deny""#), "{answer}");
+    assert!(answer.contains(r#""request_id":"req_1""#), "{answer}");
+    assert!(
+        answer.contains("needs approval"),
+        "the CLI is told why: {answer}"
+    );
+
+    let out = conch_run(&project, &["run", "--yes", "clean up"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("Removed build."), "{out:?}");
+    let answer = std::fs::read_to_string(log.with_extension("log.answer")).unwrap();
+    assert!(answer.contains(r#""behavior":"allow""#), "{answer}");
+
+    let toml = std::fs::read_to_string(project.path().join("conch.toml")).unwrap();
+    project.write(
+        "conch.toml",
+        &format!(
+            "{toml}\n[[permission.rules]]\ntool = \"Bash\"\npattern = \"rm *\"\ndecision = \"deny\"\n"
+        ),
+    );
+    let out = conch_run(&project, &["run", "--yes", "clean up"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains("I was not allowed"),
+        "a rule denies even with --yes: {out:?}"
+    );
+    let decisions: Vec<Value> = project
+        .session_files()
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| l["type"] == "permission" && l["tool"] == "Bash")
+        .collect();
+    let mut by: Vec<&str> = decisions.iter().filter_map(|d| d["by"].as_str()).collect();
+    by.sort_unstable();
+    assert_eq!(by, ["flag", "headless", "rule"], "{decisions:?}");
 }

@@ -33,7 +33,9 @@ pub fn system_prompt(
         ctx.cwd.display(),
         root.display()
     );
-    out.push_str("\n# Tools\n");
+    if !tools.is_empty() {
+        out.push_str("\n# Tools\n");
+    }
     for tool in tools {
         let first_line = tool.description.lines().next().unwrap_or("");
         let _ = writeln!(out, "- {}: {first_line}", tool.name);

@@ -113,11 +113,14 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
             let writer = store
                 .create(header)
                 .map_err(|e| CliError::Failed(e.into()))?;
-            let prompt = crate::agent::system_prompt(
-                &ctx,
-                &tools.definitions(),
-                crate::dirs::config_dir().as_deref(),
-            );
+            // An agent CLI brings its own tools; conch's are not offered to it.
+            let offered = if config.provider.agent_cli.is_some() {
+                Vec::new()
+            } else {
+                tools.definitions()
+            };
+            let prompt =
+                crate::agent::system_prompt(&ctx, &offered, crate::dirs::config_dir().as_deref());
             let mut agent = Agent::new(provider, tools, gate, ctx, writer, Vec::new(), settings);
             agent
                 .record(Entry::Message(Message::system(prompt)))

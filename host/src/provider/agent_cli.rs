@@ -1,6 +1,8 @@
 //! An agent CLI as the model (Claude Code and CLIs of the same agent-SDK shape): each
-//! turn spawns the CLI with the prompt and reads its stream-json lines. The CLI runs its
-//! own tools; they are reported as remote tool activity, never run by conch.
+//! turn spawns the CLI, sends the prompt as a stream-json user message on stdin and reads
+//! its stream-json lines. The CLI runs its own tools; they are reported as remote tool
+//! activity, never run by conch — and before it runs one, it asks (`can_use_tool` over
+//! `--permission-prompt-tool stdio`), and conch's permission gate answers.
 //!
 //! Stateless, as the agent SDK does it: the history before the current user message is
 //! sent as JSON (Anthropic Messages shape) inside `<conversation_history>`, the message
@@ -37,14 +39,18 @@ impl AgentCliProvider {
         }
     }
 
-    /// The command line for one turn.
-    fn command(&self, request: &ChatRequest) -> tokio::process::Command {
-        let (system, prompt) = prompt(&request.messages);
+    /// The command line for one turn (the prompt goes on stdin).
+    fn command(&self, system: &str) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(&self.cli.command);
-        command
-            .arg("-p")
-            .arg(prompt)
-            .args(["--output-format", "stream-json", "--verbose"]);
+        command.arg("-p").args([
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-prompt-tool",
+            "stdio",
+        ]);
         if !self.model.is_empty() {
             command.arg("--model").arg(&self.model);
         }
@@ -54,7 +60,7 @@ impl AgentCliProvider {
         command
             .args(&self.cli.args)
             .envs(&self.cli.env)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
@@ -74,8 +80,10 @@ impl Provider for AgentCliProvider {
 
     fn stream(&self, request: ChatRequest) -> EventStream {
         let (events, receiver) = mpsc::channel(64);
-        let command = self.command(&request);
+        let (system, prompt) = prompt(&request.messages);
+        let command = self.command(&system);
         let turn = Turn {
+            prompt,
             provider: self.name.clone(),
             program: self.cli.command.clone(),
             idle_timeout: self.idle_timeout,
@@ -92,6 +100,7 @@ impl Provider for AgentCliProvider {
 
 /// One run of the CLI.
 struct Turn {
+    prompt: String,
     provider: String,
     program: String,
     idle_timeout: Duration,
@@ -116,6 +125,9 @@ impl Turn {
             .take()
             .ok_or_else(|| self.protocol("no stdout"))?;
         let mut stderr = child.stderr.take();
+        let mut stdin = child.stdin.take();
+        let message = json!({"type": "user", "message": {"role": "user", "content": self.prompt}});
+        self.write_line(&mut stdin, &message).await;
         let mut lines = BufReader::new(stdout).lines();
         loop {
             let line = tokio::time::timeout(self.idle_timeout, lines.next_line())
@@ -131,6 +143,11 @@ impl Turn {
             }
             let value: Value = serde_json::from_str(&line)
                 .map_err(|e| self.protocol(&format!("a line is not JSON ({e}): {line}")))?;
+            if value["type"] == "control_request" {
+                let response = self.control(&value).await;
+                self.write_line(&mut stdin, &response).await;
+                continue;
+            }
             match self.translate(&value)? {
                 Step::Events(events) => {
                     for event in events {
@@ -140,6 +157,7 @@ impl Turn {
                     }
                 }
                 Step::Done(events) => {
+                    drop(stdin); // the CLI ends when its input does
                     for event in events {
                         let _ = self.events.send(Ok(event)).await;
                     }
@@ -177,6 +195,53 @@ impl Turn {
                 }
             ),
         })
+    }
+
+    /// Writes one JSON line to the CLI's stdin; a CLI that closed it has ended (what it
+    /// printed says why).
+    async fn write_line(&self, stdin: &mut Option<tokio::process::ChildStdin>, value: &Value) {
+        use tokio::io::AsyncWriteExt;
+        if let Some(pipe) = stdin.as_mut() {
+            let line = format!("{value}\n");
+            if pipe.write_all(line.as_bytes()).await.is_err() || pipe.flush().await.is_err() {
+                *stdin = None;
+            }
+        }
+    }
+
+    /// Answers a control request: `can_use_tool` goes to conch's gate through the loop;
+    /// anything else is refused as unsupported.
+    async fn control(&self, request: &Value) -> Value {
+        let id = request["request_id"].clone();
+        let body = &request["request"];
+        if body["subtype"] != "can_use_tool" {
+            return json!({"type": "control_response", "response": {
+                "subtype": "error", "request_id": id,
+                "error": format!("conch does not support {}", body["subtype"])}});
+        }
+        let input = body["input"].clone();
+        let (ask, answer) = super::PermissionAsk::new(
+            body["tool_name"].as_str().unwrap_or("tool").to_string(),
+            input.clone(),
+        );
+        let decision = if self
+            .events
+            .send(Ok(ProviderEvent::PermissionRequest(ask)))
+            .await
+            .is_err()
+        {
+            Err("the turn was stopped".to_string())
+        } else {
+            answer
+                .await
+                .unwrap_or_else(|_| Err("no one answered".to_string()))
+        };
+        let behaviour = match decision {
+            Ok(()) => json!({"behavior": "allow", "updatedInput": input}),
+            Err(message) => json!({"behavior": "deny", "message": message}),
+        };
+        json!({"type": "control_response", "response": {
+            "subtype": "success", "request_id": id, "response": behaviour}})
     }
 
     /// What one stream-json line means.

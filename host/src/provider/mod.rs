@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::ResolvedConfig;
 use crate::message::{Message, ToolCall, Usage};
@@ -63,7 +63,55 @@ pub enum ProviderEvent {
     Finish(FinishReason),
     /// A tool the provider ran itself (an agent CLI's own tools): shown, never run here.
     RemoteTool(RemoteTool),
+    /// The provider asks whether one of its own tools may run (an agent CLI's
+    /// `can_use_tool`); the loop answers through conch's permission gate.
+    PermissionRequest(PermissionAsk),
 }
+
+/// Allowed, or denied with a message for the model.
+pub type PermissionAnswer = Result<(), String>;
+
+/// A provider's question about one of its own tools, and where the answer goes (once:
+/// the event may be cloned, the answer is taken by the first to give it).
+#[derive(Debug, Clone)]
+pub struct PermissionAsk {
+    pub tool: String,
+    pub input: serde_json::Value,
+    answer: std::sync::Arc<std::sync::Mutex<Option<oneshot::Sender<PermissionAnswer>>>>,
+}
+
+impl PermissionAsk {
+    /// A question and the receiver its answer arrives on.
+    pub fn new(
+        tool: String,
+        input: serde_json::Value,
+    ) -> (Self, oneshot::Receiver<PermissionAnswer>) {
+        let (sender, receiver) = oneshot::channel();
+        let ask = PermissionAsk {
+            tool,
+            input,
+            answer: std::sync::Arc::new(std::sync::Mutex::new(Some(sender))),
+        };
+        (ask, receiver)
+    }
+
+    /// Answers: `Ok` allows, `Err` denies with a message for the model. Only the first
+    /// answer counts.
+    pub fn answer(&self, decision: PermissionAnswer) {
+        let sender = self.answer.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(sender) = sender {
+            let _ = sender.send(decision);
+        }
+    }
+}
+
+impl PartialEq for PermissionAsk {
+    fn eq(&self, other: &Self) -> bool {
+        self.tool == other.tool && self.input == other.input
+    }
+}
+
+impl Eq for PermissionAsk {}
 
 /// One step of a provider's own tool use.
 #[derive(Debug, Clone, PartialEq, Eq)]
