@@ -3,6 +3,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use conch_tests::mock::MockLlm;
 use conch_tests::project::Project;
@@ -227,4 +229,48 @@ fn the_clis_permission_requests_are_answered_by_conchs_gate() {
     let mut by: Vec<&str> = decisions.iter().filter_map(|d| d["by"].as_str()).collect();
     by.sort_unstable();
     assert_eq!(by, ["flag", "headless", "rule"], "{decisions:?}");
+}
+
+#[test]
+fn ctrl_c_kills_the_cli_and_what_it_started() {
+    let (project, log) = cli_project("linger");
+    let toml = std::fs::read_to_string(project.path().join("conch.toml"))
+        .unwrap()
+        .replace("idle_timeout_secs = 2", "idle_timeout_secs = 60");
+    project.write("conch.toml", &toml);
+    let child = project
+        .conch(&["run", "take your time"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid_file = log.with_extension("log.pid");
+    let started = Instant::now();
+    while std::fs::read_to_string(&pid_file).map_or(true, |p| p.trim().is_empty()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the CLI never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+            !s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
+    };
+    assert!(running());
+    let signalled = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let out = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(out.code, Some(130), "{out:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!running(), "a process the CLI started outlived Ctrl-C");
 }

@@ -120,6 +120,9 @@ impl Turn {
                 format!("cannot start `{}`: {e}", self.program)
             },
         })?;
+        // The CLI leads its own group; whatever it started dies with the turn (done,
+        // failed or cancelled by Ctrl-C).
+        let _group = child.id().map(crate::sandbox::ProcessGroup::new);
         let stdout = child
             .stdout
             .take()
@@ -130,8 +133,11 @@ impl Turn {
         self.write_line(&mut stdin, &message).await;
         let mut lines = BufReader::new(stdout).lines();
         loop {
-            let line = tokio::time::timeout(self.idle_timeout, lines.next_line())
-                .await
+            let next = tokio::select! {
+                () = self.events.closed() => return Ok(()), // cancelled
+                next = tokio::time::timeout(self.idle_timeout, lines.next_line()) => next,
+            };
+            let line = next
                 .map_err(|_| ProviderError::Timeout {
                     provider: self.provider.clone(),
                     after: self.idle_timeout,

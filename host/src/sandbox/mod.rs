@@ -252,6 +252,23 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
     })
 }
 
+/// A child's process group, killed (SIGKILL) when this is dropped: nothing a child
+/// started outlives the call that started it, however that call ends.
+pub struct ProcessGroup(u32);
+
+impl ProcessGroup {
+    /// The group led by `leader` (a child spawned with `process_group(0)`).
+    pub fn new(leader: u32) -> Self {
+        ProcessGroup(leader)
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        signal_group(self.0, libc::SIGKILL);
+    }
+}
+
 /// Sends `signal` to the process group `group` (the command's: it leads its own).
 #[allow(unsafe_code)]
 fn signal_group(group: u32, signal: libc::c_int) {
