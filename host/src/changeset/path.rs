@@ -116,11 +116,16 @@ pub fn parent(relative: &Path) -> Option<&Path> {
 mod tests {
     use super::*;
 
+    /// Resolution is lexical, so the root need not exist: one under the temp dir.
+    fn root() -> PathBuf {
+        std::env::temp_dir().join("conch-path-rules").join("repo")
+    }
+
     fn rules() -> PathRules {
         PathRules {
-            roots: vec!["/work/repo".into()],
-            cwd: "/work/repo/src".into(),
-            protected: vec!["/work/repo/.conch-data".into()],
+            roots: vec![root()],
+            cwd: root().join("src"),
+            protected: vec![root().join(".conch-data")],
         }
     }
 
@@ -128,12 +133,18 @@ mod tests {
     fn paths_resolve_inside_the_root_and_nowhere_else() {
         let rules = rules();
         let at = |p: &str| rules.resolve(p).map(|w| rules.display(&w));
+        let absolute = |p: &Path| p.to_string_lossy().into_owned();
         assert_eq!(at("main.rs").unwrap(), "src/main.rs");
         assert_eq!(at("../README.md").unwrap(), "README.md");
-        assert_eq!(at("/work/repo/a/b.rs").unwrap(), "a/b.rs");
-        assert!(at("../../etc/passwd").unwrap_err().contains("outside"));
+        assert_eq!(at(&absolute(&root().join("a/b.rs"))).unwrap(), "a/b.rs");
+        assert!(
+            at("../../../../../../../../etc/passwd")
+                .unwrap_err()
+                .contains("outside")
+        );
         assert!(at("/etc/passwd").unwrap_err().contains("outside"));
-        assert!(at("/work/repository/x").unwrap_err().contains("outside"));
+        let sibling = root().with_file_name("repository").join("x");
+        assert!(at(&absolute(&sibling)).unwrap_err().contains("outside"));
         assert!(at("..").unwrap_err().contains("root itself"));
         assert!(at("../.git/config").unwrap_err().contains(".git"));
         assert!(at("sub/.git/HEAD").unwrap_err().contains(".git"));
