@@ -423,7 +423,11 @@ impl Agent {
                     }
                 }
                 ProviderEvent::PermissionRequest(ask) => {
-                    let request = remote_request(&ask.tool, &ask.input);
+                    let request = Request {
+                        tool: ask.tool.clone(),
+                        permission: ask.permission.clone(),
+                        key: ask.key.clone(),
+                    };
                     let decision = self.gate.check(&request, io.approver.as_deref_mut());
                     let call = ToolCall {
                         id: "remote".into(),
@@ -743,32 +747,6 @@ impl Agent {
             tokens_after: after,
         });
         Ok(true)
-    }
-}
-
-/// How the gate sees a provider's own tool (an agent CLI's `Bash`, `Edit`, …): the
-/// permission key of conch's tool that does the same, and the argument rules match.
-fn remote_request(tool: &str, input: &serde_json::Value) -> Request {
-    let field = |name: &str| input.get(name).and_then(|v| v.as_str()).map(str::to_string);
-    let (permission, key) = match tool {
-        "Bash" => ("bash", field("command")),
-        "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => (
-            "edit",
-            field("file_path").or_else(|| field("notebook_path")),
-        ),
-        "Read" | "Glob" | "Grep" | "LS" => (
-            "read",
-            field("file_path")
-                .or_else(|| field("path"))
-                .or_else(|| field("pattern")),
-        ),
-        "WebFetch" | "WebSearch" => ("webfetch", field("url").or_else(|| field("query"))),
-        _ => ("remote", None),
-    };
-    Request {
-        tool: tool.to_string(),
-        permission: permission.to_string(),
-        key,
     }
 }
 

@@ -226,10 +226,9 @@ impl Turn {
                 "error": format!("conch does not support {}", body["subtype"])}});
         }
         let input = body["input"].clone();
-        let (ask, answer) = super::PermissionAsk::new(
-            body["tool_name"].as_str().unwrap_or("tool").to_string(),
-            input.clone(),
-        );
+        let tool = body["tool_name"].as_str().unwrap_or("tool").to_string();
+        let (permission, key) = gate_terms(&tool, &input);
+        let (ask, answer) = super::PermissionAsk::new(tool, input.clone(), permission, key);
         let decision = if self
             .events
             .send(Ok(ProviderEvent::PermissionRequest(ask)))
@@ -335,6 +334,29 @@ impl Turn {
 enum Step {
     Events(Vec<ProviderEvent>),
     Done(Vec<ProviderEvent>),
+}
+
+/// How conch's gate sees one of the CLI's own tools (Claude Code's names): the
+/// permission key of the conch tool that does the same, and the argument rules match.
+/// Other tools are asked about under the key `remote`.
+fn gate_terms(tool: &str, input: &Value) -> (String, Option<String>) {
+    let field = |name: &str| input.get(name).and_then(Value::as_str).map(str::to_string);
+    let (permission, key) = match tool {
+        "Bash" => ("bash", field("command")),
+        "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => (
+            "edit",
+            field("file_path").or_else(|| field("notebook_path")),
+        ),
+        "Read" | "Glob" | "Grep" | "LS" => (
+            "read",
+            field("file_path")
+                .or_else(|| field("path"))
+                .or_else(|| field("pattern")),
+        ),
+        "WebFetch" | "WebSearch" => ("webfetch", field("url").or_else(|| field("query"))),
+        _ => ("remote", None),
+    };
+    (permission.to_string(), key)
 }
 
 /// A tool result's content: a string, or text blocks.

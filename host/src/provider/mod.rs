@@ -77,6 +77,10 @@ pub type PermissionAnswer = Result<(), String>;
 pub struct PermissionAsk {
     pub tool: String,
     pub input: serde_json::Value,
+    /// How conch's gate sees the tool: the permission key of the conch tool that does
+    /// the same (`bash`, `edit`, `read`, …), and the argument rules match.
+    pub permission: String,
+    pub key: Option<String>,
     answer: std::sync::Arc<std::sync::Mutex<Option<oneshot::Sender<PermissionAnswer>>>>,
 }
 
@@ -85,11 +89,15 @@ impl PermissionAsk {
     pub fn new(
         tool: String,
         input: serde_json::Value,
+        permission: String,
+        key: Option<String>,
     ) -> (Self, oneshot::Receiver<PermissionAnswer>) {
         let (sender, receiver) = oneshot::channel();
         let ask = PermissionAsk {
             tool,
             input,
+            permission,
+            key,
             answer: std::sync::Arc::new(std::sync::Mutex::new(Some(sender))),
         };
         (ask, receiver)
