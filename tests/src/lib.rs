@@ -81,3 +81,37 @@ pub fn run(cmd: &mut Command) -> Run {
         },
     }
 }
+
+/// Sends SIGINT (what Ctrl-C sends) to a running child.
+pub fn interrupt(child: &std::process::Child) {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(
+        sent.is_ok_and(|s| s.success()),
+        "could not signal {}",
+        child.id()
+    );
+}
+
+/// Whether the process whose pid a command wrote to `pid_file` still runs (a zombie
+/// waiting for its new parent to reap it does not count).
+pub fn running(pid_file: &Path) -> bool {
+    let Ok(pid) = std::fs::read_to_string(pid_file) else {
+        return false;
+    };
+    std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).is_ok_and(|status| {
+        !status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'))
+    })
+}
+
+/// Each line of `--format json` output, parsed.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"))
+        })
+        .collect()
+}

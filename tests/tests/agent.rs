@@ -2,7 +2,7 @@
 //! loopback, on real files, with sessions on disk.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use conch_tests::mock::{MockLlm, Reply};
@@ -179,11 +179,7 @@ fn a_stream_cut_mid_tool_call_is_retried_and_the_call_runs_once() {
     project.write("notes.txt", "the notes\n");
     let out = run_in(&project, &["run", "--format", "json", "read the notes"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let events: Vec<Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = conch_tests::json_lines(&out.stdout);
     let results = events.iter().filter(|e| e["type"] == "tool_result").count();
     assert_eq!(results, 1, "{events:#?}");
     assert!(events.iter().any(|e| e["type"] == "retry"));
@@ -268,11 +264,7 @@ fn ctrl_c_mid_stream_saves_the_session_and_continue_picks_it_up() {
         .unwrap();
     assert!(mock.wait_for_first_chunk(0, Duration::from_secs(30)));
     std::thread::sleep(Duration::from_millis(200));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    conch_tests::interrupt(&child);
     let out = Run::from(child.wait_with_output().unwrap());
     assert_eq!(out.code, Some(130), "{out:?}");
     assert!(!out.stdout.is_empty(), "the partial answer was shown");
@@ -585,11 +577,7 @@ fn ctrl_c_in_the_repl_stops_only_the_turn() {
     }
     assert!(mock.wait_for_first_chunk(0, Duration::from_secs(30)));
     std::thread::sleep(Duration::from_millis(200));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    conch_tests::interrupt(&child);
     {
         use std::io::Write;
         stdin.write_all(b"and now?\n/exit\n").unwrap();

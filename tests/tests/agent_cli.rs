@@ -3,7 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use conch_tests::mock::MockLlm;
@@ -92,11 +92,7 @@ fn remote_tool_activity_is_shown_but_never_run_here() {
     let (project, _) = cli_project("tools");
     let out = conch_run(&project, &["run", "--format", "json", "what is here?"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let events: Vec<Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = conch_tests::json_lines(&out.stdout);
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
     assert!(
         kinds.contains(&"remote_tool_use") && kinds.contains(&"remote_tool_result"),
@@ -253,24 +249,13 @@ fn ctrl_c_kills_the_cli_and_what_it_started() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let pid = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .to_string();
-    let running = || {
-        std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
-            !s.lines()
-                .any(|l| l.starts_with("State:") && l.contains('Z'))
-        })
-    };
-    assert!(running());
-    let signalled = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
+    assert!(conch_tests::running(&pid_file));
+    conch_tests::interrupt(&child);
     let out = Run::from(child.wait_with_output().unwrap());
     assert_eq!(out.code, Some(130), "{out:?}");
     std::thread::sleep(Duration::from_millis(200));
-    assert!(!running(), "a process the CLI started outlived Ctrl-C");
+    assert!(
+        !conch_tests::running(&pid_file),
+        "a process the CLI started outlived Ctrl-C"
+    );
 }

@@ -5,7 +5,7 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use conch_tests::mock::{MockLlm, Reply};
@@ -34,17 +34,6 @@ fn bash(dir: &Path, command: &str, flags: &[&str]) -> Run {
     ];
     args.extend_from_slice(flags);
     run(&mut conch(&args))
-}
-
-/// Whether process `pid` (from a file the command wrote) still runs (a zombie waiting
-/// for its new parent to reap it does not count).
-fn alive(pid_file: &Path) -> bool {
-    let pid = std::fs::read_to_string(pid_file).unwrap();
-    std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).is_ok_and(|status| {
-        !status
-            .lines()
-            .any(|l| l.starts_with("State:") && l.contains("Z"))
-    })
 }
 
 #[test]
@@ -76,7 +65,7 @@ fn a_timeout_kills_the_whole_group_including_background_children() {
     );
     std::thread::sleep(Duration::from_millis(200));
     assert!(
-        !alive(&dir.path().join("bg.pid")),
+        !conch_tests::running(&dir.path().join("bg.pid")),
         "the background sleep survived"
     );
 }
@@ -89,7 +78,7 @@ fn what_a_command_leaves_in_the_background_dies_with_it() {
     assert!(out.stdout.contains("exit 0"), "{out:?}");
     assert!(started.elapsed() < Duration::from_secs(30));
     std::thread::sleep(Duration::from_millis(200));
-    assert!(!alive(&dir.path().join("bg.pid")));
+    assert!(!conch_tests::running(&dir.path().join("bg.pid")));
 }
 
 #[test]
@@ -240,16 +229,15 @@ fn ctrl_c_during_a_command_kills_its_group() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(alive(&pid_file));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    assert!(conch_tests::running(&pid_file));
+    conch_tests::interrupt(&child);
     let out = Run::from(child.wait_with_output().unwrap());
     assert_eq!(out.code, Some(130), "{out:?}");
     std::thread::sleep(Duration::from_millis(200));
-    assert!(!alive(&pid_file), "the command's group outlived Ctrl-C");
+    assert!(
+        !conch_tests::running(&pid_file),
+        "the command's group outlived Ctrl-C"
+    );
 }
 
 #[test]
