@@ -140,6 +140,103 @@ fn later_turns_carry_the_history_in_the_prompt() {
     );
 }
 
+/// Runs `conch repl` with `input` piped in.
+fn repl(project: &Project, input: &str) -> Run {
+    use std::io::Write;
+    let mut child = project
+        .conch(&["repl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    Run::from(child.wait_with_output().unwrap())
+}
+
+/// The user messages the CLI read, in order (over all its processes), and how many
+/// processes were started.
+fn cli_messages(log: &Path) -> (Vec<String>, usize) {
+    let messages = std::fs::read_to_string(log.with_extension("log.messages"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let message: Value = serde_json::from_str(line).unwrap();
+            message["message"]["content"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let spawns = std::fs::read_to_string(log.with_extension("log.spawns"))
+        .unwrap()
+        .lines()
+        .count();
+    (messages, spawns)
+}
+
+#[test]
+fn persistent_mode_keeps_one_cli_for_the_session_and_sends_only_new_messages() {
+    let (project, log) = cli_project("count");
+    let out = repl(&project, "first question\nsecond question\n/exit\n");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let (messages, spawns) = cli_messages(&log);
+    assert_eq!(spawns, 1, "one process for the session: {out:?}");
+    assert_eq!(messages, ["first question", "second question"]);
+    assert!(out.stdout.contains("Answer 1 of process"), "{out:?}");
+    assert!(out.stdout.contains("Answer 2 of process"), "{out:?}");
+
+    // `mode = "stateless"`: a process per turn, each sent the whole conversation.
+    let (project, log) = cli_project("count");
+    let toml = std::fs::read_to_string(project.path().join("conch.toml"))
+        .unwrap()
+        .replace(
+            "model = \"sonnet\"\n",
+            "model = \"sonnet\"\nmode = \"stateless\"\n",
+        );
+    project.write("conch.toml", &toml);
+    let out = repl(&project, "first question\nsecond question\n/exit\n");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let (messages, spawns) = cli_messages(&log);
+    assert_eq!(spawns, 2, "{out:?}");
+    assert_eq!(messages[0], "first question");
+    assert!(
+        messages[1].starts_with("<conversation_history>\n") && messages[1].contains("Answer 1"),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn a_cli_that_died_is_replaced_by_one_sent_the_whole_history() {
+    // The `once` CLI exits after each answer, like a persistent process that died.
+    let (project, log) = cli_project("once");
+    let out = repl(&project, "first question\nsecond question\n/exit\n");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("Answer 1 of process"), "{out:?}");
+    let (messages, spawns) = cli_messages(&log);
+    assert_eq!(spawns, 2, "{out:?}");
+    assert_eq!(messages[0], "first question");
+    let second = &messages[1];
+    assert!(second.starts_with("<conversation_history>\n"), "{second}");
+    assert!(
+        second.contains(r#"{"content":"first question","role":"user"}"#)
+            && second.contains("Answer 1 of process"),
+        "{second}"
+    );
+    assert!(
+        second.ends_with("<current_message>\nsecond question\n</current_message>"),
+        "{second}"
+    );
+    assert!(out.stdout.contains("Answer 1 of process"), "{out:?}");
+    assert_eq!(
+        out.stdout.matches("Answer 1 of process").count(),
+        2,
+        "{out:?}"
+    );
+}
+
 #[test]
 fn errors_crashes_hangs_and_a_missing_cli_are_clear() {
     let (project, _) = cli_project("error");

@@ -80,6 +80,9 @@ struct ProviderTable {
     args: Vec<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    /// For `agent-cli`: one CLI process per session (`persistent`, default) or one per
+    /// turn (`stateless`).
+    mode: Option<AgentCliMode>,
     preset: Option<String>,
     base_url: Option<String>,
     model: Option<String>,
@@ -122,10 +125,23 @@ pub enum ProviderKind {
     AgentCli,
 }
 
+/// How an agent CLI is driven across the turns of a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentCliMode {
+    /// One CLI process per session; each user turn goes to it over stdin, so it keeps
+    /// its own context. A new process (sent the whole history) replaces one that died.
+    #[default]
+    Persistent,
+    /// One CLI process per turn, sent the whole history each time.
+    Stateless,
+}
+
 #[derive(Debug, Default)]
 pub struct ProviderLayer {
     pub kind: Option<ProviderKind>,
     pub command: Option<Text>,
+    pub mode: Option<AgentCliMode>,
     pub args: Vec<Text>,
     pub env: BTreeMap<String, Text>,
     /// A known preset name (checked when the file is read).
@@ -168,6 +184,7 @@ impl ProviderLayer {
     pub fn merge(mut self, over: ProviderLayer) -> ProviderLayer {
         self.kind = over.kind.or(self.kind);
         self.command = over.command.or(self.command);
+        self.mode = over.mode.or(self.mode);
         if !over.args.is_empty() {
             self.args = over.args;
         }
@@ -271,6 +288,7 @@ fn to_layer(
         let layer = ProviderLayer {
             kind: table.kind,
             command: table.command.map(|v| expand(v, &key("command"))),
+            mode: table.mode,
             args: table
                 .args
                 .into_iter()

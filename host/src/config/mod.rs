@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 pub use env::EnvOverrides;
-pub use file::FILE_NAME;
+pub use file::{AgentCliMode, FILE_NAME};
 pub use preset::{PRESETS, Preset};
 pub use secret::Secret;
 
@@ -73,6 +73,7 @@ pub struct AgentCli {
     pub command: String,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
+    pub mode: AgentCliMode,
 }
 
 /// Why there is no usable configuration. Each names the file and key to fix where
@@ -394,7 +395,12 @@ fn agent_cli_provider(
         headers: BTreeMap::new(),
         context_window: p.context_window,
         max_output_tokens: p.max_output_tokens,
-        agent_cli: Some(AgentCli { command, args, env }),
+        agent_cli: Some(AgentCli {
+            command,
+            args,
+            env,
+            mode: p.mode.unwrap_or_default(),
+        }),
     })
 }
 
@@ -465,6 +471,11 @@ impl ResolvedConfig {
                 if !cli.args.is_empty() {
                     let _ = writeln!(out, "args = {:?}", cli.args);
                 }
+                let mode = match cli.mode {
+                    AgentCliMode::Persistent => "persistent",
+                    AgentCliMode::Stateless => "stateless",
+                };
+                let _ = writeln!(out, "mode = {mode:?}");
             }
             None => {
                 let _ = writeln!(out, "base_url = {:?}", p.base_url);

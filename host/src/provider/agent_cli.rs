@@ -1,25 +1,38 @@
-//! An agent CLI as the model (Claude Code and CLIs of the same agent-SDK shape): each
-//! turn spawns the CLI, sends the prompt as a stream-json user message on stdin and reads
-//! its stream-json lines. The CLI runs its own tools; they are reported as remote tool
+//! An agent CLI as the model (Claude Code and CLIs of the same agent-SDK shape): conch
+//! sends each user turn as a stream-json user message on the CLI's stdin and reads its
+//! stream-json lines. The CLI runs its own tools; they are reported as remote tool
 //! activity, never run by conch — and before it runs one, it asks (`can_use_tool` over
 //! `--permission-prompt-tool stdio`), and conch's permission gate answers.
+//!
+//! Persistent mode (the default) keeps one CLI process per session: a turn that continues
+//! the conversation the process already holds sends only the new user message, so the
+//! CLI keeps its own context. When there is no such process (the first turn, a process
+//! that died or was stopped by Ctrl-C, a conversation conch compacted) a new one starts
+//! and is sent the conversation the stateless way. Stateless mode starts one per turn.
 //!
 //! Stateless, as the agent SDK does it: the history before the current user message is
 //! sent as JSON (Anthropic Messages shape) inside `<conversation_history>`, the message
 //! itself inside `<current_message>`; a single-turn conversation is sent unchanged.
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::{
     ChatRequest, EventStream, FinishReason, Provider, ProviderError, ProviderEvent, RemoteTool,
 };
-use crate::config::{AgentCli, ResolvedProvider};
+use crate::config::{AgentCli, AgentCliMode, ResolvedProvider};
 use crate::message::{Message, Usage};
+use crate::sandbox::ProcessGroup;
+
+/// How much of the CLI's stderr is kept for an error message.
+const STDERR_TAIL: usize = 2000;
 
 /// Drives one agent CLI.
 pub struct AgentCliProvider {
@@ -27,6 +40,8 @@ pub struct AgentCliProvider {
     model: String,
     cli: AgentCli,
     idle_timeout: Duration,
+    /// Persistent mode: the CLI kept between turns, idle, with what it knows.
+    kept: Arc<Mutex<Option<Process>>>,
 }
 
 impl AgentCliProvider {
@@ -36,36 +51,8 @@ impl AgentCliProvider {
             model: config.model.clone(),
             cli,
             idle_timeout,
+            kept: Arc::default(),
         }
-    }
-
-    /// The command line for one turn (the prompt goes on stdin).
-    fn command(&self, system: &str) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(&self.cli.command);
-        command.arg("-p").args([
-            "--input-format",
-            "stream-json",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-            "--permission-prompt-tool",
-            "stdio",
-        ]);
-        if !self.model.is_empty() {
-            command.arg("--model").arg(&self.model);
-        }
-        if !system.is_empty() {
-            command.arg("--append-system-prompt").arg(system);
-        }
-        command
-            .args(&self.cli.args)
-            .envs(&self.cli.env)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        command
     }
 }
 
@@ -80,17 +67,17 @@ impl Provider for AgentCliProvider {
 
     fn stream(&self, request: ChatRequest) -> EventStream {
         let (events, receiver) = mpsc::channel(64);
-        let (system, prompt) = prompt(&request.messages);
-        let command = self.command(&system);
         let turn = Turn {
-            prompt,
+            conversation: Conversation::of(&request.messages),
             provider: self.name.clone(),
-            program: self.cli.command.clone(),
+            model: self.model.clone(),
+            cli: self.cli.clone(),
             idle_timeout: self.idle_timeout,
+            kept: Arc::clone(&self.kept),
             events,
         };
         tokio::spawn(async move {
-            if let Err(e) = turn.run(command).await {
+            if let Err(e) = turn.run().await {
                 let _ = turn.events.send(Err(e)).await;
             }
         });
@@ -98,44 +85,223 @@ impl Provider for AgentCliProvider {
     }
 }
 
-/// One run of the CLI.
+/// One running CLI process. Dropping it kills the CLI and everything it started.
+struct Process {
+    child: Child,
+    /// The CLI leads its own group; whatever it started dies with it.
+    _group: Option<ProcessGroup>,
+    stdin: Option<ChildStdin>,
+    lines: Lines<BufReader<ChildStdout>>,
+    /// The end of what it wrote on stderr (drained as it comes, so it never blocks).
+    stderr: Arc<Mutex<String>>,
+    stderr_done: Option<JoinHandle<()>>,
+    /// The system prompt it was started with.
+    system: String,
+    /// The conversation it holds, up to the last user message it was sent.
+    known: Vec<Value>,
+}
+
+impl Process {
+    /// Whether `conversation` goes on from what this process holds: the same system
+    /// prompt, its history starting with what the process knows followed only by the
+    /// CLI's own answers, and the process still alive.
+    fn continues(&mut self, conversation: &Conversation) -> bool {
+        self.system == conversation.system
+            && conversation.history.starts_with(&self.known)
+            && conversation.history[self.known.len()..]
+                .iter()
+                .all(|m| m["role"] == "assistant")
+            && matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Writes one JSON line to the CLI's stdin; a CLI that closed it has ended (its
+    /// output says why).
+    async fn write_line(&mut self, value: &Value) {
+        use tokio::io::AsyncWriteExt;
+        if let Some(pipe) = self.stdin.as_mut() {
+            let line = format!("{value}\n");
+            if pipe.write_all(line.as_bytes()).await.is_err() || pipe.flush().await.is_err() {
+                self.stdin = None;
+            }
+        }
+    }
+
+    /// Sends a user message.
+    async fn send(&mut self, text: &str) {
+        let message = json!({"type": "user", "message": {"role": "user", "content": text}});
+        self.write_line(&message).await;
+    }
+
+    /// How it ended, once its output stopped before a `result`: exit status and the end
+    /// of its stderr.
+    async fn ending(mut self) -> String {
+        let status = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
+        if let Some(drain) = self.stderr_done.take() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
+        }
+        let tail = self
+            .stderr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .trim()
+            .to_string();
+        format!(
+            "({}){}",
+            match status {
+                Ok(Ok(status)) => status.to_string(),
+                _ => "no exit status".into(),
+            },
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(": {tail}")
+            }
+        )
+    }
+}
+
+/// How reading one turn's output ended.
+enum Ended {
+    /// The CLI's `result` arrived (its events were sent).
+    Done,
+    /// The turn was cancelled (Ctrl-C).
+    Cancelled,
+    /// The output ended first; `started` when any line of this turn had arrived.
+    Closed { started: bool },
+}
+
+/// One turn.
 struct Turn {
-    prompt: String,
+    conversation: Conversation,
     provider: String,
-    program: String,
+    model: String,
+    cli: AgentCli,
     idle_timeout: Duration,
+    kept: Arc<Mutex<Option<Process>>>,
     events: mpsc::Sender<Result<ProviderEvent, ProviderError>>,
 }
 
 impl Turn {
-    async fn run(&self, mut command: tokio::process::Command) -> Result<(), ProviderError> {
+    async fn run(&self) -> Result<(), ProviderError> {
+        let persistent = self.cli.mode == AgentCliMode::Persistent;
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut process) = kept.filter(|_| persistent) {
+            if process.continues(&self.conversation) {
+                process.send(&self.conversation.current).await;
+                match self.read(&mut process).await? {
+                    Ended::Done => {
+                        self.keep(process);
+                        return Ok(());
+                    }
+                    Ended::Cancelled => return Ok(()),
+                    Ended::Closed { started: true } => return Err(self.crashed(process).await),
+                    // It died while idle: start again, stateless.
+                    Ended::Closed { started: false } => {}
+                }
+            }
+        }
+        let mut process = self.spawn()?;
+        process.send(&self.conversation.prompt()).await;
+        match self.read(&mut process).await? {
+            Ended::Done if persistent => self.keep(process),
+            Ended::Done | Ended::Cancelled => {}
+            Ended::Closed { .. } => return Err(self.crashed(process).await),
+        }
+        Ok(())
+    }
+
+    /// Keeps `process` for the next turn, knowing the conversation up to this turn's
+    /// user message.
+    fn keep(&self, mut process: Process) {
+        process.known = self.conversation.history.clone();
+        process
+            .known
+            .push(json!({"role": "user", "content": self.conversation.current}));
+        *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(process);
+    }
+
+    /// Starts the CLI (the prompt goes on stdin).
+    fn spawn(&self) -> Result<Process, ProviderError> {
+        let mut command = tokio::process::Command::new(&self.cli.command);
+        command.arg("-p").args([
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-prompt-tool",
+            "stdio",
+        ]);
+        if !self.model.is_empty() {
+            command.arg("--model").arg(&self.model);
+        }
+        let system = &self.conversation.system;
+        if !system.is_empty() {
+            command.arg("--append-system-prompt").arg(system);
+        }
+        command
+            .args(&self.cli.args)
+            .envs(&self.cli.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
         let mut child = command.spawn().map_err(|e| ProviderError::Unavailable {
             provider: self.provider.clone(),
             detail: if e.kind() == std::io::ErrorKind::NotFound {
                 format!(
                     "the agent CLI `{}` was not found; install it (Claude Code: `npm install -g @anthropic-ai/claude-code`) or set providers.{}.command",
-                    self.program, self.provider
+                    self.cli.command, self.provider
                 )
             } else {
-                format!("cannot start `{}`: {e}", self.program)
+                format!("cannot start `{}`: {e}", self.cli.command)
             },
         })?;
-        // The CLI leads its own group; whatever it started dies with the turn (done,
-        // failed or cancelled by Ctrl-C).
-        let _group = child.id().map(crate::sandbox::ProcessGroup::new);
+        let group = child.id().map(ProcessGroup::new);
         let stdout = child
             .stdout
             .take()
             .ok_or_else(|| self.protocol("no stdout"))?;
-        let mut stderr = child.stderr.take();
-        let mut stdin = child.stdin.take();
-        let message = json!({"type": "user", "message": {"role": "user", "content": self.prompt}});
-        self.write_line(&mut stdin, &message).await;
-        let mut lines = BufReader::new(stdout).lines();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr_done = child.stderr.take().map(|mut pipe| {
+            let tail = Arc::clone(&stderr);
+            tokio::spawn(async move {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
+                    let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
+                    tail.push_str(&String::from_utf8_lossy(&chunk[..n]));
+                    if tail.len() > 2 * STDERR_TAIL {
+                        let cut = tail.ceil_char_boundary(tail.len() - STDERR_TAIL);
+                        tail.drain(..cut);
+                    }
+                }
+            })
+        });
+        Ok(Process {
+            stdin: child.stdin.take(),
+            child,
+            _group: group,
+            lines: BufReader::new(stdout).lines(),
+            stderr,
+            stderr_done,
+            system: system.clone(),
+            known: Vec::new(),
+        })
+    }
+
+    /// Reads the CLI's output for this turn, passing its events on and answering its
+    /// control requests, until its `result`.
+    async fn read(&self, process: &mut Process) -> Result<Ended, ProviderError> {
+        let mut started = false;
         loop {
             let next = tokio::select! {
-                () = self.events.closed() => return Ok(()), // cancelled
-                next = tokio::time::timeout(self.idle_timeout, lines.next_line()) => next,
+                () = self.events.closed() => return Ok(Ended::Cancelled),
+                next = tokio::time::timeout(self.idle_timeout, process.lines.next_line()) => next,
             };
             let line = next
                 .map_err(|_| ProviderError::Timeout {
@@ -143,7 +309,10 @@ impl Turn {
                     after: self.idle_timeout,
                 })?
                 .map_err(|e| self.protocol(&format!("reading its output: {e}")))?;
-            let Some(line) = line else { break };
+            let Some(line) = line else {
+                return Ok(Ended::Closed { started });
+            };
+            started = true;
             if line.trim().is_empty() {
                 continue;
             }
@@ -151,67 +320,41 @@ impl Turn {
                 .map_err(|e| self.protocol(&format!("a line is not JSON ({e}): {line}")))?;
             if value["type"] == "control_request" {
                 let response = self.control(&value).await;
-                self.write_line(&mut stdin, &response).await;
+                process.write_line(&response).await;
                 continue;
             }
             match self.translate(&value)? {
                 Step::Events(events) => {
                     for event in events {
                         if self.events.send(Ok(event)).await.is_err() {
-                            return Ok(()); // the turn was cancelled; the child is killed on drop
+                            return Ok(Ended::Cancelled);
                         }
                     }
                 }
                 Step::Done(events) => {
-                    drop(stdin); // the CLI ends when its input does
+                    if self.cli.mode == AgentCliMode::Stateless {
+                        process.stdin = None; // the CLI ends when its input does
+                    }
                     for event in events {
                         let _ = self.events.send(Ok(event)).await;
                     }
-                    return Ok(());
+                    return Ok(Ended::Done);
                 }
             }
         }
-        // The output ended without a `result`: the CLI failed or crashed.
-        let status = child.wait().await.ok();
-        let mut message = String::new();
-        if let Some(stderr) = stderr.as_mut() {
-            let _ = stderr.read_to_string(&mut message).await;
-        }
-        let tail: String = message
-            .trim()
-            .chars()
-            .rev()
-            .take(500)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        Err(ProviderError::Server {
+    }
+
+    /// The error for a CLI whose output ended before its result.
+    async fn crashed(&self, process: Process) -> ProviderError {
+        ProviderError::Server {
             provider: self.provider.clone(),
             status: 0,
             retry_after: None,
             detail: format!(
-                "`{}` stopped before its result ({}){}",
-                self.program,
-                status.map_or_else(|| "no exit status".into(), |s| s.to_string()),
-                if tail.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {tail}")
-                }
+                "`{}` stopped before its result {}",
+                self.cli.command,
+                process.ending().await
             ),
-        })
-    }
-
-    /// Writes one JSON line to the CLI's stdin; a CLI that closed it has ended (what it
-    /// printed says why).
-    async fn write_line(&self, stdin: &mut Option<tokio::process::ChildStdin>, value: &Value) {
-        use tokio::io::AsyncWriteExt;
-        if let Some(pipe) = stdin.as_mut() {
-            let line = format!("{value}\n");
-            if pipe.write_all(line.as_bytes()).await.is_err() || pipe.flush().await.is_err() {
-                *stdin = None;
-            }
         }
     }
 
@@ -302,7 +445,7 @@ impl Turn {
                     return Err(ProviderError::Rejected {
                         provider: self.provider.clone(),
                         status: 0,
-                        detail: format!("`{}` reported an error: {detail}", self.program),
+                        detail: format!("`{}` reported an error: {detail}", self.cli.command),
                     });
                 }
                 let usage = &line["usage"];
@@ -372,44 +515,61 @@ fn text_of(content: &Value) -> String {
     }
 }
 
-/// The system prompt, and the prompt for this turn (see the module docs).
-fn prompt(messages: &[Message]) -> (String, String) {
-    let system: Vec<&str> = messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::System { content } => Some(content.as_str()),
-            _ => None,
-        })
-        .collect();
-    let turns: Vec<&Message> = messages
-        .iter()
-        .filter(|m| matches!(m, Message::User { .. } | Message::Assistant { .. }))
-        .collect();
-    let current = turns
-        .iter()
-        .rposition(|m| matches!(m, Message::User { .. }))
-        .unwrap_or(turns.len());
-    let current_text = turns.get(current).map_or("", |m| m.text());
-    if current == 0 {
-        return (system.join("\n\n"), current_text.to_string());
+/// A conversation as the CLI is told it.
+struct Conversation {
+    /// conch's system prompt, for the CLI's system-prompt option.
+    system: String,
+    /// The messages before the current user message, in Anthropic Messages shape.
+    history: Vec<Value>,
+    /// The current user message.
+    current: String,
+}
+
+impl Conversation {
+    fn of(messages: &[Message]) -> Self {
+        let system: Vec<&str> = messages
+            .iter()
+            .filter_map(|m| match m {
+                Message::System { content } => Some(content.as_str()),
+                _ => None,
+            })
+            .collect();
+        let turns: Vec<&Message> = messages
+            .iter()
+            .filter(|m| matches!(m, Message::User { .. } | Message::Assistant { .. }))
+            .collect();
+        let current = turns
+            .iter()
+            .rposition(|m| matches!(m, Message::User { .. }))
+            .unwrap_or(turns.len());
+        let history = turns[..current]
+            .iter()
+            .filter(|m| !m.text().is_empty())
+            .map(|m| match m {
+                Message::User { content } => json!({"role": "user", "content": content}),
+                other => {
+                    json!({"role": "assistant", "content": [{"type": "text", "text": other.text()}]})
+                }
+            })
+            .collect();
+        Conversation {
+            system: system.join("\n\n"),
+            history,
+            current: turns.get(current).map_or("", |m| m.text()).to_string(),
+        }
     }
-    let history: Vec<Value> = turns[..current]
-        .iter()
-        .filter(|m| !m.text().is_empty())
-        .map(|m| match m {
-            Message::User { content } => json!({"role": "user", "content": content}),
-            other => {
-                json!({"role": "assistant", "content": [{"type": "text", "text": other.text()}]})
-            }
-        })
-        .collect();
-    let history = serde_json::to_string(&history).unwrap_or_default();
-    (
-        system.join("\n\n"),
+
+    /// The whole conversation as one prompt (see the module docs).
+    fn prompt(&self) -> String {
+        if self.history.is_empty() {
+            return self.current.clone();
+        }
+        let history = serde_json::to_string(&self.history).unwrap_or_default();
         format!(
-            "<conversation_history>\n{history}\n</conversation_history>\n\n<current_message>\n{current_text}\n</current_message>"
-        ),
-    )
+            "<conversation_history>\n{history}\n</conversation_history>\n\n<current_message>\n{}\n</current_message>",
+            self.current
+        )
+    }
 }
 
 #[cfg(test)]
@@ -418,8 +578,11 @@ mod tests {
 
     #[test]
     fn one_turn_is_sent_as_is_and_history_is_wrapped() {
-        let single = vec![Message::system("be brief"), Message::user("hello")];
-        assert_eq!(prompt(&single), ("be brief".into(), "hello".into()));
+        let single = Conversation::of(&[Message::system("be brief"), Message::user("hello")]);
+        assert_eq!(
+            (single.system.as_str(), single.prompt()),
+            ("be brief", "hello".into())
+        );
         let multi = vec![
             Message::system("be brief"),
             Message::user("first"),
@@ -430,9 +593,8 @@ mod tests {
             },
             Message::user("second"),
         ];
-        let (_, text) = prompt(&multi);
         assert_eq!(
-            text,
+            Conversation::of(&multi).prompt(),
             "<conversation_history>\n[{\"content\":\"first\",\"role\":\"user\"},{\"content\":[{\"text\":\"answer one\",\"type\":\"text\"}],\"role\":\"assistant\"}]\n</conversation_history>\n\n<current_message>\nsecond\n</current_message>"
         );
     }
