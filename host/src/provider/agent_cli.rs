@@ -189,19 +189,19 @@ impl Turn {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(mut process) = kept.filter(|_| persistent) {
-            if process.continues(&self.conversation) {
-                process.send(&self.conversation.current).await;
-                match self.read(&mut process).await? {
-                    Ended::Done => {
-                        self.keep(process);
-                        return Ok(());
-                    }
-                    Ended::Cancelled => return Ok(()),
-                    Ended::Closed { started: true } => return Err(self.crashed(process).await),
-                    // It died while idle: start again, stateless.
-                    Ended::Closed { started: false } => {}
+        if let Some(mut process) =
+            kept.and_then(|mut p| (persistent && p.continues(&self.conversation)).then_some(p))
+        {
+            process.send(&self.conversation.current).await;
+            match self.read(&mut process).await? {
+                Ended::Done => {
+                    self.keep(process);
+                    return Ok(());
                 }
+                Ended::Cancelled => return Ok(()),
+                Ended::Closed { started: true } => return Err(self.crashed(process).await),
+                // It died while idle: start again, stateless.
+                Ended::Closed { started: false } => {}
             }
         }
         let mut process = self.spawn()?;
