@@ -1,8 +1,10 @@
 //! Shared helpers for the end-to-end tests: find the real `conch` binary, run it in a
 //! temp workspace with its own compile cache, and read what it printed.
 
+pub mod anthropic;
 pub mod mock;
 pub mod project;
+pub mod wire;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
