@@ -24,11 +24,11 @@ pub struct MockAnthropic {
 impl MockAnthropic {
     /// Starts a server whose tool call runs `command` with the CLI's Bash tool.
     ///
-    /// # Panics
+    /// # Errors
     /// When no loopback port can be bound.
-    pub fn start(command: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let url = format!("http://{}", listener.local_addr().expect("a bound address"));
+    pub fn start(command: &str) -> io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", listener.local_addr()?);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let recorded = Arc::clone(&requests);
         let command = command.to_string();
@@ -39,7 +39,7 @@ impl MockAnthropic {
                 thread::spawn(move || serve(stream, &recorded, &command));
             }
         });
-        MockAnthropic { url, requests }
+        Ok(MockAnthropic { url, requests })
     }
 
     /// The base URL, for `ANTHROPIC_BASE_URL`.

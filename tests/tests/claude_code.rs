@@ -70,7 +70,7 @@ fn claude_project(api: &MockAnthropic) -> Project {
 
 #[test]
 fn claude_code_runs_its_tool_after_conchs_gate_allows_it_and_answers() {
-    let api = MockAnthropic::start("touch made-by-claude.txt");
+    let api = MockAnthropic::start("touch made-by-claude.txt").unwrap();
     let project = claude_project(&api);
 
     // Headless without a grant: the gate denies, the CLI is told so, nothing is made.
