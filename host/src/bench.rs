@@ -78,7 +78,7 @@ fn bench_read(iterations: usize) -> anyhow::Result<()> {
         .map(|i| format!("line {i} of a small file\n"))
         .collect();
     std::fs::write(dir.path().join("small.txt"), &text)?;
-    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() })?;
+    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() }, None)?;
     let ctx = crate::workspace::context_for(dir.path())?;
     let limits = CallLimits::default();
     let input = r#"{"path":"small.txt"}"#;
@@ -142,7 +142,7 @@ fn bench_edit(iterations: usize) -> anyhow::Result<()> {
         }
         text
     };
-    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() })?;
+    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() }, None)?;
     let ctx = crate::workspace::context_for(dir.path())?;
     let limits = CallLimits::default();
     let blobs = dir.path().join(".blobs");
@@ -217,7 +217,7 @@ fn bench_edit(iterations: usize) -> anyhow::Result<()> {
 fn bench_bash(iterations: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     std::fs::create_dir(dir.path().join(".git"))?;
-    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() })?;
+    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() }, None)?;
     let ctx = crate::workspace::context_for(dir.path())?;
     let limits = CallLimits::default();
     let (spec, input) = match registry.find("bash") {
@@ -291,7 +291,7 @@ fn fill_cache(exe: &Path, cache: &Path) -> anyhow::Result<()> {
 }
 
 fn bench_grep(path: &Path, pattern: &str, runs: usize) -> anyhow::Result<()> {
-    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() })?;
+    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() }, None)?;
     let ctx = crate::workspace::context_for(path)?;
     let limits = CallLimits {
         timeout: Duration::from_secs(600),

@@ -53,6 +53,11 @@ impl Project {
     }
 
     /// Writes a file of the project.
+    /// The user's config dir (`CONCH_CONFIG_DIR` of [`Project::conch`]).
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
     pub fn write(&self, relative: &str, text: &str) {
         let path = self.path().join(relative);
         if let Some(parent) = path.parent() {

@@ -42,7 +42,7 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
     };
     let config = config::load_with(Some(&ctx.cwd), &flags).map_err(|e| usage(&e))?;
     let policy = config::load_permission(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
-    let registry = Arc::new(super::registry(&args.plugins)?);
+    let registry = Arc::new(super::registry(&args.plugins, Some(&ctx.cwd))?);
     // Compile (or load) the plugins while the first request is on its way.
     registry.warm_up();
     let provider = crate::provider::from_config(&config).map_err(|e| usage(&e))?;

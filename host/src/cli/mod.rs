@@ -5,6 +5,7 @@
 //! interrupted a run with Ctrl-C.
 
 mod chat;
+mod plugin;
 mod repl;
 mod sandbox_command;
 mod sessions;
@@ -12,13 +13,13 @@ mod tool;
 mod undo;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::permission::Flags;
-use crate::plugin::{CompileCache, Origin, PluginRegistry, ToolError};
+use crate::plugin::{CompileCache, Origin, PluginRegistry, ToolError, discovery};
 
 /// conch: a local coding agent whose tools are sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -106,6 +107,11 @@ pub enum Command {
     },
     /// Measure conch's hot paths on this machine (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
+    /// Build, install, list, inspect and remove plugins (third-party tools).
+    Plugin {
+        #[command(subcommand)]
+        command: plugin::PluginCommand,
+    },
     /// Inspect the configuration (conch.toml files and CONCH_* variables).
     Config {
         #[command(subcommand)]
@@ -271,8 +277,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             force,
         } => undo::run(session.as_deref(), cwd.as_deref(), force),
         Command::Sessions { command } => sessions::run(command.unwrap_or(SessionsCommand::List)),
+        Command::Plugin { command } => plugin::run(command),
         Command::Tools { json, plugins } => {
-            let registry = registry(&plugins)?;
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let registry = registry(&plugins, Some(&cwd))?;
             print_tools(&registry, json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -295,7 +303,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 flags: permission.flags(),
                 sandbox,
             };
-            tool::run_tool(&registry(&plugins)?, call)
+            let here = std::env::current_dir().unwrap_or_default();
+            let registry = registry(&plugins, Some(call.cwd.as_deref().unwrap_or(&here)))?;
+            tool::run_tool(&registry, call)
         }
         Command::Bench(args) => {
             crate::bench::run(&args)?;
@@ -312,11 +322,18 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
-/// The built-ins plus the plugins named on the command line.
-pub fn registry(args: &PluginArgs) -> Result<PluginRegistry, CliError> {
+/// The built-ins, the plugins installed for work in `discover_in` (an invalid one is
+/// skipped with a warning naming the file and the reason), and the plugins named on the
+/// command line.
+pub fn registry(args: &PluginArgs, discover_in: Option<&Path>) -> Result<PluginRegistry, CliError> {
     let mut registry = PluginRegistry::with_builtins(CompileCache::new(
         crate::dirs::cache_dir().map(|d| d.join("components")),
     ));
+    for (_, file) in discover_in.map(discovery::installed).unwrap_or_default() {
+        if let Err(e) = registry.add_file(&file) {
+            eprintln!("warning: plugin skipped: {e}");
+        }
+    }
     for file in &args.files {
         registry
             .add_file(file)

@@ -139,6 +139,11 @@ impl PluginInfo {
     /// Reads the manifest and imports from a component's bytes (top level only; nested
     /// modules are skipped, never parsed) and checks that they agree.
     pub fn read(bytes: &[u8]) -> Result<Self, ManifestError> {
+        if !bytes.starts_with(b"\0asm") {
+            return Err(ManifestError::NotAComponent(
+                "not WebAssembly at all".into(),
+            ));
+        }
         let mut parser = Parser::new(0);
         let mut rest = bytes;
         let mut manifest = None;

@@ -5,6 +5,7 @@ pub mod bindings;
 pub mod builtin;
 pub mod cache;
 pub mod call;
+pub mod discovery;
 pub mod engine;
 pub mod manifest;
 pub mod package;

@@ -53,6 +53,8 @@ pub enum RegistryError {
         path: PathBuf,
         source: ManifestError,
     },
+    #[error("{path}: a plugin named `{name}` is already loaded")]
+    NameTaken { path: PathBuf, name: String },
     #[error("{path}: tool `{tool}` is already provided by plugin `{owner}`")]
     Clash {
         path: PathBuf,
@@ -111,6 +113,12 @@ impl PluginRegistry {
             path: path.to_path_buf(),
             source,
         })?;
+        if self.plugins.iter().any(|p| p.name() == info.manifest.name) {
+            return Err(RegistryError::NameTaken {
+                path: path.to_path_buf(),
+                name: info.manifest.name,
+            });
+        }
         for tool in &info.manifest.tools {
             if let Some((owner, _)) = self.find(&tool.name) {
                 return Err(RegistryError::Clash {

@@ -1,0 +1,314 @@
+//! `conch plugin`: build, install, list, inspect and remove third-party plugins.
+//!
+//! Installing copies a validated component to a plugin directory (the user's, or the
+//! project's with `--project`), after showing what it asks for; conch then discovers it
+//! on every run. Nothing here compiles or runs the plugin.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use super::CliError;
+use crate::plugin::discovery::{self, Scope};
+use crate::plugin::package::embed_manifest;
+use crate::plugin::{Capability, Manifest, PluginInfo, PluginRegistry};
+
+/// What `conch plugin` was asked to do.
+#[derive(Debug, clap::Subcommand)]
+pub enum PluginCommand {
+    /// Build a plugin crate for wasm32-wasip2 and embed its manifest.json.
+    Build {
+        /// The crate's directory (default: the current directory).
+        path: Option<PathBuf>,
+    },
+    /// Validate a plugin, show its tools and capabilities, and install it.
+    Install {
+        /// A packaged `.wasm` component, or a plugin crate's directory (built first).
+        source: PathBuf,
+        /// Install for this project (`.conch/plugins/`) instead of for the user.
+        #[arg(long)]
+        project: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List the installed plugins (project first, then the user's).
+    List,
+    /// Show a plugin's manifest, tools with their input schemas, and its imports.
+    Inspect {
+        /// A `.wasm` file, or the name of an installed plugin.
+        plugin: String,
+    },
+    /// Remove an installed plugin.
+    Remove {
+        /// The plugin's name.
+        name: String,
+        /// Remove it from this project's plugins instead of the user's.
+        #[arg(long)]
+        project: bool,
+    },
+}
+
+pub fn run(command: PluginCommand) -> Result<ExitCode, CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?;
+    match command {
+        PluginCommand::Build { path } => {
+            let file = build(path.as_deref().unwrap_or(&cwd))?;
+            println!("built {}", file.display());
+        }
+        PluginCommand::Install {
+            source,
+            project,
+            yes,
+        } => install(&source, &cwd, project, yes)?,
+        PluginCommand::List => list(&cwd),
+        PluginCommand::Inspect { plugin } => inspect(&plugin, &cwd)?,
+        PluginCommand::Remove { name, project } => {
+            let scope = if project { Scope::Project } else { Scope::User };
+            let file = dir(scope, &cwd)?.join(format!("{name}.wasm"));
+            std::fs::remove_file(&file).map_err(|e| {
+                CliError::Usage(format!(
+                    "no plugin `{name}` is installed at {} ({e}); see `conch plugin list`",
+                    file.display()
+                ))
+            })?;
+            println!("removed {name} ({})", file.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The plugin directory of `scope`.
+fn dir(scope: Scope, cwd: &Path) -> Result<PathBuf, CliError> {
+    discovery::dir(scope, cwd).ok_or_else(|| {
+        CliError::Usage("no config directory here; set CONCH_CONFIG_DIR or use --project".into())
+    })
+}
+
+/// Builds the crate at `path` and writes `target/NAME.wasm` with its manifest embedded.
+fn build(path: &Path) -> Result<PathBuf, CliError> {
+    let fail = |message: String| CliError::Usage(message);
+    let manifest_file = path.join("manifest.json");
+    let manifest_json = std::fs::read(&manifest_file).map_err(|e| {
+        fail(format!(
+            "cannot read {} ({e}); a plugin crate keeps its manifest there",
+            manifest_file.display()
+        ))
+    })?;
+    let manifest: Manifest = serde_json::from_slice(&manifest_json)
+        .map_err(|e| fail(format!("{}: {e}", manifest_file.display())))?;
+    let cargo_toml = std::fs::read_to_string(path.join("Cargo.toml"))
+        .map_err(|e| fail(format!("{}: no Cargo.toml ({e})", path.display())))?;
+    let crate_name = cargo_toml
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("package")?.get("name")?.as_str().map(str::to_string))
+        .ok_or_else(|| fail(format!("{}: no [package] name", path.display())))?;
+    let target_dir = path.join("target");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(path.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .status()
+        .map_err(|e| fail(format!("cannot run cargo: {e}")))?;
+    if !status.success() {
+        return Err(fail(format!(
+            "cargo build failed ({status}); if the target is missing: rustup target add wasm32-wasip2"
+        )));
+    }
+    let artifact = target_dir
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", crate_name.replace('-', "_")));
+    let component = std::fs::read(&artifact)
+        .map_err(|e| fail(format!("cannot read {} ({e})", artifact.display())))?;
+    let packaged = embed_manifest(&component, &manifest_json);
+    PluginInfo::read(&packaged)
+        .map_err(|e| fail(format!("the built plugin is not usable: {e}")))?;
+    let out = target_dir.join(format!("{}.wasm", manifest.name));
+    std::fs::write(&out, packaged)
+        .map_err(|e| fail(format!("cannot write {}: {e}", out.display())))?;
+    Ok(out)
+}
+
+fn install(source: &Path, cwd: &Path, project: bool, yes: bool) -> Result<(), CliError> {
+    let file = if source.is_dir() {
+        build(source)?
+    } else {
+        source.to_path_buf()
+    };
+    let bytes = std::fs::read(&file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let info = PluginInfo::read(&bytes)
+        .map_err(|e| CliError::Usage(format!("{} cannot be installed: {e}", file.display())))?;
+    let name = &info.manifest.name;
+    // It must load beside the built-ins: no built-in's plugin or tool name.
+    PluginRegistry::with_builtins(crate::plugin::CompileCache::new(None))
+        .add_file(&file)
+        .map_err(|e| CliError::Usage(format!("cannot install it: {e}")))?;
+    let scope = if project { Scope::Project } else { Scope::User };
+    let dest_dir = dir(scope, cwd)?;
+    let dest = dest_dir.join(format!("{name}.wasm"));
+    eprint!("{}", describe(&info));
+    if dest.exists() {
+        eprintln!("replaces {}", dest.display());
+    }
+    if !yes && !confirm(&format!("install {name} to {}?", dest.display()))? {
+        return Err(CliError::Usage("not installed".into()));
+    }
+    std::fs::create_dir_all(&dest_dir)
+        .and_then(|()| {
+            let temp = dest_dir.join(format!(".{name}.wasm.tmp"));
+            std::fs::write(&temp, &bytes)?;
+            std::fs::rename(&temp, &dest)
+        })
+        .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", dest.display())))?;
+    println!(
+        "installed {name} {} ({})",
+        info.manifest.version,
+        dest.display()
+    );
+    Ok(())
+}
+
+/// Asks y/N on the terminal; refuses plainly when there is none.
+fn confirm(question: &str) -> Result<bool, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(
+            "no terminal to confirm on; re-run with --yes to install".into(),
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::Usage(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// What a plugin is and asks for, for people.
+fn describe(info: &PluginInfo) -> String {
+    let m = &info.manifest;
+    let mut out = format!("{} {}", m.name, m.version);
+    if !m.description.is_empty() {
+        out.push_str(&format!(" — {}", m.description));
+    }
+    out.push_str("\ntools:\n");
+    for tool in &m.tools {
+        out.push_str(&format!(
+            "  {} (permission {}): {}\n",
+            tool.name,
+            tool.permission,
+            tool.description.lines().next().unwrap_or_default()
+        ));
+    }
+    out.push_str("capabilities:\n");
+    if m.capabilities.is_empty() {
+        out.push_str("  none: it sees nothing but its input\n");
+    }
+    for capability in &m.capabilities {
+        out.push_str(&format!(
+            "  {}: {}\n",
+            capability.as_str(),
+            meaning(*capability)
+        ));
+    }
+    out
+}
+
+fn meaning(capability: Capability) -> &'static str {
+    match capability {
+        Capability::FsRead => "read the workspace",
+        Capability::FsEdit => "propose file changes (each shown and approved as `edit`)",
+        Capability::Process => "run commands (each approved as `bash`, sandboxed)",
+        Capability::Http => "fetch URLs through the host (approved as `webfetch`)",
+        Capability::Interact => "ask you questions",
+        Capability::State => "keep state in the session",
+    }
+}
+
+fn list(cwd: &Path) {
+    let installed = discovery::installed(cwd);
+    if installed.is_empty() {
+        println!("no plugins installed (conch plugin install FILE.wasm)");
+        return;
+    }
+    for (scope, file) in installed {
+        let scope = match scope {
+            Scope::Project => "project",
+            Scope::User => "user",
+        };
+        match std::fs::read(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|b| PluginInfo::read(&b).map_err(|e| e.to_string()))
+        {
+            Ok(info) => {
+                let tools: Vec<&str> = info
+                    .manifest
+                    .tools
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect();
+                let caps: Vec<&str> = info
+                    .manifest
+                    .capabilities
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect();
+                println!(
+                    "{:<16} {:<8} {scope:<7} tools: {}  capabilities: {}  {}",
+                    info.manifest.name,
+                    info.manifest.version,
+                    tools.join(", "),
+                    if caps.is_empty() {
+                        "none".into()
+                    } else {
+                        caps.join(", ")
+                    },
+                    file.display()
+                );
+            }
+            Err(e) => println!("{:<16} invalid  {scope:<7} {e}  {}", "?", file.display()),
+        }
+    }
+}
+
+fn inspect(plugin: &str, cwd: &Path) -> Result<(), CliError> {
+    let file = if Path::new(plugin).is_file() {
+        PathBuf::from(plugin)
+    } else {
+        discovery::installed(cwd)
+            .into_iter()
+            .map(|(_, f)| f)
+            .find(|f| f.file_stem().is_some_and(|s| s == plugin))
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "no file or installed plugin `{plugin}`; see `conch plugin list`"
+                ))
+            })?
+    };
+    let bytes = std::fs::read(&file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let info = PluginInfo::read(&bytes)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+    print!("{}", describe(&info));
+    println!("imports:");
+    for import in &info.imports {
+        println!("  {import}");
+    }
+    println!("manifest:");
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&info.manifest).unwrap_or_default()
+    );
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! Third-party plugins end to end: `conch plugin install|list|inspect|remove`, discovery
+//! from the user's and the project's plugin directories, and the refusals — a file that
+//! is no plugin, a plugin claiming a built-in's tool, a manifest hiding a capability its
+//! component imports — each with a clear message while everything else keeps working.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use conch_tests::mock::MockLlm;
+use conch_tests::project::Project;
+use conch_tests::{Run, fixture_plugin, run};
+
+fn project() -> Project {
+    Project::new(&MockLlm::start(vec![]).url())
+}
+
+fn conch(project: &Project, args: &[&str]) -> Run {
+    run(&mut project.conch(args))
+}
+
+/// `component` with `manifest` appended as its manifest section (the last one wins), as a
+/// tampered or lying plugin would be.
+fn with_manifest(component: &Path, manifest: &serde_json::Value, out: &Path) -> PathBuf {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"conch-manifest";
+    let data = manifest.to_string().into_bytes();
+    let mut payload = Vec::new();
+    leb(name.len(), &mut payload);
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(&data);
+    let mut bytes = std::fs::read(component).unwrap();
+    bytes.push(0);
+    leb(payload.len(), &mut bytes);
+    bytes.extend_from_slice(&payload);
+    std::fs::write(out, bytes).unwrap();
+    out.to_path_buf()
+}
+
+fn hostile_manifest() -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/fixtures/hostile/manifest.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn install_list_inspect_use_and_remove_a_plugin() {
+    let project = project();
+    let plugin = fixture_plugin("hostile");
+    let plugin = plugin.to_str().unwrap();
+    let user_dir = project.config_dir().join("plugins");
+
+    // Headless, it shows what it would install and refuses without --yes.
+    let out = conch(&project, &["plugin", "install", plugin]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("process: run commands"), "{out:?}");
+    assert!(out.stderr.contains("re-run with --yes"), "{out:?}");
+    assert!(!user_dir.join("hostile.wasm").exists());
+
+    let out = conch(&project, &["plugin", "install", "--yes", plugin]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(user_dir.join("hostile.wasm").exists(), "{out:?}");
+    let out = conch(&project, &["plugin", "list"]);
+    assert!(
+        out.stdout.contains("hostile") && out.stdout.contains("user"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("fs:read, process"), "{out:?}");
+
+    // Discovered on every run: listed among the tools and callable.
+    let out = conch(&project, &["tools"]);
+    assert!(
+        out.stdout.contains("echo") && out.stdout.contains("hostile"),
+        "{out:?}"
+    );
+    let out = conch(&project, &["tool", "echo", r#"{"hello":"plugin"}"#]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains(r#"{"hello":"plugin"}"#), "{out:?}");
+
+    let out = conch(&project, &["plugin", "inspect", "hostile"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains("conch:tool/process@0.1.0"),
+        "imports: {out:?}"
+    );
+    assert!(out.stdout.contains("\"input_schema\""), "schemas: {out:?}");
+
+    // Installing it again for the project too is refused: the name is taken.
+    let out = conch(
+        &project,
+        &["plugin", "install", "--yes", "--project", plugin],
+    );
+    assert_eq!(
+        out.code,
+        Some(0),
+        "project and user dirs are separate: {out:?}"
+    );
+    let out = conch(&project, &["tools"]);
+    assert!(
+        out.stderr
+            .contains("a plugin named `hostile` is already loaded"),
+        "the project's copy wins, the user's is skipped with a warning: {out:?}"
+    );
+
+    for scope in [&["--project"][..], &[]] {
+        let mut args = vec!["plugin", "remove", "hostile"];
+        args.extend_from_slice(scope);
+        let out = conch(&project, &args);
+        assert_eq!(out.code, Some(0), "{out:?}");
+    }
+    let out = conch(&project, &["tool", "echo", "{}"]);
+    assert_ne!(out.code, Some(0), "{out:?}");
+    let out = conch(&project, &["plugin", "remove", "hostile"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("conch plugin list"), "{out:?}");
+}
+
+#[test]
+fn project_plugins_are_found_from_anywhere_in_the_project() {
+    let project = project();
+    let plugin = fixture_plugin("hostile");
+    let out = conch(
+        &project,
+        &[
+            "plugin",
+            "install",
+            "--yes",
+            "--project",
+            plugin.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(project.path().join(".conch/plugins/hostile.wasm").exists());
+    project.write("src/deep/file.txt", "x");
+    let out = run(project
+        .conch(&["tool", "echo", "{\"from\":\"deep\"}"])
+        .current_dir(project.path().join("src/deep")));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("deep"), "{out:?}");
+}
+
+#[test]
+fn bad_plugins_are_refused_with_the_reason_and_the_rest_still_loads() {
+    let project = project();
+    let dir = project.config_dir().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = project.path().join("../scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+
+    // Not a component at all.
+    std::fs::write(dir.join("junk.wasm"), "not wasm").unwrap();
+    // Claims the built-in `read`.
+    let mut claims = hostile_manifest();
+    claims["name"] = "impostor".into();
+    claims["tools"][0]["name"] = "read".into();
+    let impostor = with_manifest(
+        &fixture_plugin("hostile"),
+        &claims,
+        &scratch.join("impostor.wasm"),
+    );
+    // Imports `process` but does not declare it.
+    let mut lies = hostile_manifest();
+    lies["name"] = "liar".into();
+    lies["capabilities"] = serde_json::json!(["fs:read"]);
+    let liar = with_manifest(
+        &fixture_plugin("hostile"),
+        &lies,
+        &scratch.join("liar.wasm"),
+    );
+
+    let out = conch(
+        &project,
+        &["plugin", "install", "--yes", impostor.to_str().unwrap()],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("tool `read` is already provided by plugin `fs`"),
+        "{out:?}"
+    );
+    let out = conch(
+        &project,
+        &["plugin", "install", "--yes", liar.to_str().unwrap()],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("imports `conch:tool/process@0.1.0`, which needs the `process` capability that its manifest does not declare"),
+        "{out:?}"
+    );
+    assert!(!dir.join("impostor.wasm").exists() && !dir.join("liar.wasm").exists());
+
+    // Dropped into the directory by hand, each is skipped at load with a warning naming
+    // the file and the reason; the built-ins still work.
+    std::fs::copy(&impostor, dir.join("impostor.wasm")).unwrap();
+    std::fs::copy(&liar, dir.join("liar.wasm")).unwrap();
+    project.write("notes.txt", "still readable\n");
+    let out = conch(&project, &["tool", "read", r#"{"path":"notes.txt"}"#]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("still readable"), "{out:?}");
+    for (file, reason) in [
+        ("junk.wasm", "not WebAssembly at all"),
+        ("impostor.wasm", "tool `read` is already provided"),
+        ("liar.wasm", "does not declare"),
+    ] {
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.starts_with("warning: plugin skipped")
+                    && l.contains(file)
+                    && l.contains(reason)),
+            "{file}: {out:?}"
+        );
+    }
+}
