@@ -108,6 +108,24 @@ fn a_panic_is_a_tool_error_carrying_its_message() {
 }
 
 #[test]
+fn a_stack_overflow_is_a_crash_not_the_hosts() {
+    let err = call_then_echo("recurse", "{}").expect_err("recurse never returns");
+    assert!(
+        matches!(&err, ToolError::Crashed(m) if m.contains("stack") && !m.contains("backtrace")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn output_that_is_not_utf8_is_refused() {
+    let err = call_then_echo("mangle", "{}").expect_err("mangle breaks the contract");
+    assert!(
+        matches!(&err, ToolError::Crashed(m) if m.to_lowercase().contains("utf")),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn an_unknown_tool_lists_the_available_ones() {
     let dir = tempfile::tempdir().expect("temp dir");
     let err = hostile_registry()
@@ -120,7 +138,7 @@ fn an_unknown_tool_lists_the_available_ones() {
 }
 
 #[test]
-fn a_plugin_cannot_take_a_builtin_tools_name() {
+fn the_same_plugin_cannot_load_twice() {
     let mut registry = hostile_registry();
     let err = registry
         .add_file(&fixture("hostile"))
@@ -128,7 +146,7 @@ fn a_plugin_cannot_take_a_builtin_tools_name() {
         .expect("second copy clashes");
     assert!(
         err.to_string()
-            .contains("already provided by plugin `hostile`"),
+            .contains("a plugin named `hostile` is already loaded"),
         "{err}"
     );
 }

@@ -225,3 +225,27 @@ fn bad_plugins_are_refused_with_the_reason_and_the_rest_still_loads() {
         );
     }
 }
+
+#[test]
+fn a_manifest_promising_a_tool_the_plugin_lacks_gives_a_clear_error() {
+    let project = project();
+    let mut claims = hostile_manifest();
+    claims["tools"][0]["name"] = "ghost".into();
+    let scratch = project.path().join("../scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let plugin = with_manifest(
+        &fixture_plugin("hostile"),
+        &claims,
+        &scratch.join("ghost.wasm"),
+    );
+    let out = conch(
+        &project,
+        &["plugin", "install", "--yes", plugin.to_str().unwrap()],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let out = conch(&project, &["tool", "ghost", "{}"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("hostile has no tool ghost"), "{out:?}");
+    let out = conch(&project, &["tool", "echo", "{\"next\":1}"]);
+    assert_eq!(out.code, Some(0), "the next call works: {out:?}");
+}

@@ -282,7 +282,17 @@ fn classify_trap(
         .take(3)
         .collect();
     match panic.split_first() {
-        None => ToolError::Crashed(format!("{error:#}")),
+        None => ToolError::Crashed(match error.downcast_ref::<Trap>() {
+            Some(Trap::StackOverflow) => "it overflowed its call stack (recursion too deep)".into(),
+            // Rust and C guests keep their stack in linear memory, below address 0: an
+            // overflow there is an access out of bounds.
+            Some(Trap::MemoryOutOfBounds) => {
+                "it accessed memory out of bounds (a stack overflow, or a memory bug in the plugin)"
+                    .into()
+            }
+            Some(trap) => trap.to_string(),
+            None => format!("{error:#}"),
+        }),
         Some((first, rest)) => {
             let first = first.find("panicked at").map_or(*first, |at| &first[at..]);
             ToolError::Crashed(
