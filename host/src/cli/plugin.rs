@@ -21,6 +21,18 @@ pub enum PluginCommand {
         /// The crate's directory (default: the current directory).
         path: Option<PathBuf>,
     },
+    /// Embed a manifest into a component built by other tools (componentize-py,
+    /// componentize-js, …), making it an installable plugin.
+    Package {
+        /// The component (`.wasm`).
+        component: PathBuf,
+        /// The manifest (JSON: name, version, capabilities, tools with their schemas).
+        #[arg(long, value_name = "FILE")]
+        manifest: PathBuf,
+        /// Where to write the plugin (default: NAME.wasm beside the component).
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Validate a plugin, show its tools and capabilities, and install it.
     Install {
         /// A packaged `.wasm` component, or a plugin crate's directory (built first).
@@ -57,6 +69,14 @@ pub fn run(command: PluginCommand) -> Result<ExitCode, CliError> {
             let file = build(path.as_deref().unwrap_or(&cwd))?;
             println!("built {}", file.display());
         }
+        PluginCommand::Package {
+            component,
+            manifest,
+            out,
+        } => {
+            let file = package(&component, &manifest, out)?;
+            println!("packaged {}", file.display());
+        }
         PluginCommand::Install {
             source,
             project,
@@ -86,18 +106,31 @@ fn dir(scope: Scope, cwd: &Path) -> Result<PathBuf, CliError> {
     })
 }
 
+/// Writes `component` with `manifest_file` embedded to `out` (default: NAME.wasm beside
+/// the component), after checking that the result is a usable plugin.
+fn package(
+    component: &Path,
+    manifest_file: &Path,
+    out: Option<PathBuf>,
+) -> Result<PathBuf, CliError> {
+    let fail = |message: String| CliError::Usage(message);
+    let manifest_json = std::fs::read(manifest_file)
+        .map_err(|e| fail(format!("cannot read {}: {e}", manifest_file.display())))?;
+    let manifest: Manifest = serde_json::from_slice(&manifest_json)
+        .map_err(|e| fail(format!("{}: {e}", manifest_file.display())))?;
+    let bytes = std::fs::read(component)
+        .map_err(|e| fail(format!("cannot read {}: {e}", component.display())))?;
+    let packaged = embed_manifest(&bytes, &manifest_json);
+    PluginInfo::read(&packaged).map_err(|e| fail(format!("not a usable plugin: {e}")))?;
+    let out = out.unwrap_or_else(|| component.with_file_name(format!("{}.wasm", manifest.name)));
+    std::fs::write(&out, packaged)
+        .map_err(|e| fail(format!("cannot write {}: {e}", out.display())))?;
+    Ok(out)
+}
+
 /// Builds the crate at `path` and writes `target/NAME.wasm` with its manifest embedded.
 fn build(path: &Path) -> Result<PathBuf, CliError> {
     let fail = |message: String| CliError::Usage(message);
-    let manifest_file = path.join("manifest.json");
-    let manifest_json = std::fs::read(&manifest_file).map_err(|e| {
-        fail(format!(
-            "cannot read {} ({e}); a plugin crate keeps its manifest there",
-            manifest_file.display()
-        ))
-    })?;
-    let manifest: Manifest = serde_json::from_slice(&manifest_json)
-        .map_err(|e| fail(format!("{}: {e}", manifest_file.display())))?;
     let cargo_toml = std::fs::read_to_string(path.join("Cargo.toml"))
         .map_err(|e| fail(format!("{}: no Cargo.toml ({e})", path.display())))?;
     let crate_name = cargo_toml
@@ -127,15 +160,11 @@ fn build(path: &Path) -> Result<PathBuf, CliError> {
     let artifact = target_dir
         .join("wasm32-wasip2/release")
         .join(format!("{}.wasm", crate_name.replace('-', "_")));
-    let component = std::fs::read(&artifact)
-        .map_err(|e| fail(format!("cannot read {} ({e})", artifact.display())))?;
-    let packaged = embed_manifest(&component, &manifest_json);
-    PluginInfo::read(&packaged)
-        .map_err(|e| fail(format!("the built plugin is not usable: {e}")))?;
-    let out = target_dir.join(format!("{}.wasm", manifest.name));
-    std::fs::write(&out, packaged)
-        .map_err(|e| fail(format!("cannot write {}: {e}", out.display())))?;
-    Ok(out)
+    package(
+        &artifact,
+        &path.join("manifest.json"),
+        Some(target_dir.join(format!("{crate_name}.wasm"))),
+    )
 }
 
 fn install(source: &Path, cwd: &Path, project: bool, yes: bool) -> Result<(), CliError> {
