@@ -6,6 +6,8 @@
 
 mod chat;
 mod plugin;
+mod plugin_build;
+mod plugin_new;
 mod repl;
 mod sandbox_command;
 mod sessions;

@@ -1,4 +1,4 @@
-//! `conch plugin`: build, install, list, inspect and remove third-party plugins.
+//! `conch plugin`: create, build, install, list, inspect and remove third-party plugins.
 //!
 //! Installing copies a validated component to a plugin directory (the user's, or the
 //! project's with `--project`), after showing what it asks for; conch then discovers it
@@ -6,16 +6,26 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
-use super::CliError;
+use super::{CliError, plugin_build, plugin_new};
 use crate::plugin::discovery::{self, Scope};
-use crate::plugin::package::embed_manifest;
-use crate::plugin::{Capability, Manifest, PluginInfo, PluginRegistry};
+use crate::plugin::{Capability, PluginInfo, PluginRegistry};
 
 /// What `conch plugin` was asked to do.
 #[derive(Debug, clap::Subcommand)]
 pub enum PluginCommand {
+    /// Create a Rust plugin crate with one working tool and a test.
+    New {
+        /// The plugin's name (also its crate's and its example tool's).
+        name: String,
+        /// The directory to create it in (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The conch-plugin SDK (default: plugins/sdk of the conch this was built from).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
     /// Build a plugin crate for wasm32-wasip2 and embed its manifest.json.
     Build {
         /// The crate's directory (default: the current directory).
@@ -65,8 +75,16 @@ pub fn run(command: PluginCommand) -> Result<ExitCode, CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?;
     match command {
+        PluginCommand::New { name, dir, sdk } => {
+            let made = plugin_new::scaffold(&name, dir.as_deref().unwrap_or(&cwd), sdk.as_deref())?;
+            println!(
+                "created {}; build and install it with: conch plugin install {}",
+                made.display(),
+                made.display()
+            );
+        }
         PluginCommand::Build { path } => {
-            let file = build(path.as_deref().unwrap_or(&cwd))?;
+            let file = plugin_build::build(path.as_deref().unwrap_or(&cwd))?;
             println!("built {}", file.display());
         }
         PluginCommand::Package {
@@ -74,7 +92,7 @@ pub fn run(command: PluginCommand) -> Result<ExitCode, CliError> {
             manifest,
             out,
         } => {
-            let file = package(&component, &manifest, out)?;
+            let file = plugin_build::package(&component, &manifest, out)?;
             println!("packaged {}", file.display());
         }
         PluginCommand::Install {
@@ -106,70 +124,9 @@ fn dir(scope: Scope, cwd: &Path) -> Result<PathBuf, CliError> {
     })
 }
 
-/// Writes `component` with `manifest_file` embedded to `out` (default: NAME.wasm beside
-/// the component), after checking that the result is a usable plugin.
-fn package(
-    component: &Path,
-    manifest_file: &Path,
-    out: Option<PathBuf>,
-) -> Result<PathBuf, CliError> {
-    let fail = |message: String| CliError::Usage(message);
-    let manifest_json = std::fs::read(manifest_file)
-        .map_err(|e| fail(format!("cannot read {}: {e}", manifest_file.display())))?;
-    let manifest: Manifest = serde_json::from_slice(&manifest_json)
-        .map_err(|e| fail(format!("{}: {e}", manifest_file.display())))?;
-    let bytes = std::fs::read(component)
-        .map_err(|e| fail(format!("cannot read {}: {e}", component.display())))?;
-    let packaged = embed_manifest(&bytes, &manifest_json);
-    PluginInfo::read(&packaged).map_err(|e| fail(format!("not a usable plugin: {e}")))?;
-    let out = out.unwrap_or_else(|| component.with_file_name(format!("{}.wasm", manifest.name)));
-    std::fs::write(&out, packaged)
-        .map_err(|e| fail(format!("cannot write {}: {e}", out.display())))?;
-    Ok(out)
-}
-
-/// Builds the crate at `path` and writes `target/NAME.wasm` with its manifest embedded.
-fn build(path: &Path) -> Result<PathBuf, CliError> {
-    let fail = |message: String| CliError::Usage(message);
-    let cargo_toml = std::fs::read_to_string(path.join("Cargo.toml"))
-        .map_err(|e| fail(format!("{}: no Cargo.toml ({e})", path.display())))?;
-    let crate_name = cargo_toml
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|t| t.get("package")?.get("name")?.as_str().map(str::to_string))
-        .ok_or_else(|| fail(format!("{}: no [package] name", path.display())))?;
-    let target_dir = path.join("target");
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(path.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .status()
-        .map_err(|e| fail(format!("cannot run cargo: {e}")))?;
-    if !status.success() {
-        return Err(fail(format!(
-            "cargo build failed ({status}); if the target is missing: rustup target add wasm32-wasip2"
-        )));
-    }
-    let artifact = target_dir
-        .join("wasm32-wasip2/release")
-        .join(format!("{}.wasm", crate_name.replace('-', "_")));
-    package(
-        &artifact,
-        &path.join("manifest.json"),
-        Some(target_dir.join(format!("{crate_name}.wasm"))),
-    )
-}
-
 fn install(source: &Path, cwd: &Path, project: bool, yes: bool) -> Result<(), CliError> {
     let file = if source.is_dir() {
-        build(source)?
+        plugin_build::build(source)?
     } else {
         source.to_path_buf()
     };

@@ -78,6 +78,16 @@ pub struct PluginRegistry {
 }
 
 impl PluginRegistry {
+    /// No plugins yet.
+    pub fn empty(cache: CompileCache) -> Self {
+        PluginRegistry {
+            plugins: Vec::new(),
+            wasm: Arc::new(OnceLock::new()),
+            slots: Arc::new(CallSlots::new(MAX_CONCURRENT_CALLS)),
+            cache,
+        }
+    }
+
     /// The built-in plugins, compiled through `cache` when first called.
     pub fn with_builtins(cache: CompileCache) -> Self {
         let plugins = BUILTINS
@@ -97,9 +107,7 @@ impl PluginRegistry {
             .collect();
         PluginRegistry {
             plugins,
-            wasm: Arc::new(OnceLock::new()),
-            slots: Arc::new(CallSlots::new(MAX_CONCURRENT_CALLS)),
-            cache,
+            ..PluginRegistry::empty(cache)
         }
     }
 

@@ -1,24 +1,39 @@
 //! `conch-plugin`: what a conch tool plugin depends on — the WIT bindings, the export
 //! macro, and helpers for input, workspace paths and output size.
 //!
-//! A plugin implements [`Guest`] and exports it:
+//! A tool is a type implementing [`Tool`]; [`plugin!`] exports a plugin's tools:
 //!
 //! ```ignore
+//! use conch_plugin::{CallContext, Tool, ToolError, ToolOutput};
+//!
+//! #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! struct Input {
+//!     /// Who to greet.
+//!     name: String,
+//! }
+//!
 //! struct Hello;
-//! impl conch_plugin::Guest for Hello {
-//!     fn invoke(tool: String, input: String, ctx: conch_plugin::CallContext)
-//!         -> Result<conch_plugin::ToolOutput, conch_plugin::ToolError> {
-//!         Ok(conch_plugin::ToolOutput::text(format!("hello from {tool} in {}", ctx.cwd)))
+//! impl Tool for Hello {
+//!     const NAME: &'static str = "hello";
+//!     const DESCRIPTION: &'static str = "Greets someone";
+//!     type Input = Input;
+//!     fn run(input: Input, _ctx: &CallContext) -> Result<ToolOutput, ToolError> {
+//!         Ok(ToolOutput::text(format!("hello, {}", input.name)))
 //!     }
 //! }
-//! conch_plugin::export_plugin!(Hello);
+//!
+//! conch_plugin::plugin!(Hello);
 //! ```
 //!
-//! Its manifest (tools, schemas, capabilities) lives in `manifest.json` beside its
-//! `Cargo.toml`; the build embeds it into the component as a custom section.
+//! `conch plugin build` compiles it for wasm32-wasip2, asks it for its tools' specs
+//! (schemas derived from the input types), takes the name, version and description from
+//! Cargo.toml and the capabilities from `[package.metadata.conch]`, and embeds the
+//! manifest. A plugin may instead implement [`Guest`] itself and keep a hand-written
+//! `manifest.json` beside its Cargo.toml (the built-ins do, built by conch's build).
 
 pub mod input;
 pub mod output;
+pub mod tool;
 pub mod workspace;
 
 /// Bindings generated from `wit/tool.wit` (world `plugin`).
@@ -37,6 +52,7 @@ pub use bindings::conch::tool::types::{CallContext, ToolError, ToolOutput};
 pub use bindings::export_plugin;
 pub use bindings::exports::conch::tool::tool::Guest;
 pub use input::parse_input;
+pub use tool::Tool;
 pub use workspace::Workspace;
 
 impl ToolOutput {
