@@ -192,6 +192,11 @@ impl Agent {
         self.session.id()
     }
 
+    /// The tools it can call.
+    pub fn tools(&self) -> &ToolBox {
+        &self.tools
+    }
+
     /// The directory the agent works in.
     pub fn working_dir(&self) -> &std::path::Path {
         &self.ctx.cwd
@@ -499,6 +504,23 @@ impl Agent {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// Runs a call of an earlier session again, as the loop would (schema, gate, sandbox,
+    /// changes), and records its result; for `conch replay`. `None` when the user
+    /// interrupted it (its result then says so).
+    pub async fn rerun_call(
+        &mut self,
+        call: &ToolCall,
+        io: &mut TurnIo<'_>,
+    ) -> Result<Option<(String, bool)>, AgentError> {
+        let outcome = self.run_call(call, io).await?;
+        let content = outcome.as_ref().map_or_else(
+            || "error: not run: the user interrupted the replay".to_string(),
+            |(output, _)| output.clone(),
+        );
+        self.record(Entry::Message(Message::tool_result(&call.id, content)))?;
+        Ok(outcome)
     }
 
     /// Validates, decides and runs one call. `None` when the user interrupted it.

@@ -109,6 +109,7 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
                 model: config.provider.model.clone(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 created: crate::session::now_rfc3339(),
+                replay_of: None,
             };
             let writer = store
                 .create(header)

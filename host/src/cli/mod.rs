@@ -6,6 +6,7 @@
 
 mod chat;
 mod repl;
+mod replay;
 mod sandbox_command;
 mod sessions;
 mod tool;
@@ -58,6 +59,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run a session's recorded tool calls again (no model) and report which results
+    /// differ now. Exit 0 when all match, 1 when any differs.
+    Replay(replay::ReplayArgs),
     /// List the saved sessions (newest first), or show one.
     Sessions {
         #[command(subcommand)]
@@ -136,7 +140,7 @@ pub enum SessionsCommand {
     List,
     /// Print one session readably.
     Show {
-        /// The session's id (see `conch sessions`).
+        /// The session's id, or the start of one (see `conch sessions`).
         id: String,
     },
 }
@@ -260,6 +264,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             chat,
         } => chat::run(prompt, format, &chat),
         Command::Repl { chat } => repl::run(&chat),
+        Command::Replay(args) => replay::run(&args),
         Command::Sandbox {
             cwd,
             sandbox,

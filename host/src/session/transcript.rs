@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::store::{SessionError, SessionStore};
 use super::{Entry, Header};
-use crate::message::{Message, Usage};
+use crate::message::{Message, ToolCall, Usage};
 
 /// A session as loaded from disk.
 #[derive(Debug, Clone)]
@@ -33,14 +33,18 @@ pub struct SessionSummary {
     pub tokens: u64,
 }
 
+/// A tool call of the session and the result it got then (`None`: it has none, e.g.
+/// after a crash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCall {
+    pub call: ToolCall,
+    pub result: Option<String>,
+}
+
 impl Transcript {
-    /// Loads session `id` from `store`.
+    /// Loads the session `id` names: an id, or the start of exactly one.
     pub fn load(store: &SessionStore, id: &str) -> Result<Self, SessionError> {
-        let path = store.path(id);
-        if !path.is_file() {
-            return Err(SessionError::NotFound { id: id.to_string() });
-        }
-        Self::read(&path)
+        Self::read(&store.path(&store.resolve(id)?))
     }
 
     /// The newest session whose working directory is `cwd`.
@@ -51,7 +55,7 @@ impl Transcript {
             let Ok(header) = read_header(&store.path(&id)) else {
                 continue;
             };
-            if header.cwd == cwd {
+            if header.cwd == cwd && header.replay_of.is_none() {
                 return Self::load(store, &id);
             }
         }
@@ -117,9 +121,55 @@ impl Transcript {
             | Entry::Interrupted
             | Entry::Changeset(_)
             | Entry::Undone { .. }
+            | Entry::Agent { .. }
             | Entry::FileSeen { .. } => {}
         }
         self.entries.push(entry);
+    }
+
+    /// Every tool call of the session in order, each assistant message's calls as one
+    /// group, with the result each got. Results are matched by call id among the calls
+    /// of the latest assistant message (ids need not be unique across a session).
+    pub fn recorded_calls(&self) -> Vec<Vec<RecordedCall>> {
+        let mut groups: Vec<Vec<RecordedCall>> = Vec::new();
+        for entry in &self.entries {
+            match entry {
+                Entry::Message(Message::Assistant { tool_calls, .. }) if !tool_calls.is_empty() => {
+                    groups.push(
+                        tool_calls
+                            .iter()
+                            .map(|call| RecordedCall {
+                                call: call.clone(),
+                                result: None,
+                            })
+                            .collect(),
+                    );
+                }
+                Entry::Message(Message::Tool {
+                    tool_call_id,
+                    content,
+                }) => {
+                    let unanswered = groups.last_mut().and_then(|group| {
+                        group
+                            .iter_mut()
+                            .find(|r| r.call.id == *tool_call_id && r.result.is_none())
+                    });
+                    if let Some(recorded) = unanswered {
+                        recorded.result = Some(content.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        groups
+    }
+
+    /// The agent profile the session works as: the last one it recorded, if any.
+    pub fn agent(&self) -> Option<&str> {
+        self.entries.iter().rev().find_map(|entry| match entry {
+            Entry::Agent { name } => Some(name.as_str()),
+            _ => None,
+        })
     }
 
     /// The last changeset that has not been undone.
@@ -234,6 +284,9 @@ impl Transcript {
                 Entry::Undone { call_id } => {
                     let _ = writeln!(out, "[undone] the changes of {call_id}");
                 }
+                Entry::Agent { name } => {
+                    let _ = writeln!(out, "[agent] {name}");
+                }
                 Entry::FileSeen { .. } => {}
             }
         }
@@ -289,6 +342,7 @@ mod tests {
             model: "m".into(),
             version: "0.1.0".into(),
             created: "2026-11-23T12:00:00Z".into(),
+            replay_of: None,
         }
     }
 
