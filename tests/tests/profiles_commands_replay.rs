@@ -137,3 +137,148 @@ fn replay_of_an_unknown_session_is_a_usage_error() {
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("no session `1999`"), "{out:?}");
 }
+
+/// The result the model got for the last call before request `index`.
+fn last_result(mock: &MockLlm, index: usize) -> String {
+    let body = &mock.requests()[index].body;
+    body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "tool")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The names of the tools offered in request `index`.
+fn offered_tools(mock: &MockLlm, index: usize) -> Vec<String> {
+    mock.requests()[index].body["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .map(|t| t["function"]["name"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The text of message `at` of request `index`.
+fn message(mock: &MockLlm, index: usize, at: usize) -> String {
+    mock.requests()[index].body["messages"][at]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Runs `conch repl` with `input` piped to it.
+fn repl(project: &Project, input: &str) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = project
+        .conch(&["repl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn plan_denies_an_edit_even_with_yes_allows_a_read_and_is_kept_by_continue() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("read", json!({"path": "a.txt"})),
+        Reply::tool_call("write", json!({"path": "a.txt", "content": "changed\n"})),
+        Reply::text("here is the plan"),
+        Reply::tool_call("bash", json!({"command": "touch made-by-bash"})),
+        Reply::text("still planning"),
+    ]);
+    let project = Project::new(&mock.url());
+    project.write("a.txt", "original\n");
+    let out = run_in(&project, &["run", "--agent", "plan", "--yes", "plan it"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(last_result(&mock, 1).contains("original"), "the read ran");
+    let denied = last_result(&mock, 2);
+    assert!(denied.contains("plan mode"), "{denied}");
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("a.txt")).unwrap(),
+        "original\n"
+    );
+    let offered = offered_tools(&mock, 0);
+    assert!(offered.contains(&"read".to_string()), "{offered:?}");
+    assert!(!offered.contains(&"write".to_string()), "{offered:?}");
+    assert!(!offered.contains(&"bash".to_string()), "{offered:?}");
+    assert!(message(&mock, 0, 0).contains("plan mode"));
+    assert!(
+        project
+            .session_lines()
+            .iter()
+            .any(|l| l["type"] == "agent" && l["name"] == "plan")
+    );
+
+    let out = run_in(&project, &["run", "--continue", "--yes", "go on"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(last_result(&mock, 4).contains("plan mode"), "plan is kept");
+    assert!(!project.path().join("made-by-bash").exists());
+}
+
+#[test]
+fn a_profile_from_the_config_adds_to_the_prompt_and_limits_the_tools() {
+    let mock = MockLlm::start(vec![Reply::text("reviewed")]);
+    let project = Project::with_config(
+        &mock.url(),
+        "[agents.reviewer]\ndescription = \"reviews\"\nprompt = \"Review like a hawk.\"\ntools = [\"read\", \"grep\"]\nmodel = \"review-model\"\n",
+    );
+    let out = run_in(&project, &["run", "--agent", "reviewer", "review"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(message(&mock, 0, 0).contains("Review like a hawk."));
+    assert_eq!(offered_tools(&mock, 0), ["read", "grep"]);
+    assert_eq!(mock.requests()[0].body["model"], "review-model");
+}
+
+#[test]
+fn an_unknown_agent_is_a_usage_error_naming_the_known_ones() {
+    let mock = MockLlm::start(vec![]);
+    let project = Project::with_config(&mock.url(), "[agents.reviewer]\nprompt = \"x\"\n");
+    let out = run_in(&project, &["run", "--agent", "planner", "hi"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("there is no agent `planner`; known agents: build, plan, reviewer"),
+        "{out:?}"
+    );
+    assert_eq!(mock.request_count(), 0);
+}
+
+#[test]
+fn the_repl_lists_agents_and_switches_to_plan() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("write", json!({"path": "a.txt", "content": "changed\n"})),
+        Reply::text("cannot"),
+    ]);
+    let project = Project::with_config(&mock.url(), "[permission]\nedit = \"allow\"\n");
+    project.write("a.txt", "original\n");
+    let out = repl(
+        &project,
+        "/agent\n/agent plan\n/agent nope\nchange a.txt\n/exit\n",
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("* build"), "{out:?}");
+    assert!(out.stderr.contains("  plan"), "{out:?}");
+    assert!(out.stderr.contains("there is no agent `nope`"), "{out:?}");
+    assert!(last_result(&mock, 1).contains("plan mode"));
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("a.txt")).unwrap(),
+        "original\n"
+    );
+    assert!(!offered_tools(&mock, 0).contains(&"write".to_string()));
+}

@@ -9,6 +9,7 @@
 pub mod compaction;
 mod event;
 mod freshness;
+mod profile;
 mod prompt;
 mod retry;
 mod tools;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub use event::{AgentEvent, EventSink};
+pub use profile::{AgentProfile, AgentProfiles, DEFAULT_AGENT, UnknownAgent};
 pub use prompt::system_prompt;
 pub use tools::{InvalidArguments, ToolBox};
 
@@ -102,6 +104,8 @@ pub struct Agent {
     session: SessionWriter,
     messages: Vec<Message>,
     settings: Settings,
+    /// The name of the agent profile in use.
+    agent: String,
 }
 
 /// What arrived for one request.
@@ -178,7 +182,47 @@ impl Agent {
             session,
             messages,
             settings,
+            agent: DEFAULT_AGENT.into(),
         }
+    }
+
+    /// Works as `profile` from now on: only its tools are offered, and the gate decides
+    /// as it says. Nothing is recorded (see [`Agent::switch_agent`]).
+    pub fn use_profile(&mut self, profile: &AgentProfile) {
+        self.definitions = self.tools.definitions_for(profile);
+        self.gate.set_agent(profile.restriction());
+        self.agent = profile.name.clone();
+    }
+
+    /// Switches to `profile` in the middle of a session (asking `provider` from now on,
+    /// if given): the session records it, and the model is told in a user message,
+    /// since the system prompt it already has cannot change.
+    pub fn switch_agent(
+        &mut self,
+        profile: &AgentProfile,
+        provider: Option<Arc<dyn Provider>>,
+    ) -> Result<(), SessionError> {
+        self.use_profile(profile);
+        if let Some(provider) = provider {
+            self.provider = provider;
+        }
+        self.record(Entry::Agent {
+            name: profile.name.clone(),
+        })?;
+        let mut note = format!(
+            "[conch] The user switched to the `{}` agent: {}.",
+            profile.name, profile.description
+        );
+        if let Some(prompt) = &profile.prompt {
+            note.push('\n');
+            note.push_str(prompt);
+        }
+        self.record(Entry::Message(Message::user(note)))
+    }
+
+    /// The name of the agent profile in use.
+    pub fn agent_name(&self) -> &str {
+        &self.agent
     }
 
     /// Takes what an earlier part of the session read and wrote (its `entries`) as seen,

@@ -166,6 +166,10 @@ pub struct ChatArgs {
     /// Continue the latest session of this directory.
     #[arg(long = "continue", short = 'c')]
     pub continue_latest: bool,
+    /// The agent profile: `build` (default), `plan` (read-only), or one from
+    /// `[agents.NAME]` in conch.toml. A continued session keeps its own otherwise.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
     #[command(flatten)]
     pub permission: PermissionArgs,
     #[command(flatten)]

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use rustyline::error::ReadlineError;
 
-use super::chat::{Prepared, history_file, interrupt_on_ctrl_c, prepare, runtime};
+use super::chat::{Prepared, history_file, interrupt_on_ctrl_c, prepare, provider_for, runtime};
 use super::{ChatArgs, CliError};
-use crate::agent::{AgentEvent, TurnIo};
+use crate::agent::{Agent, AgentEvent, AgentProfiles, TurnIo};
 use crate::permission::Approver;
 use crate::ui::{TerminalApprover, TextRenderer};
 
@@ -18,12 +18,17 @@ Type a task and press Enter. Commands:
   /compact   summarise older turns now to free context
   /session   the session id
   /undo      put back the files the last change wrote
+  /agent     list the agent profiles; /agent NAME switches to one
   /exit      leave (also Ctrl-D)
 Ctrl-C stops the running turn; the session keeps what happened.";
 
 /// Runs the repl until the user leaves.
 pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
-    let Prepared { mut agent, start } = prepare(args)?;
+    let Prepared {
+        mut agent,
+        start,
+        profiles,
+    } = prepare(args)?;
     let terminal = std::io::stderr().is_terminal();
     let mut renderer = TextRenderer::new(crate::ui::use_colour(terminal), terminal);
     if let AgentEvent::SessionStart {
@@ -78,6 +83,25 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
             }
             _ => {}
         }
+        if line == "/agent" || line.starts_with("/agent ") {
+            let name = line["/agent".len()..].trim();
+            if name.is_empty() {
+                for profile in profiles.iter() {
+                    let mark = if profile.name == agent.agent_name() {
+                        "*"
+                    } else {
+                        " "
+                    };
+                    eprintln!("{mark} {:<10} {}", profile.name, profile.description);
+                }
+                continue;
+            }
+            match switch_agent(&mut agent, &profiles, name, args) {
+                Ok(()) => eprintln!("agent {name}"),
+                Err(e) => eprintln!("error: {e}"),
+            }
+            continue;
+        }
         if line.starts_with('/') && line != "/compact" {
             eprintln!("unknown command {line}; /help lists them");
             continue;
@@ -109,4 +133,21 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
         let _ = editor.save_history(file);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `/agent NAME`: works as that profile from the next turn on (with its model).
+fn switch_agent(
+    agent: &mut Agent,
+    profiles: &AgentProfiles,
+    name: &str,
+    args: &ChatArgs,
+) -> Result<(), CliError> {
+    let profile = profiles
+        .find(name)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let cwd = agent.working_dir().to_path_buf();
+    let provider = provider_for(args, &cwd, profile)?;
+    agent
+        .switch_agent(profile, Some(provider))
+        .map_err(|e| CliError::Failed(e.into()))
 }

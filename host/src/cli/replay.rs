@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::chat::{EXIT_INTERRUPTED, interrupt_on_ctrl_c, runtime};
 use super::{CliError, Format, PermissionArgs, PluginArgs, SandboxArgs};
-use crate::agent::{Agent, AgentEvent, Settings, ToolBox, TurnIo};
+use crate::agent::{Agent, AgentEvent, DEFAULT_AGENT, Settings, ToolBox, TurnIo};
 use crate::message::{Message, ToolCall};
 use crate::permission::Gate;
 use crate::plugin::CallLimits;
@@ -102,6 +102,11 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| usage(&e))?;
     let policy = crate::config::load_permission(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
     let gate = Gate::new(policy, args.permission.flags());
+    // The session's own agent profile decides as it did then (`plan` denies edits).
+    let profiles = crate::config::load_agents(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
+    let profile = profiles
+        .find(transcript.agent().unwrap_or(DEFAULT_AGENT))
+        .map_err(|e| usage(&e))?;
     registry.warm_up();
     let writer = store
         .create(Header {
@@ -133,6 +138,12 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         Vec::new(),
         settings,
     );
+    agent.use_profile(profile);
+    agent
+        .record(Entry::Agent {
+            name: profile.name.clone(),
+        })
+        .map_err(|e| CliError::Failed(e.into()))?;
     let replay_id = agent.session_id().to_string();
     let mut terminal = TerminalApprover;
     let ask = std::io::stdin().is_terminal();
