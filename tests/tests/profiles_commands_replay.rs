@@ -282,3 +282,98 @@ fn the_repl_lists_agents_and_switches_to_plan() {
     );
     assert!(!offered_tools(&mock, 0).contains(&"write".to_string()));
 }
+
+/// The last user message of request `index`.
+fn user_message(mock: &MockLlm, index: usize) -> String {
+    mock.requests()[index].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Writes a command file into the user config dir of `project`.
+fn write_user_command(project: &Project, name: &str, text: &str) {
+    let dir = project.path().parent().unwrap().join("config/commands");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.md")), text).unwrap();
+}
+
+#[test]
+fn a_project_command_expands_its_arguments_and_runs_as_its_agent() {
+    let mock = MockLlm::start(vec![Reply::text("reviewed")]);
+    let project = Project::new(&mock.url());
+    project.write(
+        ".conch/commands/review.md",
+        "---\ndescription: Review one file\nagent: plan\n---\nReview $1 with care. Focus: $ARGUMENTS\n",
+    );
+    // A user command of the same name loses to the project's.
+    write_user_command(&project, "review", "the user's review $ARGUMENTS");
+    let out = run_in(&project, &["run", "--command", "review", "src/a.rs speed"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        user_message(&mock, 0),
+        "Review src/a.rs with care. Focus: src/a.rs speed\n"
+    );
+    assert!(!offered_tools(&mock, 0).contains(&"write".to_string()));
+}
+
+#[test]
+fn a_user_command_without_placeholders_gets_the_arguments_appended() {
+    let mock = MockLlm::start(vec![Reply::text("done")]);
+    let project = Project::new(&mock.url());
+    write_user_command(
+        &project,
+        "fix-tests",
+        "---\nmodel: fixer-model\n---\nFix the failing tests.\n",
+    );
+    let out = run_in(&project, &["run", "--command", "fix-tests", "in core only"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        user_message(&mock, 0),
+        "Fix the failing tests.\n\nin core only"
+    );
+    assert_eq!(mock.requests()[0].body["model"], "fixer-model");
+}
+
+#[test]
+fn an_unknown_command_is_a_usage_error_naming_the_known_ones() {
+    let mock = MockLlm::start(vec![]);
+    let project = Project::new(&mock.url());
+    project.write(".conch/commands/review.md", "Review.");
+    write_user_command(&project, "explain", "Explain $ARGUMENTS");
+    let out = run_in(&project, &["run", "--command", "reveiw", "x"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("there is no command `reveiw`; known commands: explain, review"),
+        "{out:?}"
+    );
+    assert_eq!(mock.request_count(), 0);
+}
+
+#[test]
+fn the_repl_runs_a_custom_command_and_lists_it_in_help() {
+    let mock = MockLlm::start(vec![Reply::text("explained")]);
+    let project = Project::new(&mock.url());
+    project.write(
+        ".conch/commands/explain.md",
+        "---\ndescription: Explain some code\n---\nExplain $1 to $2.",
+    );
+    let out = repl(
+        &project,
+        "/help\n/explain lib.rs newcomers\n/nothing\n/exit\n",
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stderr.contains("/explain   Explain some code"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("unknown command /nothing"), "{out:?}");
+    assert_eq!(user_message(&mock, 0), "Explain lib.rs to newcomers.");
+    assert_eq!(mock.request_count(), 1);
+}

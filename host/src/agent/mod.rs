@@ -220,6 +220,11 @@ impl Agent {
         self.record(Entry::Message(Message::user(note)))
     }
 
+    /// Asks `provider` from now on; returns the one it asked before.
+    pub fn replace_provider(&mut self, provider: Arc<dyn Provider>) -> Arc<dyn Provider> {
+        std::mem::replace(&mut self.provider, provider)
+    }
+
     /// The name of the agent profile in use.
     pub fn agent_name(&self) -> &str {
         &self.agent

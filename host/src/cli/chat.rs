@@ -14,6 +14,7 @@ use crate::agent::{
     ToolBox, TurnEnd, TurnIo,
 };
 use crate::config::{self, FlagOverrides};
+use crate::custom_command::{CustomCommand, CustomCommands};
 use crate::message::Message;
 use crate::permission::{Approver, Gate};
 use crate::plugin::CallLimits;
@@ -206,6 +207,25 @@ pub fn provider_for(
     crate::provider::from_config(&config).map_err(|e| CliError::Usage(e.to_string()))
 }
 
+/// The custom commands for a run with `args` (see [`crate::custom_command`]).
+pub fn custom_commands(args: &ChatArgs) -> Result<CustomCommands, CliError> {
+    let cwd = match &args.cwd {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir()
+            .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?,
+    };
+    CustomCommands::load(&cwd, crate::dirs::config_dir().as_deref())
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// The custom command `name`, or a usage error listing the known ones.
+fn find_command(args: &ChatArgs, name: &str) -> Result<CustomCommand, CliError> {
+    custom_commands(args)?
+        .find(name)
+        .cloned()
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
 /// A single-threaded runtime: the loop is one task, tools run on blocking threads.
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
@@ -226,8 +246,13 @@ pub fn interrupt_on_ctrl_c() -> (CancellationToken, tokio::task::JoinHandle<()>)
     (token, watcher)
 }
 
-/// `conch run PROMPT`.
-pub fn run(prompt: String, format: Format, args: &ChatArgs) -> Result<ExitCode, CliError> {
+/// `conch run PROMPT`, or `conch run --command NAME ARGUMENTS`.
+pub fn run(
+    prompt: String,
+    command: Option<&str>,
+    format: Format,
+    mut args: ChatArgs,
+) -> Result<ExitCode, CliError> {
     let prompt_from_stdin = prompt == "-";
     let prompt = if prompt_from_stdin {
         let mut text = String::new();
@@ -238,6 +263,16 @@ pub fn run(prompt: String, format: Format, args: &ChatArgs) -> Result<ExitCode, 
     } else {
         prompt
     };
+    let prompt = match command {
+        Some(name) => {
+            let command = find_command(&args, name)?;
+            // The command's agent and model, unless the command line chose.
+            args.agent = args.agent.or(command.agent.clone());
+            args.model = args.model.or(command.model.clone());
+            command.expand(&prompt)
+        }
+        None => prompt,
+    };
     if prompt.trim().is_empty() && args.session.is_none() && !args.continue_latest {
         return Err(CliError::Usage(
             "the prompt is empty; say what the agent should do".into(),
@@ -245,7 +280,7 @@ pub fn run(prompt: String, format: Format, args: &ChatArgs) -> Result<ExitCode, 
     }
     let Prepared {
         mut agent, start, ..
-    } = prepare(args)?;
+    } = prepare(&args)?;
     let mut sink: Box<dyn EventSink> = match format {
         Format::Json => Box::new(JsonEvents::new(std::io::stdout())),
         Format::Text => {

@@ -33,8 +33,12 @@ pub struct Cli {
 pub enum Command {
     /// Give the agent a task and let it work until it answers.
     Run {
-        /// The task, or `-` to read it from stdin.
-        prompt: String,
+        /// The task, or `-` to read it from stdin; with --command, the command's arguments.
+        prompt: Option<String>,
+        /// Run the custom command NAME (`.conch/commands/NAME.md`, or `commands/` in the
+        /// user config dir) with the prompt as its arguments.
+        #[arg(long, value_name = "NAME")]
+        command: Option<String>,
         /// Output: `text` (the answer on stdout, tool calls on stderr) or `json` (one
         /// event per line on stdout).
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -146,7 +150,7 @@ pub enum SessionsCommand {
 }
 
 /// What `run` and `repl` share: where, with which model, which session, what is allowed.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ChatArgs {
     /// Working directory (default: the current directory).
     #[arg(long, value_name = "DIR")]
@@ -179,7 +183,7 @@ pub struct ChatArgs {
 }
 
 /// How commands are confined (over `[sandbox]` in conch.toml).
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SandboxArgs {
     /// workspace-write (default): write only in the workspace; read-only; or off.
     #[arg(long = "sandbox", value_enum, value_name = "MODE")]
@@ -203,7 +207,7 @@ impl SandboxArgs {
 }
 
 /// Extra plugins to load beside the built-ins.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct PluginArgs {
     /// Load a plugin component from this file (repeatable).
     #[arg(long = "plugin", value_name = "FILE.wasm")]
@@ -211,7 +215,7 @@ pub struct PluginArgs {
 }
 
 /// Command-line overrides of the permission gate (see `[permission]` in conch.toml).
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct PermissionArgs {
     /// Approve every call that would ask (explicit denies still deny).
     #[arg(long)]
@@ -264,9 +268,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Run {
             prompt,
+            command,
             format,
             chat,
-        } => chat::run(prompt, format, &chat),
+        } => chat::run(prompt.unwrap_or_default(), command.as_deref(), format, chat),
         Command::Repl { chat } => repl::run(&chat),
         Command::Replay(args) => replay::run(&args),
         Command::Sandbox {

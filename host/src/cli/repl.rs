@@ -3,13 +3,18 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use rustyline::error::ReadlineError;
 
-use super::chat::{Prepared, history_file, interrupt_on_ctrl_c, prepare, provider_for, runtime};
+use super::chat::{
+    Prepared, custom_commands, history_file, interrupt_on_ctrl_c, prepare, provider_for, runtime,
+};
 use super::{ChatArgs, CliError};
 use crate::agent::{Agent, AgentEvent, AgentProfiles, TurnIo};
+use crate::custom_command::CustomCommand;
 use crate::permission::Approver;
+use crate::provider::Provider;
 use crate::ui::{TerminalApprover, TextRenderer};
 
 const HELP: &str = "\
@@ -29,6 +34,7 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
         start,
         profiles,
     } = prepare(args)?;
+    let commands = custom_commands(args)?;
     let terminal = std::io::stderr().is_terminal();
     let mut renderer = TextRenderer::new(crate::ui::use_colour(terminal), terminal);
     if let AgentEvent::SessionStart {
@@ -67,6 +73,16 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
             "/exit" | "/quit" => break,
             "/help" => {
                 eprintln!("{HELP}");
+                if commands.iter().next().is_some() {
+                    eprintln!("Custom commands (/NAME arguments):");
+                }
+                for command in commands.iter() {
+                    let about = command
+                        .description
+                        .as_deref()
+                        .unwrap_or_else(|| command.body.lines().next().unwrap_or(""));
+                    eprintln!("  /{:<9} {}", command.name, crate::ui::one_line(about, 70));
+                }
                 continue;
             }
             "/session" => {
@@ -102,9 +118,23 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
             }
             continue;
         }
-        if line.starts_with('/') && line != "/compact" {
-            eprintln!("unknown command {line}; /help lists them");
-            continue;
+        // A custom command: its prompt, with its model for this turn.
+        let mut prompt = line.to_string();
+        let mut model_before = None;
+        if let Some(invocation) = line.strip_prefix('/').filter(|_| line != "/compact") {
+            let (name, arguments) = invocation.split_once(' ').unwrap_or((invocation, ""));
+            let Ok(command) = commands.find(name) else {
+                eprintln!("unknown command /{name}; /help lists them");
+                continue;
+            };
+            match prepare_command(&mut agent, &profiles, command, args) {
+                Ok(before) => model_before = before,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    continue;
+                }
+            }
+            prompt = command.expand(arguments);
         }
         let approver: Option<&mut dyn Approver> = if ask { Some(&mut approver) } else { None };
         runtime.block_on(async {
@@ -124,10 +154,13 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
                 }
             } else {
                 // Failures were shown as events; the repl goes on.
-                let _ = agent.run_turn(Some(line), &mut io).await;
+                let _ = agent.run_turn(Some(&prompt), &mut io).await;
             }
             watcher.abort();
         });
+        if let Some(provider) = model_before.take() {
+            agent.replace_provider(provider);
+        }
     }
     if let Some(file) = &history {
         let _ = editor.save_history(file);
@@ -150,4 +183,33 @@ fn switch_agent(
     agent
         .switch_agent(profile, Some(provider))
         .map_err(|e| CliError::Failed(e.into()))
+}
+
+/// Before a custom command's turn: switches to its agent (for good, as /agent does) and
+/// asks its model for this turn; returns the provider to go back to after the turn.
+fn prepare_command(
+    agent: &mut Agent,
+    profiles: &AgentProfiles,
+    command: &CustomCommand,
+    args: &ChatArgs,
+) -> Result<Option<Arc<dyn Provider>>, CliError> {
+    if let Some(name) = command
+        .agent
+        .as_deref()
+        .filter(|n| *n != agent.agent_name())
+    {
+        switch_agent(agent, profiles, name, args)?;
+        eprintln!("agent {name} (from /{})", command.name);
+    }
+    let Some(model) = &command.model else {
+        return Ok(None);
+    };
+    let profile = profiles
+        .find(agent.agent_name())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut with_model = args.clone();
+    with_model.model = Some(model.clone());
+    let cwd = agent.working_dir().to_path_buf();
+    let provider = provider_for(&with_model, &cwd, profile)?;
+    Ok(Some(agent.replace_provider(provider)))
 }
