@@ -377,3 +377,91 @@ fn the_repl_runs_a_custom_command_and_lists_it_in_help() {
     assert_eq!(user_message(&mock, 0), "Explain lib.rs to newcomers.");
     assert_eq!(mock.request_count(), 1);
 }
+
+#[test]
+fn plan_denies_every_edit_tool_and_bash_even_when_the_config_and_flags_allow_them() {
+    let patch = "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-original\n+patched\n";
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("read", json!({"path": "a.txt"})),
+        Reply::tool_call(
+            "replace",
+            json!({"path": "a.txt", "old_string": "original", "new_string": "x"}),
+        ),
+        Reply::tool_call(
+            "edit",
+            json!({"path": "a.txt", "start_line": 1, "new_text": "x"}),
+        ),
+        Reply::tool_call(
+            "multiedit",
+            json!({"path": "a.txt", "edits": [{"start_line": 1, "new_text": "x"}]}),
+        ),
+        Reply::tool_call("patch", json!({"patch": patch})),
+        Reply::tool_call("write", json!({"path": "new.txt", "content": "x"})),
+        Reply::tool_call("bash", json!({"command": "touch by-bash"})),
+        Reply::text("nothing changed"),
+    ]);
+    let project = Project::with_config(
+        &mock.url(),
+        "[permission]\nedit = \"allow\"\nbash = \"allow\"\n\n[[permission.rules]]\ntool = \"bash\"\npattern = \"*\"\ndecision = \"allow\"\n",
+    );
+    project.write("a.txt", "original\n");
+    let out = run_in(
+        &project,
+        &["run", "--agent", "plan", "--yes", "--allow-edit", "try"],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    for index in 2..=7 {
+        let result = last_result(&mock, index);
+        assert!(result.contains("plan mode"), "request {index}: {result}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("a.txt")).unwrap(),
+        "original\n"
+    );
+    assert!(!project.path().join("new.txt").exists());
+    assert!(!project.path().join("by-bash").exists());
+    assert!(
+        !project
+            .session_lines()
+            .iter()
+            .any(|l| l["type"] == "changeset")
+    );
+}
+
+#[test]
+fn a_tool_outside_a_profiles_set_is_denied_even_if_the_config_allows_it() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("bash", json!({"command": "touch by-bash"})),
+        Reply::text("could not"),
+    ]);
+    let project = Project::with_config(
+        &mock.url(),
+        "[permission]\nbash = \"allow\"\n\n[agents.reader]\ntools = [\"read\"]\n",
+    );
+    let out = run_in(&project, &["run", "--agent", "reader", "--yes", "run it"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let result = last_result(&mock, 1);
+    assert!(
+        result.contains("is not allowed for the `reader` agent"),
+        "{result}"
+    );
+    assert!(!project.path().join("by-bash").exists());
+    assert_eq!(offered_tools(&mock, 0), ["read"]);
+}
+
+#[test]
+fn command_and_session_names_cannot_reach_other_files() {
+    let mock = MockLlm::start(vec![]);
+    let project = Project::new(&mock.url());
+    write_user_command(&project, "real", "x");
+    project.write("secret.md", "not a command");
+    for name in ["../secret", "../../config/commands/real", "/etc/passwd"] {
+        let out = run_in(&project, &["run", "--command", name, "x"]);
+        assert_eq!(out.code, Some(2), "{name}: {out:?}");
+        assert!(out.stderr.contains("known commands: real"), "{out:?}");
+    }
+    let out = run_in(&project, &["replay", "../../etc/passwd"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("there is no session"), "{out:?}");
+    assert_eq!(mock.request_count(), 0);
+}
