@@ -238,8 +238,12 @@ fn a_profile_from_the_config_adds_to_the_prompt_and_limits_the_tools() {
         &mock.url(),
         "[agents.reviewer]\ndescription = \"reviews\"\nprompt = \"Review like a hawk.\"\ntools = [\"read\", \"grep\"]\nmodel = \"review-model\"\n",
     );
-    let out = run_in(&project, &["run", "--agent", "reviewer", "review"]);
+    let out = run_in(
+        &project,
+        &["run", "--agent", "reviewer", "--format", "json", "review"],
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(json_lines(&out.stdout)[0]["agent"], "reviewer");
     assert!(message(&mock, 0, 0).contains("Review like a hawk."));
     assert_eq!(offered_tools(&mock, 0), ["read", "grep"]);
     assert_eq!(mock.requests()[0].body["model"], "review-model");
@@ -254,6 +258,14 @@ fn an_unknown_agent_is_a_usage_error_naming_the_known_ones() {
     assert!(
         out.stderr
             .contains("there is no agent `planner`; known agents: build, plan, reviewer"),
+        "{out:?}"
+    );
+    let project = Project::with_config(&mock.url(), "[agents.typo]\ntools = [\"reed\"]\n");
+    let out = run_in(&project, &["run", "--agent", "typo", "hi"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("`tools` names reed, which there is no tool of"),
         "{out:?}"
     );
     assert_eq!(mock.request_count(), 0);
@@ -272,6 +284,7 @@ fn the_repl_lists_agents_and_switches_to_plan() {
         "/agent\n/agent plan\n/agent nope\nchange a.txt\n/exit\n",
     );
     assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("agent build · /help"), "{out:?}");
     assert!(out.stderr.contains("* build"), "{out:?}");
     assert!(out.stderr.contains("  plan"), "{out:?}");
     assert!(out.stderr.contains("there is no agent `nope`"), "{out:?}");

@@ -57,9 +57,10 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
         .or_else(|| recorded_agent.clone())
         .unwrap_or_else(|| DEFAULT_AGENT.to_string());
     let profile = profiles.find(&agent_name).map_err(|e| usage(&e))?.clone();
+    let registry = Arc::new(super::registry(&args.plugins)?);
+    check_tools(&profile, &registry)?;
     let config = load_config(args, &ctx.cwd, &profile)?;
     let policy = config::load_permission(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
-    let registry = Arc::new(super::registry(&args.plugins)?);
     // Compile (or load) the plugins while the first request is on its way.
     registry.warm_up();
     let provider = crate::provider::from_config(&config).map_err(|e| usage(&e))?;
@@ -170,12 +171,40 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
         provider: config.provider.name.clone(),
         model: config.provider.model.clone(),
         cwd: cwd_text,
+        agent: profile.name.clone(),
     };
     Ok(Prepared {
         agent,
         start,
         profiles,
     })
+}
+
+/// A usage error when `profile` names a tool there is none of (a typo would otherwise
+/// leave the agent without it, silently).
+fn check_tools(
+    profile: &AgentProfile,
+    registry: &crate::plugin::PluginRegistry,
+) -> Result<(), CliError> {
+    let crate::permission::ToolSet::Named(names) = &profile.tools else {
+        return Ok(());
+    };
+    let unknown: Vec<&str> = names
+        .iter()
+        .filter(|name| registry.find(name).is_none())
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<&str> = registry.tools().map(|(_, t)| t.name.as_str()).collect();
+    Err(CliError::Usage(format!(
+        "agent `{}`: `tools` names {}, which there is no tool of; fix [agents.{}] in conch.toml (tools: {})",
+        profile.name,
+        unknown.join(", "),
+        profile.name,
+        known.join(", ")
+    )))
 }
 
 /// The configuration for a run in `cwd` as `profile`: its model, unless --model or

@@ -42,11 +42,14 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
         model,
         provider,
         resumed,
+        agent: agent_name,
         ..
     } = &start
     {
         let verb = if *resumed { "continuing" } else { "session" };
-        eprintln!("conch {verb} {session_id} · {model} via {provider} · /help for commands");
+        eprintln!(
+            "conch {verb} {session_id} · {model} via {provider} · agent {agent_name} · /help for commands"
+        );
     }
     let mut editor = rustyline::DefaultEditor::new()
         .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start line editing: {e}")))?;
@@ -110,6 +113,10 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
                     };
                     eprintln!("{mark} {:<10} {}", profile.name, profile.description);
                 }
+                continue;
+            }
+            if name == agent.agent_name() {
+                eprintln!("already agent {name}");
                 continue;
             }
             match switch_agent(&mut agent, &profiles, name, args) {

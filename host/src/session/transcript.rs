@@ -205,7 +205,10 @@ impl Transcript {
             Entry::Message(Message::User { content }) => Some(content.as_str()),
             _ => None,
         });
-        let first_prompt = prompts.next().unwrap_or("").to_string();
+        let first_prompt = match &self.header.replay_of {
+            Some(original) => format!("(replay of {original})"),
+            None => prompts.next().unwrap_or("").to_string(),
+        };
         SessionSummary {
             id: self.header.id.clone(),
             created: self.header.created.clone(),
