@@ -229,6 +229,16 @@ fn plan_denies_an_edit_even_with_yes_allows_a_read_and_is_kept_by_continue() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(last_result(&mock, 4).contains("plan mode"), "plan is kept");
     assert!(!project.path().join("made-by-bash").exists());
+
+    // Replayed, the calls are decided as plan decided them: all match, nothing changes.
+    let id = only_session_id(&project);
+    let out = run_in(&project, &["replay", &id, "--yes"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("3 match, 0 differ"), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("a.txt")).unwrap(),
+        "original\n"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::chat::{EXIT_INTERRUPTED, interrupt_on_ctrl_c, runtime};
 use super::{CliError, Format, PermissionArgs, PluginArgs, SandboxArgs};
-use crate::agent::{Agent, AgentEvent, DEFAULT_AGENT, Settings, ToolBox, TurnIo};
+use crate::agent::{Agent, AgentEvent, AgentProfiles, DEFAULT_AGENT, Settings, ToolBox, TurnIo};
 use crate::message::{Message, ToolCall};
 use crate::permission::Gate;
 use crate::plugin::CallLimits;
@@ -102,11 +102,11 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| usage(&e))?;
     let policy = crate::config::load_permission(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
     let gate = Gate::new(policy, args.permission.flags());
-    // The session's own agent profile decides as it did then (`plan` denies edits).
+    // Each call is decided as the agent profile of its time did (`plan` denies edits).
     let profiles = crate::config::load_agents(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
-    let profile = profiles
-        .find(transcript.agent().unwrap_or(DEFAULT_AGENT))
-        .map_err(|e| usage(&e))?;
+    for name in groups.iter().flatten().filter_map(|r| r.agent.as_deref()) {
+        profiles.find(name).map_err(|e| usage(&e))?;
+    }
     registry.warm_up();
     let writer = store
         .create(Header {
@@ -138,12 +138,6 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         Vec::new(),
         settings,
     );
-    agent.use_profile(profile);
-    agent
-        .record(Entry::Agent {
-            name: profile.name.clone(),
-        })
-        .map_err(|e| CliError::Failed(e.into()))?;
     let replay_id = agent.session_id().to_string();
     let mut terminal = TerminalApprover;
     let ask = std::io::stdin().is_terminal();
@@ -153,6 +147,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         let (interrupt, watcher) = interrupt_on_ctrl_c();
         let outcome = replay_groups(
             &mut agent,
+            &profiles,
             &groups,
             &mut report,
             TurnIo {
@@ -179,12 +174,30 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
 /// Replays every group in order; true when the user interrupted it.
 async fn replay_groups(
     agent: &mut Agent,
+    profiles: &AgentProfiles,
     groups: &[Vec<RecordedCall>],
     report: &mut Report,
     mut io: TurnIo<'_>,
 ) -> Result<bool, CliError> {
     let failed = |e: crate::agent::AgentError| CliError::Failed(e.into());
+    let mut current = None;
     for group in groups {
+        let wanted = group
+            .first()
+            .and_then(|r| r.agent.as_deref())
+            .unwrap_or(DEFAULT_AGENT);
+        if current != Some(wanted) {
+            let profile = profiles
+                .find(wanted)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            agent.use_profile(profile);
+            agent
+                .record(Entry::Agent {
+                    name: profile.name.clone(),
+                })
+                .map_err(|e| CliError::Failed(e.into()))?;
+            current = Some(wanted);
+        }
         let calls: Vec<ToolCall> = group.iter().map(|r| r.call.clone()).collect();
         agent
             .record(Entry::Message(Message::Assistant {

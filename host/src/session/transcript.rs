@@ -33,12 +33,13 @@ pub struct SessionSummary {
     pub tokens: u64,
 }
 
-/// A tool call of the session and the result it got then (`None`: it has none, e.g.
-/// after a crash).
+/// A tool call of the session, the result it got then (`None`: it has none, e.g. after
+/// a crash), and the agent profile in use when it was made (`None`: none recorded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedCall {
     pub call: ToolCall,
     pub result: Option<String>,
+    pub agent: Option<String>,
 }
 
 impl Transcript {
@@ -132,8 +133,10 @@ impl Transcript {
     /// of the latest assistant message (ids need not be unique across a session).
     pub fn recorded_calls(&self) -> Vec<Vec<RecordedCall>> {
         let mut groups: Vec<Vec<RecordedCall>> = Vec::new();
+        let mut agent = None;
         for entry in &self.entries {
             match entry {
+                Entry::Agent { name } => agent = Some(name.clone()),
                 Entry::Message(Message::Assistant { tool_calls, .. }) if !tool_calls.is_empty() => {
                     groups.push(
                         tool_calls
@@ -141,6 +144,7 @@ impl Transcript {
                             .map(|call| RecordedCall {
                                 call: call.clone(),
                                 result: None,
+                                agent: agent.clone(),
                             })
                             .collect(),
                     );
