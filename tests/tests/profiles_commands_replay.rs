@@ -299,6 +299,19 @@ fn the_repl_lists_agents_and_switches_to_plan() {
     assert!(out.stderr.contains("  plan"), "{out:?}");
     assert!(out.stderr.contains("there is no agent `nope`"), "{out:?}");
     assert!(last_result(&mock, 1).contains("plan mode"));
+    // The model is told of the switch: its system prompt was written for build.
+    let told = mock.requests()[0].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| {
+            m["role"] == "user"
+                && m["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("switched to the `plan` agent")
+        });
+    assert!(told);
     assert_eq!(
         std::fs::read_to_string(project.path().join("a.txt")).unwrap(),
         "original\n"
