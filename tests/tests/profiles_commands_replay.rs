@@ -501,3 +501,62 @@ fn command_and_session_names_cannot_reach_other_files() {
     assert!(out.stderr.contains("there is no session"), "{out:?}");
     assert_eq!(mock.request_count(), 0);
 }
+
+#[test]
+fn ctrl_c_stops_a_replay_and_its_command() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mock = MockLlm::start(vec![
+        Reply::tool_call(
+            "bash",
+            json!({"command": "if [ -f slow ]; then sleep 60 & echo $! > bg.pid; wait; fi; echo ok"}),
+        ),
+        Reply::tool_call("read", json!({"path": "slow"})),
+        Reply::text("done"),
+    ]);
+    let project = Project::new(&mock.url());
+    let out = run_in(&project, &["run", "--yes", "run it"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let id = only_session_id(&project);
+    project.write("slow", "");
+    let child = project
+        .conch(&["replay", &id, "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid_file = project.path().join("bg.pid");
+    let started = Instant::now();
+    while std::fs::read_to_string(&pid_file)
+        .map(|pid| pid.trim().is_empty())
+        .unwrap_or(true)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the command never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    conch_tests::interrupt(&child);
+    let out = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(out.code, Some(130), "{out:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !conch_tests::running(&pid_file),
+        "the command outlived Ctrl-C"
+    );
+    let replay = project
+        .session_files()
+        .into_iter()
+        .find(|file| !file.ends_with(format!("{id}.jsonl")))
+        .unwrap();
+    let text = std::fs::read_to_string(replay).unwrap();
+    assert!(
+        text.trim_end().ends_with(r#"{"type":"interrupted"}"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains(r#""content":"     1\t"#),
+        "the read after it never ran"
+    );
+}

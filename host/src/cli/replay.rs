@@ -162,6 +162,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     })?;
     report.summary(&transcript.header.id, Some(&replay_id))?;
     if interrupted {
+        agent.record(Entry::Interrupted).map_err(failed)?;
         return Err(CliError::Reported(EXIT_INTERRUPTED));
     }
     Ok(if report.counts[1] == 0 {
@@ -179,9 +180,11 @@ async fn replay_groups(
     report: &mut Report,
     mut io: TurnIo<'_>,
 ) -> Result<bool, CliError> {
-    let failed = |e: crate::agent::AgentError| CliError::Failed(e.into());
     let mut current = None;
     for group in groups {
+        if io.interrupt.is_cancelled() {
+            return Ok(true);
+        }
         let wanted = group
             .first()
             .and_then(|r| r.agent.as_deref())
@@ -195,7 +198,7 @@ async fn replay_groups(
                 .record(Entry::Agent {
                     name: profile.name.clone(),
                 })
-                .map_err(|e| CliError::Failed(e.into()))?;
+                .map_err(failed)?;
             current = Some(wanted);
         }
         let calls: Vec<ToolCall> = group.iter().map(|r| r.call.clone()).collect();
@@ -205,20 +208,20 @@ async fn replay_groups(
                 reasoning_content: None,
                 tool_calls: calls,
             }))
-            .map_err(|e| CliError::Failed(e.into()))?;
+            .map_err(failed)?;
         for (at, recorded) in group.iter().enumerate() {
-            if never_ran(recorded) || io.interrupt.is_cancelled() {
-                let why = if never_ran(recorded) {
-                    "error: not run: the session never ran it"
-                } else {
-                    "error: not run: the user interrupted the replay"
-                };
+            if io.interrupt.is_cancelled() {
+                record_not_run(agent, &group[at..])?;
+                return Ok(true);
+            }
+            if never_ran(recorded) {
                 agent
-                    .record(Entry::Message(Message::tool_result(&recorded.call.id, why)))
-                    .map_err(|e| CliError::Failed(e.into()))?;
-                if never_ran(recorded) {
-                    report.call(agent.tools(), &recorded.call, Verdict::Skipped, None)?;
-                }
+                    .record(Entry::Message(Message::tool_result(
+                        &recorded.call.id,
+                        "error: not run: the session never ran it",
+                    )))
+                    .map_err(failed)?;
+                report.call(agent.tools(), &recorded.call, Verdict::Skipped, None)?;
                 continue;
             }
             let Some((now, _)) = agent
@@ -226,14 +229,7 @@ async fn replay_groups(
                 .await
                 .map_err(failed)?
             else {
-                for rest in &group[at + 1..] {
-                    agent
-                        .record(Entry::Message(Message::tool_result(
-                            &rest.call.id,
-                            "error: not run: the user interrupted the replay",
-                        )))
-                        .map_err(|e| CliError::Failed(e.into()))?;
-                }
+                record_not_run(agent, &group[at + 1..])?;
                 return Ok(true);
             };
             let then = recorded.result.as_deref().unwrap_or("");
@@ -247,6 +243,25 @@ async fn replay_groups(
         }
     }
     Ok(false)
+}
+
+/// Results for calls the user's Ctrl-C kept from running, so the replay's session
+/// stays well formed.
+fn record_not_run(agent: &mut Agent, calls: &[RecordedCall]) -> Result<(), CliError> {
+    for recorded in calls {
+        agent
+            .record(Entry::Message(Message::tool_result(
+                &recorded.call.id,
+                "error: not run: the user interrupted the replay",
+            )))
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// A failure to write the replay's session (or of the loop): exit 1.
+fn failed(e: impl Into<anyhow::Error>) -> CliError {
+    CliError::Failed(e.into())
 }
 
 /// Whether the session recorded the call as never run (a turn interrupted or stopped
