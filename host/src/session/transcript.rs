@@ -410,6 +410,77 @@ mod tests {
     }
 
     #[test]
+    fn recorded_calls_pair_results_within_their_turn_and_carry_the_agent() {
+        use crate::message::ToolCall;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::at(dir.path().to_path_buf());
+        let mut writer = store.create(header()).unwrap();
+        let call = |args: &str| ToolCall {
+            id: "call_1".into(),
+            name: "read".into(),
+            arguments: args.into(),
+        };
+        let asks = |args: &str| {
+            Entry::Message(Message::Assistant {
+                content: None,
+                reasoning_content: None,
+                tool_calls: vec![call(args)],
+            })
+        };
+        for entry in [
+            Entry::Agent {
+                name: "plan".into(),
+            },
+            asks("first"),
+            Entry::Message(Message::tool_result("call_1", "one")),
+            Entry::Agent {
+                name: "build".into(),
+            },
+            // The same id again in a later turn, and a crash before its result.
+            asks("second"),
+        ] {
+            writer.append(&entry).unwrap();
+        }
+        let transcript = Transcript::load(&store, writer.id()).unwrap();
+        let groups = transcript.recorded_calls();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0][0].result.as_deref(), Some("one"));
+        assert_eq!(groups[0][0].agent.as_deref(), Some("plan"));
+        assert_eq!(groups[1][0].call.arguments, "second");
+        assert_eq!(groups[1][0].result, None);
+        assert_eq!(groups[1][0].agent.as_deref(), Some("build"));
+        assert_eq!(transcript.agent(), Some("build"));
+    }
+
+    #[test]
+    fn a_session_is_found_by_the_start_of_its_id_when_only_one_has_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::at(dir.path().to_path_buf());
+        for id in [
+            "20261123-120000-aaaa",
+            "20261123-120000-aabb",
+            "20261124-090000-cccc",
+        ] {
+            std::fs::write(store.path(id), "").unwrap();
+        }
+        assert_eq!(store.resolve("20261124").unwrap(), "20261124-090000-cccc");
+        assert_eq!(
+            store.resolve("20261123-120000-aaaa").unwrap(),
+            "20261123-120000-aaaa"
+        );
+        let err = store.resolve("20261123-120000-aa").unwrap_err().to_string();
+        assert!(err.contains("could name several sessions"), "{err}");
+        assert!(matches!(
+            store.resolve("2027"),
+            Err(SessionError::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.resolve("../x"),
+            Err(SessionError::NotFound { .. })
+        ));
+    }
+
+    #[test]
     fn a_compaction_replaces_the_messages_before_it() {
         let dir = tempfile::tempdir().unwrap();
         let store = SessionStore::at(dir.path().to_path_buf());
