@@ -162,6 +162,59 @@ mod tests {
     }
 
     #[test]
+    fn a_profiles_decisions_and_rules_are_over_the_configs_and_flags_only_lift_its_asks() {
+        use crate::permission::{Decision, PermissionRule};
+        let mut config = Policy::default();
+        config.defaults.insert("bash".into(), Decision::Deny);
+        let mut permission = Policy::default();
+        permission.defaults.insert("bash".into(), Decision::Ask);
+        permission
+            .rules
+            .push(PermissionRule::new("bash", "cargo test*", Decision::Allow));
+        permission
+            .rules
+            .push(PermissionRule::new("bash", "rm *", Decision::Deny));
+        let tester = AgentProfile {
+            name: "tester".into(),
+            description: String::new(),
+            prompt: None,
+            tools: ToolSet::All,
+            permission,
+            model: None,
+            hint: None,
+        };
+        let bash = |command: &str| Request {
+            tool: "bash".into(),
+            permission: "bash".into(),
+            key: Some(command.into()),
+        };
+        let mut gate = Gate::new(config, Flags::default());
+        gate.set_agent(tester.restriction());
+        assert_eq!(
+            gate.decide(&bash("cargo test -q")).decision,
+            Decision::Allow
+        );
+        assert_eq!(gate.decide(&bash("ls")).decision, Decision::Ask);
+        let mut yes = Gate::new(
+            Policy::default(),
+            Flags {
+                yes: true,
+                ..Flags::default()
+            },
+        );
+        yes.set_agent(tester.restriction());
+        assert_eq!(yes.decide(&bash("ls")).decision, Decision::Allow);
+        let denied = yes.check(&bash("rm -rf x"), None).unwrap_err();
+        assert!(
+            denied
+                .message
+                .contains("not allowed for the `tester` agent"),
+            "{}",
+            denied.message
+        );
+    }
+
+    #[test]
     fn an_unknown_agent_lists_the_known_ones() {
         let err = AgentProfiles::new(Vec::new()).find("plna").unwrap_err();
         assert!(
