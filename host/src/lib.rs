@@ -7,6 +7,7 @@ pub mod bench;
 pub mod changeset;
 pub mod cli;
 pub mod config;
+pub mod custom_command;
 pub mod dirs;
 pub mod host_api;
 pub mod message;

@@ -14,6 +14,8 @@ pub enum AgentEvent {
         provider: String,
         model: String,
         cwd: String,
+        /// The agent profile in use (`build`, `plan`, …).
+        agent: String,
     },
     /// A request went to the provider; nothing has arrived yet.
     Request {

@@ -9,6 +9,7 @@
 pub mod compaction;
 mod event;
 mod freshness;
+mod profile;
 mod prompt;
 mod retry;
 mod tools;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub use event::{AgentEvent, EventSink};
+pub use profile::{AgentProfile, AgentProfiles, DEFAULT_AGENT, UnknownAgent};
 pub use prompt::system_prompt;
 pub use tools::{InvalidArguments, ToolBox};
 
@@ -102,6 +104,8 @@ pub struct Agent {
     session: SessionWriter,
     messages: Vec<Message>,
     settings: Settings,
+    /// The name of the agent profile in use.
+    agent: String,
 }
 
 /// What arrived for one request.
@@ -178,7 +182,52 @@ impl Agent {
             session,
             messages,
             settings,
+            agent: DEFAULT_AGENT.into(),
         }
+    }
+
+    /// Works as `profile` from now on: only its tools are offered, and the gate decides
+    /// as it says. Nothing is recorded (see [`Agent::switch_agent`]).
+    pub fn use_profile(&mut self, profile: &AgentProfile) {
+        self.definitions = self.tools.definitions_for(profile);
+        self.gate.set_agent(profile.restriction());
+        self.agent = profile.name.clone();
+    }
+
+    /// Switches to `profile` in the middle of a session (asking `provider` from now on,
+    /// if given): the session records it, and the model is told in a user message,
+    /// since the system prompt it already has cannot change.
+    pub fn switch_agent(
+        &mut self,
+        profile: &AgentProfile,
+        provider: Option<Arc<dyn Provider>>,
+    ) -> Result<(), SessionError> {
+        self.use_profile(profile);
+        if let Some(provider) = provider {
+            self.provider = provider;
+        }
+        self.record(Entry::Agent {
+            name: profile.name.clone(),
+        })?;
+        let mut note = format!(
+            "[conch] The user switched to the `{}` agent: {}.",
+            profile.name, profile.description
+        );
+        if let Some(prompt) = &profile.prompt {
+            note.push('\n');
+            note.push_str(prompt);
+        }
+        self.record(Entry::Message(Message::user(note)))
+    }
+
+    /// Asks `provider` from now on; returns the one it asked before.
+    pub fn replace_provider(&mut self, provider: Arc<dyn Provider>) -> Arc<dyn Provider> {
+        std::mem::replace(&mut self.provider, provider)
+    }
+
+    /// The name of the agent profile in use.
+    pub fn agent_name(&self) -> &str {
+        &self.agent
     }
 
     /// Takes what an earlier part of the session read and wrote (its `entries`) as seen,
@@ -190,6 +239,11 @@ impl Agent {
 
     pub fn session_id(&self) -> &str {
         self.session.id()
+    }
+
+    /// The tools it can call.
+    pub fn tools(&self) -> &ToolBox {
+        &self.tools
     }
 
     /// The directory the agent works in.
@@ -499,6 +553,23 @@ impl Agent {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// Runs a call of an earlier session again, as the loop would (schema, gate, sandbox,
+    /// changes), and records its result; for `conch replay`. `None` when the user
+    /// interrupted it (its result then says so).
+    pub async fn rerun_call(
+        &mut self,
+        call: &ToolCall,
+        io: &mut TurnIo<'_>,
+    ) -> Result<Option<(String, bool)>, AgentError> {
+        let outcome = self.run_call(call, io).await?;
+        let content = outcome.as_ref().map_or_else(
+            || "error: not run: the user interrupted the replay".to_string(),
+            |(output, _)| output.clone(),
+        );
+        self.record(Entry::Message(Message::tool_result(&call.id, content)))?;
+        Ok(outcome)
     }
 
     /// Validates, decides and runs one call. `None` when the user interrupted it.

@@ -32,8 +32,18 @@ impl ToolBox {
 
     /// Every tool, as the model is told about it.
     pub fn definitions(&self) -> Vec<ToolDefinition> {
+        self.definitions_where(|_| true)
+    }
+
+    /// The tools agent `profile` offers, as the model is told about them.
+    pub fn definitions_for(&self, profile: &super::AgentProfile) -> Vec<ToolDefinition> {
+        self.definitions_where(|spec| profile.offers(spec))
+    }
+
+    fn definitions_where(&self, offered: impl Fn(&ToolSpec) -> bool) -> Vec<ToolDefinition> {
         self.registry
             .tools()
+            .filter(|(_, spec)| offered(spec))
             .map(|(_, spec)| ToolDefinition {
                 name: spec.name.clone(),
                 description: spec.description.clone(),

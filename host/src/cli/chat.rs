@@ -9,8 +9,12 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::{ChatArgs, CliError, Format};
-use crate::agent::{Agent, AgentError, AgentEvent, EventSink, Settings, ToolBox, TurnEnd, TurnIo};
+use crate::agent::{
+    Agent, AgentError, AgentEvent, AgentProfile, AgentProfiles, DEFAULT_AGENT, EventSink, Settings,
+    ToolBox, TurnEnd, TurnIo,
+};
 use crate::config::{self, FlagOverrides};
+use crate::custom_command::{CustomCommand, CustomCommands};
 use crate::message::Message;
 use crate::permission::{Approver, Gate};
 use crate::plugin::CallLimits;
@@ -24,10 +28,12 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub struct Prepared {
     pub agent: Agent,
     pub start: AgentEvent,
+    /// The agent profiles it can switch to.
+    pub profiles: AgentProfiles,
 }
 
 /// Builds the agent for `args`: a usage error (exit 2) for bad config, an unknown
-/// session or an unusable directory.
+/// session or agent profile, or an unusable directory.
 pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
     let usage = |e: &dyn std::fmt::Display| CliError::Usage(e.to_string());
     let cwd = match &args.cwd {
@@ -36,17 +42,28 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
             .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?,
     };
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| usage(&e))?;
-    let flags = FlagOverrides {
-        provider: args.provider.clone(),
-        model: args.model.clone(),
+    let store = SessionStore::open_default().map_err(|e| usage(&e))?;
+    let resume = match (&args.session, args.continue_latest) {
+        (Some(id), _) => Some(Transcript::load(&store, id).map_err(|e| usage(&e))?),
+        (None, true) => Some(Transcript::latest_in(&store, &ctx.cwd).map_err(|e| usage(&e))?),
+        (None, false) => None,
     };
-    let config = config::load_with(Some(&ctx.cwd), &flags).map_err(|e| usage(&e))?;
-    let policy = config::load_permission(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
+    // A continued session keeps its agent profile unless --agent says otherwise.
+    let recorded_agent = resume.as_ref().and_then(|t| t.agent().map(str::to_string));
+    let profiles = config::load_agents(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
+    let agent_name = args
+        .agent
+        .clone()
+        .or_else(|| recorded_agent.clone())
+        .unwrap_or_else(|| DEFAULT_AGENT.to_string());
+    let profile = profiles.find(&agent_name).map_err(|e| usage(&e))?.clone();
     let registry = Arc::new(super::registry(&args.plugins, Some(&ctx.cwd))?);
+    check_tools(&profile, &registry)?;
+    let config = load_config(args, &ctx.cwd, &profile)?;
+    let policy = config::load_permission(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
     // Compile (or load) the plugins while the first request is on its way.
     registry.warm_up();
     let provider = crate::provider::from_config(&config).map_err(|e| usage(&e))?;
-    let store = SessionStore::open_default().map_err(|e| usage(&e))?;
     let mut gate = Gate::new(policy, args.permission.flags());
     let tools = ToolBox::new(registry);
     let settings = Settings {
@@ -61,11 +78,6 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
             sandbox: args.sandbox.policy(&ctx.cwd)?,
             ..CallLimits::default()
         },
-    };
-    let resume = match (&args.session, args.continue_latest) {
-        (Some(id), _) => Some(Transcript::load(&store, id).map_err(|e| usage(&e))?),
-        (None, true) => Some(Transcript::latest_in(&store, &ctx.cwd).map_err(|e| usage(&e))?),
-        (None, false) => None,
     };
     let resumed = resume.is_some();
     let cwd_text = ctx.cwd.to_string_lossy().into_owned();
@@ -90,7 +102,7 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
             let writer = store
                 .append_to(&transcript.header.id)
                 .map_err(|e| usage(&e))?;
-            Agent::new(
+            let mut agent = Agent::new(
                 provider,
                 tools,
                 gate,
@@ -99,7 +111,16 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
                 transcript.messages,
                 settings,
             )
-            .with_history(&transcript.entries)
+            .with_history(&transcript.entries);
+            let was = recorded_agent.as_deref().unwrap_or(DEFAULT_AGENT);
+            if profile.name == was {
+                agent.use_profile(&profile);
+            } else {
+                agent
+                    .switch_agent(&profile, None)
+                    .map_err(|e| CliError::Failed(e.into()))?;
+            }
+            agent
         }
         None => {
             let header = Header {
@@ -109,6 +130,7 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
                 model: config.provider.model.clone(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 created: crate::session::now_rfc3339(),
+                replay_of: None,
             };
             let writer = store
                 .create(header)
@@ -117,14 +139,29 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
             let offered = if config.provider.agent_cli.is_some() {
                 Vec::new()
             } else {
-                tools.definitions()
+                tools.definitions_for(&profile)
             };
-            let prompt =
+            let mut prompt =
                 crate::agent::system_prompt(&ctx, &offered, crate::dirs::config_dir().as_deref());
+            if let Some(extra) = &profile.prompt {
+                prompt.push_str(&format!(
+                    "\n# Agent: {}\n{}\n",
+                    profile.name,
+                    extra.trim_end()
+                ));
+            }
             let mut agent = Agent::new(provider, tools, gate, ctx, writer, Vec::new(), settings);
-            agent
-                .record(Entry::Message(Message::system(prompt)))
-                .map_err(|e| CliError::Failed(e.into()))?;
+            agent.use_profile(&profile);
+            for entry in [
+                Entry::Message(Message::system(prompt)),
+                Entry::Agent {
+                    name: profile.name.clone(),
+                },
+            ] {
+                agent
+                    .record(entry)
+                    .map_err(|e| CliError::Failed(e.into()))?;
+            }
             agent
         }
     };
@@ -134,8 +171,88 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
         provider: config.provider.name.clone(),
         model: config.provider.model.clone(),
         cwd: cwd_text,
+        agent: profile.name.clone(),
     };
-    Ok(Prepared { agent, start })
+    Ok(Prepared {
+        agent,
+        start,
+        profiles,
+    })
+}
+
+/// A usage error when `profile` names a tool there is none of (a typo would otherwise
+/// leave the agent without it, silently).
+fn check_tools(
+    profile: &AgentProfile,
+    registry: &crate::plugin::PluginRegistry,
+) -> Result<(), CliError> {
+    let crate::permission::ToolSet::Named(names) = &profile.tools else {
+        return Ok(());
+    };
+    let unknown: Vec<&str> = names
+        .iter()
+        .filter(|name| registry.find(name).is_none())
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<&str> = registry.tools().map(|(_, t)| t.name.as_str()).collect();
+    Err(CliError::Usage(format!(
+        "agent `{}`: `tools` names {}, which there is no tool of; fix [agents.{}] in conch.toml (tools: {})",
+        profile.name,
+        unknown.join(", "),
+        profile.name,
+        known.join(", ")
+    )))
+}
+
+/// The configuration for a run in `cwd` as `profile`: its model, unless --model or
+/// --provider chose otherwise.
+fn load_config(
+    args: &ChatArgs,
+    cwd: &std::path::Path,
+    profile: &AgentProfile,
+) -> Result<config::ResolvedConfig, CliError> {
+    let model = match (&args.model, &args.provider) {
+        (Some(model), _) => Some(model.clone()),
+        (None, Some(_)) => None,
+        (None, None) => profile.model.clone(),
+    };
+    let flags = FlagOverrides {
+        provider: args.provider.clone(),
+        model,
+    };
+    config::load_with(Some(cwd), &flags).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// The provider to ask as `profile` (for switching agents in the repl).
+pub fn provider_for(
+    args: &ChatArgs,
+    cwd: &std::path::Path,
+    profile: &AgentProfile,
+) -> Result<Arc<dyn crate::provider::Provider>, CliError> {
+    let config = load_config(args, cwd, profile)?;
+    crate::provider::from_config(&config).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// The custom commands for a run with `args` (see [`crate::custom_command`]).
+pub fn custom_commands(args: &ChatArgs) -> Result<CustomCommands, CliError> {
+    let cwd = match &args.cwd {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir()
+            .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?,
+    };
+    CustomCommands::load(&cwd, crate::dirs::config_dir().as_deref())
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// The custom command `name`, or a usage error listing the known ones.
+fn find_command(args: &ChatArgs, name: &str) -> Result<CustomCommand, CliError> {
+    custom_commands(args)?
+        .find(name)
+        .cloned()
+        .map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// A single-threaded runtime: the loop is one task, tools run on blocking threads.
@@ -158,8 +275,13 @@ pub fn interrupt_on_ctrl_c() -> (CancellationToken, tokio::task::JoinHandle<()>)
     (token, watcher)
 }
 
-/// `conch run PROMPT`.
-pub fn run(prompt: String, format: Format, args: &ChatArgs) -> Result<ExitCode, CliError> {
+/// `conch run PROMPT`, or `conch run --command NAME ARGUMENTS`.
+pub fn run(
+    prompt: String,
+    command: Option<&str>,
+    format: Format,
+    mut args: ChatArgs,
+) -> Result<ExitCode, CliError> {
     let prompt_from_stdin = prompt == "-";
     let prompt = if prompt_from_stdin {
         let mut text = String::new();
@@ -170,12 +292,24 @@ pub fn run(prompt: String, format: Format, args: &ChatArgs) -> Result<ExitCode, 
     } else {
         prompt
     };
+    let prompt = match command {
+        Some(name) => {
+            let command = find_command(&args, name)?;
+            // The command's agent and model, unless the command line chose.
+            args.agent = args.agent.or(command.agent.clone());
+            args.model = args.model.or(command.model.clone());
+            command.expand(&prompt)
+        }
+        None => prompt,
+    };
     if prompt.trim().is_empty() && args.session.is_none() && !args.continue_latest {
         return Err(CliError::Usage(
             "the prompt is empty; say what the agent should do".into(),
         ));
     }
-    let Prepared { mut agent, start } = prepare(args)?;
+    let Prepared {
+        mut agent, start, ..
+    } = prepare(&args)?;
     let mut sink: Box<dyn EventSink> = match format {
         Format::Json => Box::new(JsonEvents::new(std::io::stdout())),
         Format::Text => {

@@ -9,6 +9,7 @@ mod plugin;
 mod plugin_build;
 mod plugin_new;
 mod repl;
+mod replay;
 mod sandbox_command;
 mod sessions;
 mod tool;
@@ -35,8 +36,12 @@ pub struct Cli {
 pub enum Command {
     /// Give the agent a task and let it work until it answers.
     Run {
-        /// The task, or `-` to read it from stdin.
-        prompt: String,
+        /// The task, or `-` to read it from stdin; with --command, the command's arguments.
+        prompt: Option<String>,
+        /// Run the custom command NAME (`.conch/commands/NAME.md`, or `commands/` in the
+        /// user config dir) with the prompt as its arguments.
+        #[arg(long, value_name = "NAME")]
+        command: Option<String>,
         /// Output: `text` (the answer on stdout, tool calls on stderr) or `json` (one
         /// event per line on stdout).
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -61,6 +66,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run a session's recorded tool calls again (no model) and report which results
+    /// differ now. Exit 0 when all match, 1 when any differs.
+    Replay(replay::ReplayArgs),
     /// List the saved sessions (newest first), or show one.
     Sessions {
         #[command(subcommand)]
@@ -144,13 +152,13 @@ pub enum SessionsCommand {
     List,
     /// Print one session readably.
     Show {
-        /// The session's id (see `conch sessions`).
+        /// The session's id, or the start of one (see `conch sessions`).
         id: String,
     },
 }
 
 /// What `run` and `repl` share: where, with which model, which session, what is allowed.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ChatArgs {
     /// Working directory (default: the current directory).
     #[arg(long, value_name = "DIR")]
@@ -170,6 +178,10 @@ pub struct ChatArgs {
     /// Continue the latest session of this directory.
     #[arg(long = "continue", short = 'c')]
     pub continue_latest: bool,
+    /// The agent profile: `build` (default), `plan` (read-only), or one from
+    /// `[agents.NAME]` in conch.toml. A continued session keeps its own otherwise.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
     #[command(flatten)]
     pub permission: PermissionArgs,
     #[command(flatten)]
@@ -179,7 +191,7 @@ pub struct ChatArgs {
 }
 
 /// How commands are confined (over `[sandbox]` in conch.toml).
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SandboxArgs {
     /// workspace-write (default): write only in the workspace; read-only; or off.
     #[arg(long = "sandbox", value_enum, value_name = "MODE")]
@@ -203,7 +215,7 @@ impl SandboxArgs {
 }
 
 /// Extra plugins to load beside the built-ins.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct PluginArgs {
     /// Load a plugin component from this file (repeatable).
     #[arg(long = "plugin", value_name = "FILE.wasm")]
@@ -211,7 +223,7 @@ pub struct PluginArgs {
 }
 
 /// Command-line overrides of the permission gate (see `[permission]` in conch.toml).
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct PermissionArgs {
     /// Approve every call that would ask (explicit denies still deny).
     #[arg(long)]
@@ -264,10 +276,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Run {
             prompt,
+            command,
             format,
             chat,
-        } => chat::run(prompt, format, &chat),
+        } => chat::run(prompt.unwrap_or_default(), command.as_deref(), format, chat),
         Command::Repl { chat } => repl::run(&chat),
+        Command::Replay(args) => replay::run(&args),
         Command::Sandbox {
             cwd,
             sandbox,

@@ -3,13 +3,18 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use rustyline::error::ReadlineError;
 
-use super::chat::{Prepared, history_file, interrupt_on_ctrl_c, prepare, runtime};
+use super::chat::{
+    Prepared, custom_commands, history_file, interrupt_on_ctrl_c, prepare, provider_for, runtime,
+};
 use super::{ChatArgs, CliError};
-use crate::agent::{AgentEvent, TurnIo};
+use crate::agent::{Agent, AgentEvent, AgentProfiles, TurnIo};
+use crate::custom_command::CustomCommand;
 use crate::permission::Approver;
+use crate::provider::Provider;
 use crate::ui::{TerminalApprover, TextRenderer};
 
 const HELP: &str = "\
@@ -18,12 +23,18 @@ Type a task and press Enter. Commands:
   /compact   summarise older turns now to free context
   /session   the session id
   /undo      put back the files the last change wrote
+  /agent     list the agent profiles; /agent NAME switches to one
   /exit      leave (also Ctrl-D)
 Ctrl-C stops the running turn; the session keeps what happened.";
 
 /// Runs the repl until the user leaves.
 pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
-    let Prepared { mut agent, start } = prepare(args)?;
+    let Prepared {
+        mut agent,
+        start,
+        profiles,
+    } = prepare(args)?;
+    let commands = custom_commands(args)?;
     let terminal = std::io::stderr().is_terminal();
     let mut renderer = TextRenderer::new(crate::ui::use_colour(terminal), terminal);
     if let AgentEvent::SessionStart {
@@ -31,11 +42,14 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
         model,
         provider,
         resumed,
+        agent: agent_name,
         ..
     } = &start
     {
         let verb = if *resumed { "continuing" } else { "session" };
-        eprintln!("conch {verb} {session_id} · {model} via {provider} · /help for commands");
+        eprintln!(
+            "conch {verb} {session_id} · {model} via {provider} · agent {agent_name} · /help for commands"
+        );
     }
     let mut editor = rustyline::DefaultEditor::new()
         .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start line editing: {e}")))?;
@@ -62,6 +76,16 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
             "/exit" | "/quit" => break,
             "/help" => {
                 eprintln!("{HELP}");
+                if commands.iter().next().is_some() {
+                    eprintln!("Custom commands (/NAME arguments):");
+                }
+                for command in commands.iter() {
+                    let about = command
+                        .description
+                        .as_deref()
+                        .unwrap_or_else(|| command.body.lines().next().unwrap_or(""));
+                    eprintln!("  /{:<9} {}", command.name, crate::ui::one_line(about, 70));
+                }
                 continue;
             }
             "/session" => {
@@ -78,9 +102,46 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
             }
             _ => {}
         }
-        if line.starts_with('/') && line != "/compact" {
-            eprintln!("unknown command {line}; /help lists them");
+        if line == "/agent" || line.starts_with("/agent ") {
+            let name = line["/agent".len()..].trim();
+            if name.is_empty() {
+                for profile in profiles.iter() {
+                    let mark = if profile.name == agent.agent_name() {
+                        "*"
+                    } else {
+                        " "
+                    };
+                    eprintln!("{mark} {:<10} {}", profile.name, profile.description);
+                }
+                continue;
+            }
+            if name == agent.agent_name() {
+                eprintln!("already agent {name}");
+                continue;
+            }
+            match switch_agent(&mut agent, &profiles, name, args) {
+                Ok(()) => eprintln!("agent {name}"),
+                Err(e) => eprintln!("error: {e}"),
+            }
             continue;
+        }
+        // A custom command: its prompt, with its model for this turn.
+        let mut prompt = line.to_string();
+        let mut model_before = None;
+        if let Some(invocation) = line.strip_prefix('/').filter(|_| line != "/compact") {
+            let (name, arguments) = invocation.split_once(' ').unwrap_or((invocation, ""));
+            let Ok(command) = commands.find(name) else {
+                eprintln!("unknown command /{name}; /help lists them");
+                continue;
+            };
+            match prepare_command(&mut agent, &profiles, command, args) {
+                Ok(before) => model_before = before,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    continue;
+                }
+            }
+            prompt = command.expand(arguments);
         }
         let approver: Option<&mut dyn Approver> = if ask { Some(&mut approver) } else { None };
         runtime.block_on(async {
@@ -100,13 +161,62 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
                 }
             } else {
                 // Failures were shown as events; the repl goes on.
-                let _ = agent.run_turn(Some(line), &mut io).await;
+                let _ = agent.run_turn(Some(&prompt), &mut io).await;
             }
             watcher.abort();
         });
+        if let Some(provider) = model_before.take() {
+            agent.replace_provider(provider);
+        }
     }
     if let Some(file) = &history {
         let _ = editor.save_history(file);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `/agent NAME`: works as that profile from the next turn on (with its model).
+fn switch_agent(
+    agent: &mut Agent,
+    profiles: &AgentProfiles,
+    name: &str,
+    args: &ChatArgs,
+) -> Result<(), CliError> {
+    let profile = profiles
+        .find(name)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let cwd = agent.working_dir().to_path_buf();
+    let provider = provider_for(args, &cwd, profile)?;
+    agent
+        .switch_agent(profile, Some(provider))
+        .map_err(|e| CliError::Failed(e.into()))
+}
+
+/// Before a custom command's turn: switches to its agent (for good, as /agent does) and
+/// asks its model for this turn; returns the provider to go back to after the turn.
+fn prepare_command(
+    agent: &mut Agent,
+    profiles: &AgentProfiles,
+    command: &CustomCommand,
+    args: &ChatArgs,
+) -> Result<Option<Arc<dyn Provider>>, CliError> {
+    if let Some(name) = command
+        .agent
+        .as_deref()
+        .filter(|n| *n != agent.agent_name())
+    {
+        switch_agent(agent, profiles, name, args)?;
+        eprintln!("agent {name} (from /{})", command.name);
+    }
+    let Some(model) = &command.model else {
+        return Ok(None);
+    };
+    let profile = profiles
+        .find(agent.agent_name())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut with_model = args.clone();
+    with_model.model = Some(model.clone());
+    let cwd = agent.working_dir().to_path_buf();
+    let provider = provider_for(&with_model, &cwd, profile)?;
+    Ok(Some(agent.replace_provider(provider)))
 }

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::placeholder;
 use super::preset;
-use crate::permission::{Decision, PermissionRule, Policy};
+use crate::agent::AgentProfile;
+use crate::permission::{Decision, PermissionRule, Policy, ToolSet};
 
 /// The file name looked for in the project and in the user config dir.
 pub const FILE_NAME: &str = "conch.toml";
@@ -44,6 +45,23 @@ struct ConfigFile {
     permission: PermissionTable,
     #[serde(default)]
     sandbox: SandboxTable,
+    #[serde(default)]
+    agents: BTreeMap<String, AgentTable>,
+}
+
+/// `[agents.NAME]`: an agent profile of the user's (see `agent::profile`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentTable {
+    description: Option<String>,
+    /// Added to the system prompt.
+    prompt: Option<String>,
+    /// The tools it is offered and may call, by name (default: all).
+    tools: Option<Vec<String>>,
+    model: Option<String>,
+    /// Decisions and rules over the config's `[permission]`.
+    #[serde(default)]
+    permission: PermissionTable,
 }
 
 /// `[sandbox]`: how commands are confined.
@@ -113,6 +131,8 @@ pub struct Layer {
     pub sandbox_mode: Option<crate::sandbox::SandboxMode>,
     pub sandbox_network: Option<bool>,
     pub sandbox_env: Vec<String>,
+    /// Agent profiles by name; a closer file's profile replaces one of the same name.
+    pub agents: BTreeMap<String, AgentProfile>,
 }
 
 /// What kind of provider a `[providers.NAME]` table describes.
@@ -176,6 +196,7 @@ impl Layer {
         }
         self.permission.defaults.extend(over.permission.defaults);
         self.permission.rules.extend(over.permission.rules);
+        self.agents.extend(over.agents);
         self
     }
 }
@@ -319,21 +340,29 @@ fn to_layer(
         };
         providers.insert(name, layer);
     }
-    let table = file.permission;
-    let defaults = [
-        ("read", table.read),
-        ("edit", table.edit),
-        ("bash", table.bash),
-        ("webfetch", table.webfetch),
-    ]
-    .into_iter()
-    .filter_map(|(key, decision)| Some((key.to_string(), decision?)))
-    .collect();
+    let agents = file
+        .agents
+        .into_iter()
+        .map(|(name, table)| {
+            let profile = AgentProfile {
+                description: table
+                    .description
+                    .unwrap_or_else(|| format!("defined in {}", path.display())),
+                prompt: table.prompt,
+                tools: table.tools.map_or(ToolSet::All, |names| {
+                    ToolSet::Named(names.into_iter().collect())
+                }),
+                permission: policy(table.permission),
+                model: table.model,
+                hint: None,
+                name: name.clone(),
+            };
+            (name, profile)
+        })
+        .collect();
     Ok(Layer {
-        permission: Policy {
-            defaults,
-            rules: table.rules,
-        },
+        permission: policy(file.permission),
+        agents,
         provider: file.provider.map(|v| expand(v, "provider")),
         model: file.model.map(|v| expand(v, "model")),
         max_steps: file.max_steps,
@@ -345,6 +374,23 @@ fn to_layer(
         sandbox_env: file.sandbox.env.unwrap_or_default(),
         providers,
     })
+}
+
+/// A `[permission]` table as the gate's policy.
+fn policy(table: PermissionTable) -> Policy {
+    let defaults = [
+        ("read", table.read),
+        ("edit", table.edit),
+        ("bash", table.bash),
+        ("webfetch", table.webfetch),
+    ]
+    .into_iter()
+    .filter_map(|(key, decision)| Some((key.to_string(), decision?)))
+    .collect();
+    Policy {
+        defaults,
+        rules: table.rules,
+    }
 }
 
 #[cfg(test)]
@@ -410,6 +456,22 @@ mod tests {
         assert!(err.contains("permission.rules[0].patern"), "{err}");
         let err = parse_err("[permission]\nshell = \"deny\"\n");
         assert!(err.contains("permission.shell"), "{err}");
+    }
+
+    #[test]
+    fn an_agents_table_becomes_a_profile_and_a_misspelt_key_is_named() {
+        let text = "[agents.review]\nprompt = \"hawk\"\ntools = [\"read\"]\n[agents.review.permission]\nbash = \"deny\"\n";
+        let layer = parse(text, Path::new("/proj/conch.toml"), &HashMap::new()).unwrap();
+        let review = &layer.agents["review"];
+        assert_eq!(review.prompt.as_deref(), Some("hawk"));
+        assert!(review.tools.contains("read", "read"));
+        assert!(!review.tools.contains("grep", "read"));
+        assert_eq!(
+            review.permission.defaults.get("bash"),
+            Some(&Decision::Deny)
+        );
+        let err = parse_err("[agents.review]\npromt = \"x\"\n");
+        assert!(err.contains("agents.review.promt"), "{err}");
     }
 
     #[test]

@@ -202,6 +202,16 @@ pub fn load_sandbox(cwd: Option<&Path>) -> Result<crate::sandbox::SandboxPolicy,
     })
 }
 
+/// The agent profiles for a run in `cwd`: the built-ins and `[agents.NAME]` of the
+/// files (the project's replacing the user's of the same name).
+pub fn load_agents(cwd: Option<&Path>) -> Result<crate::agent::AgentProfiles, ConfigError> {
+    let (cwd, env) = process_context(cwd)?;
+    let layer = read_layers(&cwd, &env)?.1;
+    Ok(crate::agent::AgentProfiles::new(
+        layer.agents.into_values().collect(),
+    ))
+}
+
 /// [`load_permission`] with `env` standing for the environment.
 pub fn resolve_permission(
     cwd: &Path,

@@ -104,6 +104,39 @@ fn workspace_path(path: &str, cwd: &Path, root: &Path) -> String {
     }
 }
 
+/// Which tools an agent profile may call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolSet {
+    All,
+    /// These tools by name.
+    Named(std::collections::BTreeSet<String>),
+    /// The tools whose permission key is this one (`read` for a read-only agent).
+    WithPermission(String),
+}
+
+impl ToolSet {
+    pub fn contains(&self, tool: &str, permission: &str) -> bool {
+        match self {
+            ToolSet::All => true,
+            ToolSet::Named(names) => names.contains(tool),
+            ToolSet::WithPermission(key) => key == permission,
+        }
+    }
+}
+
+/// What an agent profile changes in the gate: the tools it may call at all, and its
+/// own decisions and rules, stronger than the config's (flags still turn its asks into
+/// allows, never its denials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRestriction {
+    /// The profile's name, for messages.
+    pub agent: String,
+    pub tools: ToolSet,
+    pub policy: Policy,
+    /// Said to the model after a denial, e.g. that it is in plan mode.
+    pub hint: Option<String>,
+}
+
 /// Where a decision came from, so a denial can say what to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -113,6 +146,8 @@ pub enum Source {
     Rule(PermissionRule),
     /// A command-line flag, e.g. `--no-bash`.
     Flag(&'static str),
+    /// The agent profile in use.
+    Agent,
 }
 
 /// A decision and why.
@@ -151,6 +186,8 @@ pub enum DecidedBy {
     Session,
     /// An ask with no one to ask.
     Headless,
+    /// The agent profile in use.
+    Agent,
 }
 
 impl DecidedBy {
@@ -162,6 +199,7 @@ impl DecidedBy {
             DecidedBy::User => "user",
             DecidedBy::Session => "session",
             DecidedBy::Headless => "headless",
+            DecidedBy::Agent => "agent",
         }
     }
 }
@@ -172,6 +210,7 @@ impl From<&Source> for DecidedBy {
             Source::Default => DecidedBy::Default,
             Source::Rule(_) => DecidedBy::Rule,
             Source::Flag(_) => DecidedBy::Flag,
+            Source::Agent => DecidedBy::Agent,
         }
     }
 }
@@ -200,6 +239,7 @@ pub struct Gate {
     /// (tool, pattern on its key argument; `None`: any) the user said yes to for the
     /// session.
     session_allowed: std::collections::BTreeSet<(String, Option<String>)>,
+    agent: Option<AgentRestriction>,
 }
 
 impl Gate {
@@ -208,7 +248,14 @@ impl Gate {
             policy,
             flags,
             session_allowed: Default::default(),
+            agent: None,
         }
+    }
+
+    /// Decides as the agent profile `restriction` says from now on (`None`: no profile
+    /// restrictions).
+    pub fn set_agent(&mut self, restriction: Option<AgentRestriction>) {
+        self.agent = restriction;
     }
 
     /// From now on, calls like `request` that would ask are allowed ("yes for this
@@ -251,6 +298,27 @@ impl Gate {
                 source: Source::Rule(rule.clone()),
             };
         }
+        if let Some(agent) = &self.agent {
+            let by_agent = |decision| Verdict {
+                decision,
+                source: Source::Agent,
+            };
+            if !agent.tools.contains(&request.tool, &request.permission) {
+                return by_agent(Decision::Deny);
+            }
+            if let Some(decision) = agent.policy.defaults.get(&request.permission) {
+                verdict = by_agent(*decision);
+            }
+            let matching = agent.policy.rules.iter().rev().find(|rule| {
+                rule.matches(&request.tool, &request.permission, request.key.as_deref())
+            });
+            if let Some(rule) = matching {
+                verdict = by_agent(rule.decision);
+            }
+            if verdict.decision == Decision::Deny && verdict.source == Source::Agent {
+                return verdict;
+            }
+        }
         if self.flags.no_bash && request.permission == "bash" {
             return Verdict {
                 decision: Decision::Deny,
@@ -289,7 +357,7 @@ impl Gate {
                 remember: false,
             }),
             Decision::Deny => Err(Denied {
-                message: denied_message(request, &verdict.source),
+                message: self.denied_message(request, &verdict.source),
                 by,
             }),
             Decision::Ask if self.allowed_for_session(request) => Ok(Allowed {
@@ -331,7 +399,7 @@ impl Gate {
             match verdict.decision {
                 Decision::Deny => {
                     return Err(Denied {
-                        message: denied_message(request, &verdict.source),
+                        message: self.denied_message(request, &verdict.source),
                         by: DecidedBy::from(&verdict.source),
                     });
                 }
@@ -417,6 +485,31 @@ fn session_scope(request: &Request) -> Option<String> {
     Some(format!("{prefix}*"))
 }
 
+impl Gate {
+    fn denied_message(&self, request: &Request, source: &Source) -> String {
+        match (source, &self.agent) {
+            (Source::Agent, Some(agent)) => agent_denied_message(request, agent),
+            _ => denied_message(request, source),
+        }
+    }
+}
+
+fn agent_denied_message(request: &Request, agent: &AgentRestriction) -> String {
+    let hint = match &agent.hint {
+        Some(hint) => format!("; {hint}"),
+        None => format!(
+            " (its [agents.{}] table in conch.toml decides); do not retry it",
+            agent.agent
+        ),
+    };
+    format!(
+        "denied: {} ({} permission) is not allowed for the `{}` agent{hint}",
+        request.describe(),
+        request.permission,
+        agent.agent
+    )
+}
+
 fn denied_message(request: &Request, source: &Source) -> String {
     let why = match source {
         Source::Default => format!(
@@ -425,6 +518,7 @@ fn denied_message(request: &Request, source: &Source) -> String {
         ),
         Source::Rule(rule) => format!("by the rule `{rule}` in conch.toml"),
         Source::Flag(flag) => format!("by {flag}"),
+        Source::Agent => "by the agent profile in use".to_string(),
     };
     format!(
         "denied: {} ({} permission) is not allowed {why}",

@@ -10,6 +10,7 @@ mod gate;
 mod rule;
 
 pub use gate::{
-    Allowed, Approval, Approver, DecidedBy, Denied, Flags, Gate, Policy, Request, Source, Verdict,
+    AgentRestriction, Allowed, Approval, Approver, DecidedBy, Denied, Flags, Gate, Policy, Request,
+    Source, ToolSet, Verdict,
 };
 pub use rule::{Decision, PermissionRule, wildcard_match};

@@ -16,7 +16,7 @@ use crate::message::{Message, Usage};
 
 pub use repair::{pending_calls, repair};
 pub use store::{SessionError, SessionStore, SessionWriter};
-pub use transcript::{SessionSummary, Transcript};
+pub use transcript::{RecordedCall, SessionSummary, Transcript};
 
 /// The first line of a session file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +29,10 @@ pub struct Header {
     pub version: String,
     /// RFC 3339, UTC.
     pub created: String,
+    /// Set on the session `conch replay` records: the session it replayed. Such a
+    /// session is never the one `--continue` picks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<String>,
 }
 
 /// One line after the header.
@@ -57,6 +61,9 @@ pub enum Entry {
     Changeset(crate::changeset::ChangeRecord),
     /// The changeset of this call was undone.
     Undone { call_id: String },
+    /// From here on the session works as this agent profile (`build`, `plan`, or one
+    /// from `[agents.NAME]`); `--continue` keeps the last one.
+    Agent { name: String },
     /// A tool read this file with this content (SHA-256, hex): edits may start from it.
     FileSeen {
         path: std::path::PathBuf,

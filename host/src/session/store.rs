@@ -23,6 +23,8 @@ pub enum SessionError {
     },
     #[error("there is no session `{id}`; `conch sessions` lists them")]
     NotFound { id: String },
+    #[error("`{prefix}` could name several sessions ({}); give more of the id", ids.join(", "))]
+    Ambiguous { prefix: String, ids: Vec<String> },
     #[error("there is no session for {cwd} yet; start one with `conch run` or `conch repl`")]
     NoneHere { cwd: String },
     #[error("{} is not a conch session: {why}", path.display())]
@@ -85,6 +87,32 @@ impl SessionStore {
         let mut writer = SessionWriter::open(id, path, OpenOptions::new().append(true))?;
         writer.end_torn_line()?;
         Ok(writer)
+    }
+
+    /// The id of the session `id_or_prefix` names: an id, or the start of exactly one.
+    pub fn resolve(&self, id_or_prefix: &str) -> Result<String, SessionError> {
+        let not_found = || SessionError::NotFound {
+            id: id_or_prefix.to_string(),
+        };
+        if !valid_id(id_or_prefix) {
+            return Err(not_found());
+        }
+        if self.path(id_or_prefix).is_file() {
+            return Ok(id_or_prefix.to_string());
+        }
+        let mut matching: Vec<String> = self
+            .ids()?
+            .into_iter()
+            .filter(|id| id.starts_with(id_or_prefix))
+            .collect();
+        match matching.len() {
+            0 => Err(not_found()),
+            1 => Ok(matching.remove(0)),
+            _ => Err(SessionError::Ambiguous {
+                prefix: id_or_prefix.to_string(),
+                ids: matching,
+            }),
+        }
     }
 
     /// Every session file, newest first (ids sort by time).
@@ -233,6 +261,7 @@ mod tests {
             model: "m".into(),
             version: "0".into(),
             created: "now".into(),
+            replay_of: None,
         };
         let writer = store.create(header).unwrap();
         let id = writer.id().to_string();

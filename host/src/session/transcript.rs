@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::store::{SessionError, SessionStore};
 use super::{Entry, Header};
-use crate::message::{Message, Usage};
+use crate::message::{Message, ToolCall, Usage};
 
 /// A session as loaded from disk.
 #[derive(Debug, Clone)]
@@ -33,14 +33,19 @@ pub struct SessionSummary {
     pub tokens: u64,
 }
 
+/// A tool call of the session, the result it got then (`None`: it has none, e.g. after
+/// a crash), and the agent profile in use when it was made (`None`: none recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCall {
+    pub call: ToolCall,
+    pub result: Option<String>,
+    pub agent: Option<String>,
+}
+
 impl Transcript {
-    /// Loads session `id` from `store`.
+    /// Loads the session `id` names: an id, or the start of exactly one.
     pub fn load(store: &SessionStore, id: &str) -> Result<Self, SessionError> {
-        let path = store.path(id);
-        if !path.is_file() {
-            return Err(SessionError::NotFound { id: id.to_string() });
-        }
-        Self::read(&path)
+        Self::read(&store.path(&store.resolve(id)?))
     }
 
     /// The newest session whose working directory is `cwd`.
@@ -51,7 +56,7 @@ impl Transcript {
             let Ok(header) = read_header(&store.path(&id)) else {
                 continue;
             };
-            if header.cwd == cwd {
+            if header.cwd == cwd && header.replay_of.is_none() {
                 return Self::load(store, &id);
             }
         }
@@ -117,9 +122,58 @@ impl Transcript {
             | Entry::Interrupted
             | Entry::Changeset(_)
             | Entry::Undone { .. }
+            | Entry::Agent { .. }
             | Entry::FileSeen { .. } => {}
         }
         self.entries.push(entry);
+    }
+
+    /// Every tool call of the session in order, each assistant message's calls as one
+    /// group, with the result each got. Results are matched by call id among the calls
+    /// of the latest assistant message (ids need not be unique across a session).
+    pub fn recorded_calls(&self) -> Vec<Vec<RecordedCall>> {
+        let mut groups: Vec<Vec<RecordedCall>> = Vec::new();
+        let mut agent = None;
+        for entry in &self.entries {
+            match entry {
+                Entry::Agent { name } => agent = Some(name.clone()),
+                Entry::Message(Message::Assistant { tool_calls, .. }) if !tool_calls.is_empty() => {
+                    groups.push(
+                        tool_calls
+                            .iter()
+                            .map(|call| RecordedCall {
+                                call: call.clone(),
+                                result: None,
+                                agent: agent.clone(),
+                            })
+                            .collect(),
+                    );
+                }
+                Entry::Message(Message::Tool {
+                    tool_call_id,
+                    content,
+                }) => {
+                    let unanswered = groups.last_mut().and_then(|group| {
+                        group
+                            .iter_mut()
+                            .find(|r| r.call.id == *tool_call_id && r.result.is_none())
+                    });
+                    if let Some(recorded) = unanswered {
+                        recorded.result = Some(content.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        groups
+    }
+
+    /// The agent profile the session works as: the last one it recorded, if any.
+    pub fn agent(&self) -> Option<&str> {
+        self.entries.iter().rev().find_map(|entry| match entry {
+            Entry::Agent { name } => Some(name.as_str()),
+            _ => None,
+        })
     }
 
     /// The last changeset that has not been undone.
@@ -155,7 +209,10 @@ impl Transcript {
             Entry::Message(Message::User { content }) => Some(content.as_str()),
             _ => None,
         });
-        let first_prompt = prompts.next().unwrap_or("").to_string();
+        let first_prompt = match &self.header.replay_of {
+            Some(original) => format!("(replay of {original})"),
+            None => prompts.next().unwrap_or("").to_string(),
+        };
         SessionSummary {
             id: self.header.id.clone(),
             created: self.header.created.clone(),
@@ -234,6 +291,9 @@ impl Transcript {
                 Entry::Undone { call_id } => {
                     let _ = writeln!(out, "[undone] the changes of {call_id}");
                 }
+                Entry::Agent { name } => {
+                    let _ = writeln!(out, "[agent] {name}");
+                }
                 Entry::FileSeen { .. } => {}
             }
         }
@@ -289,6 +349,7 @@ mod tests {
             model: "m".into(),
             version: "0.1.0".into(),
             created: "2026-11-23T12:00:00Z".into(),
+            replay_of: None,
         }
     }
 
@@ -345,6 +406,77 @@ mod tests {
         assert!(matches!(
             Transcript::latest_in(&store, Path::new("/other")),
             Err(SessionError::NoneHere { .. })
+        ));
+    }
+
+    #[test]
+    fn recorded_calls_pair_results_within_their_turn_and_carry_the_agent() {
+        use crate::message::ToolCall;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::at(dir.path().to_path_buf());
+        let mut writer = store.create(header()).unwrap();
+        let call = |args: &str| ToolCall {
+            id: "call_1".into(),
+            name: "read".into(),
+            arguments: args.into(),
+        };
+        let asks = |args: &str| {
+            Entry::Message(Message::Assistant {
+                content: None,
+                reasoning_content: None,
+                tool_calls: vec![call(args)],
+            })
+        };
+        for entry in [
+            Entry::Agent {
+                name: "plan".into(),
+            },
+            asks("first"),
+            Entry::Message(Message::tool_result("call_1", "one")),
+            Entry::Agent {
+                name: "build".into(),
+            },
+            // The same id again in a later turn, and a crash before its result.
+            asks("second"),
+        ] {
+            writer.append(&entry).unwrap();
+        }
+        let transcript = Transcript::load(&store, writer.id()).unwrap();
+        let groups = transcript.recorded_calls();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0][0].result.as_deref(), Some("one"));
+        assert_eq!(groups[0][0].agent.as_deref(), Some("plan"));
+        assert_eq!(groups[1][0].call.arguments, "second");
+        assert_eq!(groups[1][0].result, None);
+        assert_eq!(groups[1][0].agent.as_deref(), Some("build"));
+        assert_eq!(transcript.agent(), Some("build"));
+    }
+
+    #[test]
+    fn a_session_is_found_by_the_start_of_its_id_when_only_one_has_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::at(dir.path().to_path_buf());
+        for id in [
+            "20261123-120000-aaaa",
+            "20261123-120000-aabb",
+            "20261124-090000-cccc",
+        ] {
+            std::fs::write(store.path(id), "").unwrap();
+        }
+        assert_eq!(store.resolve("20261124").unwrap(), "20261124-090000-cccc");
+        assert_eq!(
+            store.resolve("20261123-120000-aaaa").unwrap(),
+            "20261123-120000-aaaa"
+        );
+        let err = store.resolve("20261123-120000-aa").unwrap_err().to_string();
+        assert!(err.contains("could name several sessions"), "{err}");
+        assert!(matches!(
+            store.resolve("2027"),
+            Err(SessionError::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.resolve("../x"),
+            Err(SessionError::NotFound { .. })
         ));
     }
 
