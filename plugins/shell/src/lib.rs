@@ -4,10 +4,12 @@
 //! compact report for the model.
 
 use conch_plugin::bindings::conch::tool::process::{self, Command, Completed};
-use conch_plugin::{CallContext, Guest, ToolError, ToolOutput, parse_input};
+use conch_plugin::{CallContext, Tool, ToolError, ToolOutput};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+/// The input (its schema for the model is in manifest.json, with examples).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct BashInput {
     command: String,
@@ -16,16 +18,16 @@ struct BashInput {
     cwd: String,
 }
 
-struct Shell;
+struct Bash;
 
-impl Guest for Shell {
-    fn invoke(tool: String, input: String, _ctx: CallContext) -> Result<ToolOutput, ToolError> {
-        if tool != "bash" {
-            return Err(ToolError::UnknownTool(format!(
-                "the shell plugin has no tool `{tool}`; its tool is bash"
-            )));
-        }
-        let input: BashInput = parse_input("bash", &input)?;
+impl Tool for Bash {
+    const NAME: &'static str = "bash";
+    const DESCRIPTION: &'static str = "Run a shell command in the working directory";
+    const PERMISSION: &'static str = "bash";
+    const KEY_ARG: Option<&'static str> = Some("command");
+    type Input = BashInput;
+
+    fn run(input: BashInput, _ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         let done = process::run(&Command {
             command: input.command,
             cwd: input.cwd,
@@ -37,7 +39,7 @@ impl Guest for Shell {
     }
 }
 
-conch_plugin::export_plugin!(Shell);
+conch_plugin::plugin!(Bash);
 
 /// `exit 0 · 12 ms`, then the streams that have something in them.
 fn report(done: &Completed) -> String {
