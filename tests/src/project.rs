@@ -53,6 +53,26 @@ impl Project {
     }
 
     /// Writes a file of the project.
+    /// Runs `conch repl ARGS` in the project with `input` piped to its stdin.
+    ///
+    /// # Panics
+    /// When the binary cannot be started or its output read.
+    pub fn repl(&self, args: &[&str], input: &str) -> crate::Run {
+        use std::io::Write;
+        let mut command = self.conch(&["repl"]);
+        let mut child = command
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("conch repl starts");
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        crate::Run::from(child.wait_with_output().expect("conch repl output"))
+    }
+
     /// The user's config dir (`CONCH_CONFIG_DIR` of [`Project::conch`]).
     pub fn config_dir(&self) -> PathBuf {
         self.dir.path().join("config")

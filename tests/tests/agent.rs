@@ -528,21 +528,7 @@ fn a_context_overflow_compacts_and_retries_once() {
 fn the_repl_runs_turns_and_commands_from_piped_input() {
     let mock = MockLlm::start(vec![Reply::text("hello from the model")]);
     let project = Project::new(&mock.url());
-    let mut child = project
-        .conch(&["repl"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(b"/help\nsay hello\n/session\n/bogus\n/exit\n")
-            .unwrap();
-    }
-    let out = Run::from(child.wait_with_output().unwrap());
+    let out = project.repl(&[], "/help\nsay hello\n/session\n/bogus\n/exit\n");
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("hello from the model"), "{out:?}");
     assert!(out.stderr.contains("/compact"), "help was shown: {out:?}");

@@ -140,25 +140,6 @@ fn later_turns_carry_the_history_in_the_prompt() {
     );
 }
 
-/// Runs `conch repl` with `input` piped in.
-fn repl(project: &Project, input: &str) -> Run {
-    use std::io::Write;
-    let mut child = project
-        .conch(&["repl"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    Run::from(child.wait_with_output().unwrap())
-}
-
 /// The user messages the CLI read, in order (over all its processes), and how many
 /// processes were started.
 fn cli_messages(log: &Path) -> (Vec<String>, usize) {
@@ -180,7 +161,7 @@ fn cli_messages(log: &Path) -> (Vec<String>, usize) {
 #[test]
 fn persistent_mode_keeps_one_cli_for_the_session_and_sends_only_new_messages() {
     let (project, log) = cli_project("count");
-    let out = repl(&project, "first question\nsecond question\n/exit\n");
+    let out = project.repl(&[], "first question\nsecond question\n/exit\n");
     assert_eq!(out.code, Some(0), "{out:?}");
     let (messages, spawns) = cli_messages(&log);
     assert_eq!(spawns, 1, "one process for the session: {out:?}");
@@ -197,7 +178,7 @@ fn persistent_mode_keeps_one_cli_for_the_session_and_sends_only_new_messages() {
             "model = \"sonnet\"\nmode = \"stateless\"\n",
         );
     project.write("conch.toml", &toml);
-    let out = repl(&project, "first question\nsecond question\n/exit\n");
+    let out = project.repl(&[], "first question\nsecond question\n/exit\n");
     assert_eq!(out.code, Some(0), "{out:?}");
     let (messages, spawns) = cli_messages(&log);
     assert_eq!(spawns, 2, "{out:?}");
@@ -212,7 +193,7 @@ fn persistent_mode_keeps_one_cli_for_the_session_and_sends_only_new_messages() {
 fn a_cli_that_died_is_replaced_by_one_sent_the_whole_history() {
     // The `once` CLI exits after each answer, like a persistent process that died.
     let (project, log) = cli_project("once");
-    let out = repl(&project, "first question\nsecond question\n/exit\n");
+    let out = project.repl(&[], "first question\nsecond question\n/exit\n");
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("Answer 1 of process"), "{out:?}");
     let (messages, spawns) = cli_messages(&log);

@@ -173,26 +173,6 @@ fn message(mock: &MockLlm, index: usize, at: usize) -> String {
         .to_string()
 }
 
-/// Runs `conch repl` with `input` piped to it.
-fn repl(project: &Project, input: &str) -> Run {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = project
-        .conch(&["repl"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    Run::from(child.wait_with_output().unwrap())
-}
-
 #[test]
 fn plan_denies_an_edit_even_with_yes_allows_a_read_and_is_kept_by_continue() {
     let mock = MockLlm::start(vec![
@@ -289,8 +269,8 @@ fn the_repl_lists_agents_and_switches_to_plan() {
     ]);
     let project = Project::with_config(&mock.url(), "[permission]\nedit = \"allow\"\n");
     project.write("a.txt", "original\n");
-    let out = repl(
-        &project,
+    let out = project.repl(
+        &[],
         "/agent\n/agent plan\n/agent nope\nchange a.txt\n/exit\n",
     );
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -400,10 +380,7 @@ fn the_repl_runs_a_custom_command_and_lists_it_in_help() {
         ".conch/commands/explain.md",
         "---\ndescription: Explain some code\n---\nExplain $1 to $2.",
     );
-    let out = repl(
-        &project,
-        "/help\n/explain lib.rs newcomers\n/nothing\n/exit\n",
-    );
+    let out = project.repl(&[], "/help\n/explain lib.rs newcomers\n/nothing\n/exit\n");
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
         out.stderr.contains("/explain   Explain some code"),
