@@ -37,6 +37,11 @@ const BUILTINS: &[PluginCrate] = &[
         dir: "shell",
         artifact: "conch_shell.wasm",
     },
+    PluginCrate {
+        name: "web",
+        dir: "web",
+        artifact: "conch_web.wasm",
+    },
 ];
 /// Test fixtures: packaged beside the built-ins for the tests, never embedded.
 const FIXTURES: &[PluginCrate] = &[PluginCrate {
@@ -70,6 +75,7 @@ fn run() -> Result<(), String> {
         "fs",
         "edit",
         "shell",
+        "web",
         "fixtures",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(input).display());

@@ -59,6 +59,7 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
             .unwrap_or(config::DEFAULT_CONTEXT_WINDOW),
         tool_limits: CallLimits {
             sandbox: args.sandbox.policy(&ctx.cwd)?,
+            http: config::load_webfetch(Some(&ctx.cwd)).map_err(|e| usage(&e))?,
             ..CallLimits::default()
         },
     };

@@ -80,6 +80,8 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
     let limits = CallLimits {
         timeout: Duration::from_secs_f64(timeout),
         sandbox: sandbox.policy(&ctx.cwd)?,
+        http: crate::config::load_webfetch(Some(&ctx.cwd))
+            .map_err(|e| CliError::Usage(e.to_string()))?,
         ..CallLimits::default()
     };
     let mut result = registry.call(name, &input, &ctx, &limits);

@@ -201,6 +201,18 @@ pub fn load_sandbox(cwd: Option<&Path>) -> Result<crate::sandbox::SandboxPolicy,
     })
 }
 
+/// The hosts tools may fetch from, for a run in `cwd`: `[webfetch]` of the files, over
+/// the default (any public host, no private or loopback addresses).
+pub fn load_webfetch(cwd: Option<&Path>) -> Result<crate::host_api::HttpPolicy, ConfigError> {
+    let (cwd, env) = process_context(cwd)?;
+    let layer = read_layers(&cwd, &env)?.1;
+    Ok(crate::host_api::HttpPolicy {
+        allow_hosts: layer.webfetch_allow_hosts.unwrap_or_default(),
+        deny_hosts: layer.webfetch_deny_hosts,
+        allow_private: layer.webfetch_allow_private.unwrap_or(false),
+    })
+}
+
 /// [`load_permission`] with `env` standing for the environment.
 pub fn resolve_permission(
     cwd: &Path,
