@@ -42,6 +42,11 @@ const BUILTINS: &[PluginCrate] = &[
         dir: "web",
         artifact: "conch_web.wasm",
     },
+    PluginCrate {
+        name: "session",
+        dir: "session",
+        artifact: "conch_session.wasm",
+    },
 ];
 /// Test fixtures: packaged beside the built-ins for the tests, never embedded.
 const FIXTURES: &[PluginCrate] = &[PluginCrate {
@@ -76,6 +81,7 @@ fn run() -> Result<(), String> {
         "edit",
         "shell",
         "web",
+        "session",
         "fixtures",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(input).display());

@@ -117,7 +117,8 @@ impl Transcript {
             | Entry::Interrupted
             | Entry::Changeset(_)
             | Entry::Undone { .. }
-            | Entry::FileSeen { .. } => {}
+            | Entry::FileSeen { .. }
+            | Entry::State { .. } => {}
         }
         self.entries.push(entry);
     }
@@ -235,6 +236,10 @@ impl Transcript {
                     let _ = writeln!(out, "[undone] the changes of {call_id}");
                 }
                 Entry::FileSeen { .. } => {}
+                Entry::State { key, value } => {
+                    let verdict = if value.is_some() { "set" } else { "removed" };
+                    let _ = writeln!(out, "[state] {key} {verdict}");
+                }
             }
         }
         out
