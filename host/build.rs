@@ -47,6 +47,11 @@ const BUILTINS: &[PluginCrate] = &[
         dir: "session",
         artifact: "conch_session.wasm",
     },
+    PluginCrate {
+        name: "skill",
+        dir: "skill",
+        artifact: "conch_skill.wasm",
+    },
 ];
 /// Test fixtures: packaged beside the built-ins for the tests, never embedded.
 const FIXTURES: &[PluginCrate] = &[PluginCrate {
@@ -82,6 +87,7 @@ fn run() -> Result<(), String> {
         "shell",
         "web",
         "session",
+        "skill",
         "fixtures",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(input).display());

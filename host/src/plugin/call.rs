@@ -174,7 +174,8 @@ pub fn invoke(
 }
 
 /// A Store for one call: read-only preopens of the roots (at their real paths, and the
-/// cwd as `.`) if the plugin declared `fs:read`, no environment, no network, no stdin,
+/// cwd as `.`) if the plugin declared `fs:read`, of the skill directories if it declared
+/// `skills`, no environment, no network, no stdin,
 /// stdout/stderr into a buffer, a memory cap and a deadline.
 fn new_store(
     engine: &Engine,
@@ -193,6 +194,14 @@ fn new_store(
             .chain(std::iter::once((&call.ctx.cwd, ".".to_string())));
         for (host, guest) in dirs {
             wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
+                .map_err(|e| ToolError::Failed(format!("cannot open {}: {e}", host.display())))?;
+        }
+    }
+    if call.capabilities.contains(&Capability::Skills) {
+        let root = call.ctx.roots.first().unwrap_or(&call.ctx.cwd);
+        let config_dir = crate::dirs::config_dir();
+        for (host, guest) in crate::skills::dirs(root, config_dir.as_deref()) {
+            wasi.preopened_dir(&host, guest, FsPerms::ReadOnly)
                 .map_err(|e| ToolError::Failed(format!("cannot open {}: {e}", host.display())))?;
         }
     }
