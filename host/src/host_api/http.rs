@@ -4,7 +4,7 @@
 //! addresses only (unless private ones are allowed), and the connection goes to exactly
 //! the addresses that were checked, so a DNS answer cannot change in between.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use reqwest::Url;
@@ -19,6 +19,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
 /// Redirects followed before giving up.
 const MAX_REDIRECTS: usize = 10;
+/// Request headers a plugin may not set.
+const CONTROLLED_HEADERS: [&str; 5] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "proxy-authorization",
+];
 
 /// Which hosts a plugin may reach (`[webfetch]` in conch.toml).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -96,7 +104,7 @@ async fn follow(policy: &HttpPolicy, req: Request) -> Result<Response, String> {
         .map_err(|_| format!("`{}` is not an HTTP method", req.method))?;
     let mut body = req.body;
     for _ in 0..=MAX_REDIRECTS {
-        let (host, addrs) = check_destination(policy, &url)?;
+        let (host, addrs) = check_destination(policy, &url).await?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .resolve_to_addrs(&host, &addrs)
@@ -105,6 +113,13 @@ async fn follow(policy: &HttpPolicy, req: Request) -> Result<Response, String> {
             .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
         let mut request = client.request(method.clone(), url.clone());
         for (name, value) in &req.headers {
+            // The host decides where the request goes and how it is framed.
+            if CONTROLLED_HEADERS
+                .iter()
+                .any(|h| name.eq_ignore_ascii_case(h))
+            {
+                continue;
+            }
             request = request.header(name, value);
         }
         if let Some(bytes) = &body {
@@ -170,9 +185,13 @@ async fn follow(policy: &HttpPolicy, req: Request) -> Result<Response, String> {
     ))
 }
 
-/// Checks a hop against the host lists and resolves it; every address must be public
-/// unless the policy allows private ones. Returns the host and the addresses to use.
-fn check_destination(policy: &HttpPolicy, url: &Url) -> Result<(String, Vec<SocketAddr>), String> {
+/// Checks a hop against the host lists and resolves it (within the fetch's timeout);
+/// every address must be public unless the policy allows private ones. Returns the host
+/// and the addresses to use.
+async fn check_destination(
+    policy: &HttpPolicy,
+    url: &Url,
+) -> Result<(String, Vec<SocketAddr>), String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{url}: only http and https URLs can be fetched"));
     }
@@ -196,8 +215,8 @@ fn check_destination(policy: &HttpPolicy, url: &Url) -> Result<(String, Vec<Sock
         .ok_or_else(|| format!("{url} has no port"))?;
     let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => (bare, port)
-            .to_socket_addrs()
+        Err(_) => tokio::net::lookup_host((bare, port))
+            .await
             .map_err(|e| format!("cannot resolve {bare}: {e}"))?
             .collect(),
     };
@@ -311,17 +330,25 @@ mod tests {
         assert!(!host_matches("*.example.com", "badexample.com"));
     }
 
+    /// [`check_destination`] on a runtime of its own.
+    fn check(policy: &HttpPolicy, url: &str) -> Result<(String, Vec<SocketAddr>), String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(check_destination(policy, &Url::parse(url).unwrap()))
+    }
+
     #[test]
     fn lists_and_private_addresses_are_checked_per_hop() {
-        let url = |u: &str| Url::parse(u).unwrap();
         let open = HttpPolicy::default();
         assert!(
-            check_destination(&open, &url("http://127.0.0.1:8080/"))
+            check(&open, "http://127.0.0.1:8080/")
                 .unwrap_err()
                 .contains("allow_private")
         );
         assert!(
-            check_destination(&open, &url("http://[::1]/"))
+            check(&open, "http://[::1]/")
                 .unwrap_err()
                 .contains("private")
         );
@@ -330,9 +357,9 @@ mod tests {
             deny_hosts: vec!["localhost".into()],
             ..HttpPolicy::default()
         };
-        assert!(check_destination(&local, &url("http://127.0.0.1:8080/")).is_ok());
+        assert!(check(&local, "http://127.0.0.1:8080/").is_ok());
         assert!(
-            check_destination(&local, &url("http://localhost/"))
+            check(&local, "http://localhost/")
                 .unwrap_err()
                 .contains("deny_hosts")
         );
@@ -342,12 +369,12 @@ mod tests {
             ..HttpPolicy::default()
         };
         assert!(
-            check_destination(&only, &url("http://127.0.0.1/"))
+            check(&only, "http://127.0.0.1/")
                 .unwrap_err()
                 .contains("allow_hosts")
         );
         assert!(
-            check_destination(&open, &url("file:///etc/passwd"))
+            check(&open, "file:///etc/passwd")
                 .unwrap_err()
                 .contains("only http")
         );
