@@ -37,6 +37,21 @@ const BUILTINS: &[PluginCrate] = &[
         dir: "shell",
         artifact: "conch_shell.wasm",
     },
+    PluginCrate {
+        name: "web",
+        dir: "web",
+        artifact: "conch_web.wasm",
+    },
+    PluginCrate {
+        name: "session",
+        dir: "session",
+        artifact: "conch_session.wasm",
+    },
+    PluginCrate {
+        name: "skill",
+        dir: "skill",
+        artifact: "conch_skill.wasm",
+    },
 ];
 /// Test fixtures: packaged beside the built-ins for the tests, never embedded.
 const FIXTURES: &[PluginCrate] = &[PluginCrate {
@@ -70,6 +85,9 @@ fn run() -> Result<(), String> {
         "fs",
         "edit",
         "shell",
+        "web",
+        "session",
+        "skill",
         "fixtures",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(input).display());

@@ -16,5 +16,6 @@ pub mod plugin;
 pub mod provider;
 pub mod sandbox;
 pub mod session;
+pub mod skills;
 pub mod ui;
 pub mod workspace;

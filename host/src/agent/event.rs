@@ -77,6 +77,13 @@ pub enum AgentEvent {
         tokens_before: u64,
         tokens_after: u64,
     },
+    /// A tool changed a key of the session's state; `value` is its JSON (or text), or
+    /// none when removed. The key `todos` holds the todo list.
+    State {
+        key: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        value: Option<serde_json::Value>,
+    },
     Error {
         message: String,
     },

@@ -101,6 +101,8 @@ pub struct Agent {
     ctx: CallContext,
     rules: PathRules,
     files: FileStates,
+    /// The session's key/value state (the `state` import), as its entries left it.
+    state: Arc<std::collections::BTreeMap<String, String>>,
     session: SessionWriter,
     messages: Vec<Message>,
     settings: Settings,
@@ -178,6 +180,7 @@ impl Agent {
             gate,
             rules: PathRules::new(ctx.roots.clone(), ctx.cwd.clone()),
             files: FileStates::default(),
+            state: Arc::default(),
             ctx,
             session,
             messages,
@@ -231,10 +234,17 @@ impl Agent {
     }
 
     /// Takes what an earlier part of the session read and wrote (its `entries`) as seen,
-    /// so stale-write protection carries over when a session is continued.
+    /// so stale-write protection carries over when a session is continued, and the
+    /// session's state (the todo list) as it was.
     pub fn with_history(mut self, entries: &[Entry]) -> Self {
         self.files = FileStates::from_entries(entries);
+        self.state = Arc::new(crate::session::state_from(entries));
         self
+    }
+
+    /// Who answers the questions tools ask (`None`: no one, a headless run).
+    pub fn set_asker(&mut self, asker: Option<Arc<dyn crate::host_api::Asker>>) {
+        self.ctx.asker = asker;
     }
 
     pub fn session_id(&self) -> &str {
@@ -604,6 +614,7 @@ impl Agent {
         };
         let mut ctx = self.ctx.clone();
         ctx.call_id = call.id.clone();
+        ctx.state = self.state.clone();
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
         ctx.cancel = cancel.clone();
         let request = Request::new(&spec, &input, &ctx);
@@ -636,7 +647,7 @@ impl Agent {
             result = &mut running => result,
         };
         tracing::debug!(tool = %call.name, "returned");
-        let output = match result {
+        let mut output = match result {
             Ok(Ok(output)) => output,
             Ok(Err(error)) => return Ok(Some((format!("error: {error}"), false))),
             Err(join) => {
@@ -646,6 +657,7 @@ impl Agent {
                 )));
             }
         };
+        self.apply_state(std::mem::take(&mut output.state_changes), io)?;
         if let Some(changes) = output.changes {
             return Ok(Some(
                 match self.apply_changes(call, &spec, &changes, io)? {
@@ -716,6 +728,29 @@ impl Agent {
         self.record(Entry::Changeset(record))?;
         self.files.note_written(changes);
         Ok(Ok(()))
+    }
+
+    /// Records what a successful call changed in the session's state, and tells the UI.
+    fn apply_state(
+        &mut self,
+        changes: Vec<(String, Option<String>)>,
+        io: &mut TurnIo<'_>,
+    ) -> Result<(), AgentError> {
+        for (key, value) in changes {
+            let state = Arc::make_mut(&mut self.state);
+            match &value {
+                Some(value) => state.insert(key.clone(), value.clone()),
+                None => state.remove(&key),
+            };
+            io.events.emit(&AgentEvent::State {
+                key: key.clone(),
+                value: value.as_deref().map(|text| {
+                    serde_json::from_str(text).unwrap_or_else(|_| text.to_string().into())
+                }),
+            });
+            self.record(Entry::State { key, value })?;
+        }
+        Ok(())
     }
 
     /// Records a gate decision in the session and tells the UI.

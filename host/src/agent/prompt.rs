@@ -1,5 +1,6 @@
-//! The system prompt: who the agent is, its tools and workspace, how permissions work,
-//! and the project's own rules (AGENTS.md files, CLAUDE.md where there is none).
+//! The system prompt: who the agent is, its tools and workspace, the skills it can load,
+//! how permissions work, and the project's own rules (AGENTS.md files, CLAUDE.md where
+//! there is none).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,18 @@ pub fn system_prompt(
     for tool in tools {
         let first_line = tool.description.lines().next().unwrap_or("");
         let _ = writeln!(out, "- {}: {first_line}", tool.name);
+    }
+    if tools.iter().any(|tool| tool.name == "skill") {
+        let skills = crate::skills::discover(&crate::skills::dirs(root, global_dir));
+        if !skills.is_empty() {
+            out.push_str(
+                "\n# Skills\nInstructions for particular tasks. When a task matches one, load it \
+                 with the `skill` tool (by name) before you start, and follow it.\n",
+            );
+        }
+        for skill in skills {
+            let _ = writeln!(out, "- {}: {}", skill.name, skill.description);
+        }
     }
     out.push_str(
         "\n# Permissions\nReading is allowed. Edits and commands may need the user's \

@@ -76,6 +76,7 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
             .unwrap_or(config::DEFAULT_CONTEXT_WINDOW),
         tool_limits: CallLimits {
             sandbox: args.sandbox.policy(&ctx.cwd)?,
+            http: config::load_webfetch(Some(&ctx.cwd)).map_err(|e| usage(&e))?,
             ..CallLimits::default()
         },
     };
@@ -320,12 +321,11 @@ pub fn run(
     sink.emit(&start);
     // Someone can be asked only on a terminal whose stdin did not carry the prompt.
     let mut terminal = TerminalApprover;
-    let approver: Option<&mut dyn Approver> =
-        if !prompt_from_stdin && std::io::stdin().is_terminal() {
-            Some(&mut terminal)
-        } else {
-            None
-        };
+    let present = !prompt_from_stdin && std::io::stdin().is_terminal();
+    let approver: Option<&mut dyn Approver> = if present { Some(&mut terminal) } else { None };
+    if present {
+        agent.set_asker(Some(Arc::new(crate::ui::TerminalAsker)));
+    }
     let prompt = Some(prompt).filter(|p| !p.trim().is_empty());
     let outcome = runtime()?.block_on(async {
         let (interrupt, watcher) = interrupt_on_ctrl_c();

@@ -219,6 +219,7 @@ fn meaning(capability: Capability) -> &'static str {
         Capability::Http => "fetch URLs through the host (approved as `webfetch`)",
         Capability::Interact => "ask you questions",
         Capability::State => "keep state in the session",
+        Capability::Skills => "read the skill folders (project and user), nothing else",
     }
 }
 

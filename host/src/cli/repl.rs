@@ -60,6 +60,9 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
     let runtime = runtime()?;
     let mut approver = TerminalApprover;
     let ask = std::io::stdin().is_terminal();
+    if ask {
+        agent.set_asker(Some(std::sync::Arc::new(crate::ui::TerminalAsker)));
+    }
     loop {
         let line = match editor.readline("conch> ") {
             Ok(line) => line,

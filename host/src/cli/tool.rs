@@ -64,12 +64,12 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
     let mut gate = Gate::new(policy, flags);
     // Someone can be asked only on a terminal whose stdin did not carry the input.
     let mut terminal = crate::ui::TerminalApprover;
-    let mut approver: Option<&mut dyn Approver> =
-        if !input_from_stdin && std::io::stdin().is_terminal() {
-            Some(&mut terminal)
-        } else {
-            None
-        };
+    let present = !input_from_stdin && std::io::stdin().is_terminal();
+    let mut approver: Option<&mut dyn Approver> = if present { Some(&mut terminal) } else { None };
+    let mut ctx = ctx;
+    if present {
+        ctx.asker = Some(std::sync::Arc::new(crate::ui::TerminalAsker));
+    }
     let request = Request::new(spec, &value, &ctx);
     // A tool that changes files is asked about with its diff once it has staged them.
     let decide_on_changes =
@@ -80,6 +80,8 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
     let limits = CallLimits {
         timeout: Duration::from_secs_f64(timeout),
         sandbox: sandbox.policy(&ctx.cwd)?,
+        http: crate::config::load_webfetch(Some(&ctx.cwd))
+            .map_err(|e| CliError::Usage(e.to_string()))?,
         ..CallLimits::default()
     };
     let mut result = registry.call(name, &input, &ctx, &limits);

@@ -47,6 +47,18 @@ struct ConfigFile {
     sandbox: SandboxTable,
     #[serde(default)]
     agents: BTreeMap<String, AgentTable>,
+    #[serde(default)]
+    webfetch: WebfetchTable,
+}
+
+/// `[webfetch]`: which hosts the `http` import may reach.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebfetchTable {
+    allow_hosts: Option<Vec<String>>,
+    #[serde(default)]
+    deny_hosts: Vec<String>,
+    allow_private: Option<bool>,
 }
 
 /// `[agents.NAME]`: an agent profile of the user's (see `agent::profile`).
@@ -133,6 +145,11 @@ pub struct Layer {
     pub sandbox_env: Vec<String>,
     /// Agent profiles by name; a closer file's profile replaces one of the same name.
     pub agents: BTreeMap<String, AgentProfile>,
+    /// A closer file's list replaces the other's.
+    pub webfetch_allow_hosts: Option<Vec<String>>,
+    /// Lists of every file add up.
+    pub webfetch_deny_hosts: Vec<String>,
+    pub webfetch_allow_private: Option<bool>,
 }
 
 /// What kind of provider a `[providers.NAME]` table describes.
@@ -187,6 +204,9 @@ impl Layer {
         self.sandbox_mode = over.sandbox_mode.or(self.sandbox_mode);
         self.sandbox_network = over.sandbox_network.or(self.sandbox_network);
         self.sandbox_env.extend(over.sandbox_env);
+        self.webfetch_allow_hosts = over.webfetch_allow_hosts.or(self.webfetch_allow_hosts);
+        self.webfetch_deny_hosts.extend(over.webfetch_deny_hosts);
+        self.webfetch_allow_private = over.webfetch_allow_private.or(self.webfetch_allow_private);
         for (name, provider) in over.providers {
             let merged = match self.providers.remove(&name) {
                 Some(under) => under.merge(provider),
@@ -372,6 +392,9 @@ fn to_layer(
         sandbox_mode: file.sandbox.mode,
         sandbox_network: file.sandbox.network,
         sandbox_env: file.sandbox.env.unwrap_or_default(),
+        webfetch_allow_hosts: file.webfetch.allow_hosts,
+        webfetch_deny_hosts: file.webfetch.deny_hosts,
+        webfetch_allow_private: file.webfetch.allow_private,
         providers,
     })
 }

@@ -212,6 +212,26 @@ pub fn load_agents(cwd: Option<&Path>) -> Result<crate::agent::AgentProfiles, Co
     ))
 }
 
+/// The hosts tools may fetch from, for a run in `cwd`: `[webfetch]` of the files, over
+/// the default (any public host, no private or loopback addresses).
+pub fn load_webfetch(cwd: Option<&Path>) -> Result<crate::host_api::HttpPolicy, ConfigError> {
+    let (cwd, env) = process_context(cwd)?;
+    resolve_webfetch(&cwd, &env)
+}
+
+/// [`load_webfetch`] with `env` standing for the environment.
+pub fn resolve_webfetch(
+    cwd: &Path,
+    env: &HashMap<String, String>,
+) -> Result<crate::host_api::HttpPolicy, ConfigError> {
+    let layer = read_layers(cwd, env)?.1;
+    Ok(crate::host_api::HttpPolicy {
+        allow_hosts: layer.webfetch_allow_hosts.unwrap_or_default(),
+        deny_hosts: layer.webfetch_deny_hosts,
+        allow_private: layer.webfetch_allow_private.unwrap_or(false),
+    })
+}
+
 /// [`load_permission`] with `env` standing for the environment.
 pub fn resolve_permission(
     cwd: &Path,

@@ -5,11 +5,17 @@
 //! when every import it has is provided, and its manifest declares the capability behind
 //! each one (checked when the manifest is read).
 
+pub mod http;
+pub mod interact;
 pub mod log;
 pub mod process;
+pub mod state;
 pub mod workspace;
 
+pub use http::{HttpAccess, HttpPolicy};
+pub use interact::{Asker, InteractAccess};
 pub use process::ProcessAccess;
+pub use state::StateAccess;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, StoreLimits};
@@ -24,13 +30,19 @@ pub struct CallState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub limits: MemoryCap,
-    /// Time spent in host calls that wait (commands); it does not count against the
-    /// guest's deadline.
+    /// Time spent in host calls that wait (commands, fetches, questions); it does not
+    /// count against the guest's deadline.
     pub host_time: std::time::Duration,
     /// What the call may run, for plugins with `process`.
     pub process: Option<ProcessAccess>,
     /// The call's staged changes, for plugins with `fs:edit`.
     pub staging: Option<crate::changeset::Staging>,
+    /// What the call may fetch, for plugins with `http`.
+    pub http: Option<HttpAccess>,
+    /// Who answers questions, for plugins with `interact`.
+    pub interact: Option<InteractAccess>,
+    /// The session's state and the call's changes to it, for plugins with `state`.
+    pub state: Option<StateAccess>,
 }
 
 impl WasiView for CallState {
@@ -48,11 +60,22 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
     wit::log::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     wit::workspace::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     wit::process::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    wit::http::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    wit::interact::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    wit::state::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 
 /// The `conch:tool` interfaces this host provides today.
-pub const PROVIDED: &[&str] = &["log", "types", "workspace", "process"];
+pub const PROVIDED: &[&str] = &[
+    "log",
+    "types",
+    "workspace",
+    "process",
+    "http",
+    "interact",
+    "state",
+];
 
 /// A memory cap that remembers being hit, so that the trap it causes can be reported
 /// as "used too much memory" rather than as a crash.

@@ -7,10 +7,11 @@ use std::path::{Component, Path, PathBuf};
 use super::rule::{Decision, PermissionRule};
 use crate::plugin::{CallContext, ToolSpec};
 
-/// The decision for a permission key no one configured.
+/// The decision for a permission key no one configured. Tools that touch only the
+/// conversation (its todo list, a question to the user, loading a skill) need no asking.
 pub fn builtin_default(permission: &str) -> Decision {
     match permission {
-        "read" => Decision::Allow,
+        "read" | "todo" | "question" | "skill" => Decision::Allow,
         _ => Decision::Ask,
     }
 }

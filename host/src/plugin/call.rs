@@ -14,7 +14,9 @@ use super::bindings::{PluginPre, exports::conch::tool::tool as wit_tool};
 use super::engine::{EPOCH_TICK, MAX_MEMORY_BYTES};
 use super::manifest::Capability;
 use crate::changeset::{Changeset, PathRules, Staging};
-use crate::host_api::{CallState, MemoryCap, ProcessAccess};
+use crate::host_api::{
+    Asker, CallState, HttpAccess, HttpPolicy, InteractAccess, MemoryCap, ProcessAccess, StateAccess,
+};
 use crate::sandbox::SandboxPolicy;
 
 /// How much of the guest's stdout/stderr is kept.
@@ -31,6 +33,10 @@ pub struct CallContext {
     pub output_dir: Option<PathBuf>,
     /// Set when the user interrupts the call: a running command is killed.
     pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The session's key/value state as the call starts (empty outside a session).
+    pub state: std::sync::Arc<std::collections::BTreeMap<String, String>>,
+    /// Who answers a plugin's questions; `None` when no one can (headless).
+    pub asker: Option<std::sync::Arc<dyn Asker>>,
 }
 
 /// The bounds every call runs within.
@@ -44,6 +50,8 @@ pub struct CallLimits {
     pub output_bytes: usize,
     /// How commands run through the `process` import are confined.
     pub sandbox: SandboxPolicy,
+    /// Which hosts the `http` import may reach.
+    pub http: HttpPolicy,
 }
 
 impl Default for CallLimits {
@@ -53,6 +61,7 @@ impl Default for CallLimits {
             memory_bytes: 256 << 20,
             output_bytes: 100 * 1024,
             sandbox: SandboxPolicy::default(),
+            http: HttpPolicy::default(),
         }
     }
 }
@@ -66,6 +75,8 @@ pub struct ToolOutput {
     pub metadata: Option<serde_json::Value>,
     /// What the tool staged through the `workspace` import: not on disk yet.
     pub changes: Option<Changeset>,
+    /// Session state keys the tool set (`Some`) or removed (`None`): not recorded yet.
+    pub state_changes: Vec<(String, Option<String>)>,
 }
 
 /// A failed call. The message is written for the model, which gets it as the result.
@@ -117,9 +128,9 @@ pub struct Invocation<'a> {
     pub input_json: &'a str,
     pub ctx: &'a CallContext,
     pub limits: &'a CallLimits,
-    /// The command the gate approved (the tool's key argument), for plugins that run
-    /// commands: the only one they may run.
-    pub approved_command: Option<String>,
+    /// The tool's key argument the gate approved: for plugins that run commands or
+    /// fetch URLs, the only command or URL they may use.
+    pub approved: Option<String>,
 }
 
 /// Runs one call in a fresh Store.
@@ -151,13 +162,10 @@ pub fn invoke(
     }
     match result {
         Ok(Ok(output)) => {
-            let changes = store
-                .into_data()
-                .staging
-                .map(Staging::finish)
-                .filter(|c| !c.is_empty());
+            let state = store.into_data();
             let mut output = finish_output(output, call.limits.output_bytes)?;
-            output.changes = changes;
+            output.changes = state.staging.map(Staging::finish).filter(|c| !c.is_empty());
+            output.state_changes = state.state.map(StateAccess::finish).unwrap_or_default();
             Ok(output)
         }
         Ok(Err(e)) => Err(e.into()),
@@ -166,7 +174,8 @@ pub fn invoke(
 }
 
 /// A Store for one call: read-only preopens of the roots (at their real paths, and the
-/// cwd as `.`) if the plugin declared `fs:read`, no environment, no network, no stdin,
+/// cwd as `.`) if the plugin declared `fs:read`, of the skill directories if it declared
+/// `skills`, no environment, no network, no stdin,
 /// stdout/stderr into a buffer, a memory cap and a deadline.
 fn new_store(
     engine: &Engine,
@@ -188,28 +197,40 @@ fn new_store(
                 .map_err(|e| ToolError::Failed(format!("cannot open {}: {e}", host.display())))?;
         }
     }
+    if call.capabilities.contains(&Capability::Skills) {
+        let root = call.ctx.roots.first().unwrap_or(&call.ctx.cwd);
+        let config_dir = crate::dirs::config_dir();
+        for (host, guest) in crate::skills::dirs(root, config_dir.as_deref()) {
+            wasi.preopened_dir(&host, guest, FsPerms::ReadOnly)
+                .map_err(|e| ToolError::Failed(format!("cannot open {}: {e}", host.display())))?;
+        }
+    }
     wasi.stdout(guest_output.clone()).stderr(guest_output);
+    let granted = |capability| call.capabilities.contains(&capability);
     let state = CallState {
         plugin: call.plugin.to_string(),
         wasi: wasi.build(),
         table: ResourceTable::new(),
         limits: MemoryCap::new(call.limits.memory_bytes.min(MAX_MEMORY_BYTES)),
         host_time: Duration::ZERO,
-        process: call
-            .capabilities
-            .contains(&Capability::Process)
-            .then(|| ProcessAccess {
-                approved: call.approved_command.clone(),
-                cwd: call.ctx.cwd.clone(),
-                roots: call.ctx.roots.clone(),
-                policy: call.limits.sandbox.clone(),
-                output_dir: call.ctx.output_dir.clone(),
-                cancel: call.ctx.cancel.clone(),
-            }),
-        staging: call
-            .capabilities
-            .contains(&Capability::FsEdit)
+        process: granted(Capability::Process).then(|| ProcessAccess {
+            approved: call.approved.clone(),
+            cwd: call.ctx.cwd.clone(),
+            roots: call.ctx.roots.clone(),
+            policy: call.limits.sandbox.clone(),
+            output_dir: call.ctx.output_dir.clone(),
+            cancel: call.ctx.cancel.clone(),
+        }),
+        staging: granted(Capability::FsEdit)
             .then(|| Staging::new(PathRules::new(call.ctx.roots.clone(), call.ctx.cwd.clone()))),
+        http: granted(Capability::Http).then(|| HttpAccess {
+            approved: call.approved.clone(),
+            policy: call.limits.http.clone(),
+        }),
+        interact: granted(Capability::Interact).then(|| InteractAccess {
+            asker: call.ctx.asker.clone(),
+        }),
+        state: granted(Capability::State).then(|| StateAccess::new(call.ctx.state.clone())),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);
@@ -258,6 +279,7 @@ fn finish_output(output: wit_tool::ToolOutput, cap: usize) -> Result<ToolOutput,
         text,
         metadata,
         changes: None,
+        state_changes: Vec::new(),
     })
 }
 

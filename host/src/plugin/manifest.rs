@@ -77,6 +77,9 @@ pub enum Capability {
     /// Session key/value state through the `state` import.
     #[serde(rename = "state")]
     State,
+    /// A read-only view of the skill directories (see `skills`), nothing else.
+    #[serde(rename = "skills")]
+    Skills,
 }
 
 impl Capability {
@@ -89,6 +92,7 @@ impl Capability {
             Capability::Http => Some("http"),
             Capability::Interact => Some("interact"),
             Capability::State => Some("state"),
+            Capability::Skills => None,
         }
     }
 
@@ -101,6 +105,7 @@ impl Capability {
             Capability::Http => "http",
             Capability::Interact => "interact",
             Capability::State => "state",
+            Capability::Skills => "skills",
         }
     }
 }

@@ -202,7 +202,7 @@ impl PluginRegistry {
         else {
             return Err(self.unknown_tool(name));
         };
-        let approved_command = plugin
+        let approved = plugin
             .info
             .manifest
             .tools
@@ -225,7 +225,7 @@ impl PluginRegistry {
                 input_json,
                 ctx,
                 limits,
-                approved_command,
+                approved,
             },
         )
     }

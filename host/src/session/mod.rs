@@ -69,6 +69,26 @@ pub enum Entry {
         path: std::path::PathBuf,
         digest: String,
     },
+    /// A tool set (or, with no value, removed) a key of the session's state.
+    State {
+        key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+    },
+}
+
+/// The session's key/value state after `entries`: the last value of each key wins.
+pub fn state_from(entries: &[Entry]) -> std::collections::BTreeMap<String, String> {
+    let mut state = std::collections::BTreeMap::new();
+    for entry in entries {
+        if let Entry::State { key, value } = entry {
+            match value {
+                Some(value) => state.insert(key.clone(), value.clone()),
+                None => state.remove(key),
+            };
+        }
+    }
+    state
 }
 
 /// A permission decision, as recorded.

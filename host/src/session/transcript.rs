@@ -123,7 +123,8 @@ impl Transcript {
             | Entry::Changeset(_)
             | Entry::Undone { .. }
             | Entry::Agent { .. }
-            | Entry::FileSeen { .. } => {}
+            | Entry::FileSeen { .. }
+            | Entry::State { .. } => {}
         }
         self.entries.push(entry);
     }
@@ -295,6 +296,10 @@ impl Transcript {
                     let _ = writeln!(out, "[agent] {name}");
                 }
                 Entry::FileSeen { .. } => {}
+                Entry::State { key, value } => {
+                    let verdict = if value.is_some() { "set" } else { "removed" };
+                    let _ = writeln!(out, "[state] {key} {verdict}");
+                }
             }
         }
         out

@@ -1,12 +1,12 @@
 //! What the user sees and answers: the streamed text renderer, `--format json` events,
-//! and the permission prompt.
+//! the permission prompt and the prompt for a tool's question.
 
 mod json;
 mod prompt;
 mod text;
 
 pub use json::JsonEvents;
-pub use prompt::TerminalApprover;
+pub use prompt::{TerminalApprover, TerminalAsker};
 pub use text::TextRenderer;
 
 /// Whether to colour output: only on a terminal, and never with `NO_COLOR` set.

@@ -1,8 +1,14 @@
-//! Asking the user on the terminal whether a tool call may run.
+//! Asking the user on the terminal: whether a tool call may run, and the questions
+//! tools ask (the `interact` import).
 
 use std::io::{BufRead, Write};
 
+use crate::host_api::Asker;
 use crate::permission::{Approval, Approver};
+use crate::plugin::bindings::conch::tool::interact::Question;
+
+/// Times a choice question is asked again after an answer that is not one of them.
+const CHOICE_ATTEMPTS: usize = 3;
 
 /// Asks on stderr and reads the answer from stdin.
 pub struct TerminalApprover;
@@ -21,6 +27,63 @@ impl Approver for TerminalApprover {
     }
 }
 
+/// Asks a tool's question on stderr and reads the answer from stdin.
+#[derive(Debug)]
+pub struct TerminalAsker;
+
+impl Asker for TerminalAsker {
+    fn ask(&self, question: &Question) -> Result<String, String> {
+        let mut text = format!("? {}", question.prompt.trim_end());
+        for (n, choice) in question.choices.iter().enumerate() {
+            text.push_str(&format!("\n  [{}] {choice}", n + 1));
+        }
+        if question.allow_other && !question.choices.is_empty() {
+            text.push_str("\n  (or type another answer)");
+        }
+        eprintln!("{text}");
+        for _ in 0..CHOICE_ATTEMPTS {
+            eprint!("> ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            match std::io::stdin().lock().read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            match parse_choice(question, &line) {
+                Some(answer) => return Ok(answer),
+                None if line.trim().is_empty() => break,
+                None => eprintln!("answer with a number from 1 to {}", question.choices.len()),
+            }
+        }
+        Err("the user did not answer; proceed on your own judgement and say which assumption you made".into())
+    }
+}
+
+/// The answer a typed line stands for: with choices, a number or a choice's text (any
+/// text when others are allowed); without, the text. `None` for no valid answer.
+fn parse_choice(question: &Question, line: &str) -> Option<String> {
+    let line = line.trim();
+    if line.is_empty() {
+        return None;
+    }
+    if question.choices.is_empty() {
+        return Some(line.to_string());
+    }
+    if let Some(choice) = line
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| question.choices.get(n.checked_sub(1)?))
+    {
+        return Some(choice.clone());
+    }
+    question
+        .choices
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(line))
+        .cloned()
+        .or_else(|| question.allow_other.then(|| line.to_string()))
+}
+
 /// `y`/`yes` → once, `a`/`always` → for the session, empty or `n`/`no` → no; anything
 /// else is a "no" carrying the text as a message for the model.
 fn parse_answer(answer: &str) -> Approval {
@@ -36,6 +99,30 @@ fn parse_answer(answer: &str) -> Approval {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choices_are_picked_by_number_or_text() {
+        let question = Question {
+            prompt: "Which?".into(),
+            choices: vec!["red".into(), "blue".into()],
+            allow_other: false,
+        };
+        assert_eq!(parse_choice(&question, "2\n"), Some("blue".into()));
+        assert_eq!(parse_choice(&question, "RED"), Some("red".into()));
+        assert_eq!(parse_choice(&question, "3"), None);
+        assert_eq!(parse_choice(&question, "green"), None);
+        let open = Question {
+            allow_other: true,
+            ..question
+        };
+        assert_eq!(parse_choice(&open, "green"), Some("green".into()));
+        let free = Question {
+            prompt: "Name?".into(),
+            choices: Vec::new(),
+            allow_other: false,
+        };
+        assert_eq!(parse_choice(&free, " conch \n"), Some("conch".into()));
+    }
 
     #[test]
     fn answers_are_read_generously() {

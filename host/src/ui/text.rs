@@ -144,6 +144,15 @@ impl EventSink for TextRenderer {
                 let line = self.paint(DIM, &line);
                 self.note(&line);
             }
+            AgentEvent::State { key, value } => {
+                let text = match (key.as_str(), value) {
+                    ("todos", Some(todos)) => todo_list(todos),
+                    (_, Some(_)) => format!("state {key} updated"),
+                    (_, None) => format!("state {key} removed"),
+                };
+                let text = self.paint(DIM, &text);
+                self.note(&text);
+            }
             AgentEvent::Error { message } => {
                 let line = self.paint(RED, &format!("error: {message}"));
                 self.note(&line);
@@ -165,6 +174,25 @@ impl Drop for TextRenderer {
     fn drop(&mut self) {
         self.stop_spinner();
     }
+}
+
+/// The todo list (the session plugin's `todos` state) as lines with check marks.
+fn todo_list(todos: &serde_json::Value) -> String {
+    let items = todos.as_array().map(Vec::as_slice).unwrap_or_default();
+    if items.is_empty() {
+        return "todo list: empty".into();
+    }
+    let mut out = String::from("todo list:");
+    for item in items {
+        let mark = match item["status"].as_str() {
+            Some("completed") => "[x]",
+            Some("in_progress") => "[~]",
+            _ => "[ ]",
+        };
+        let content = item["content"].as_str().unwrap_or("");
+        out.push_str(&format!("\n  {mark} {}", one_line(content, 100)));
+    }
+    out
 }
 
 /// A spinner on stderr, drawn by its own thread until stopped.
