@@ -14,11 +14,13 @@ function invalid(message) {
 }
 
 // The words of `text`: runs of ASCII letters and digits, split where a lower-case letter
-// or a digit meets an upper-case one ("fooBar" → foo, Bar). ASCII only: the engine's
-// regular expressions have no Unicode property classes (`\p{L}`).
+// or a digit meets an upper-case one ("fooBar" → foo, Bar) and before the last capital
+// of an acronym that starts a word ("HTTPResponse" → HTTP, Response). ASCII only: the
+// engine's regular expressions have no Unicode property classes (`\p{L}`).
 function words(text) {
   return text
     .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
     .split(/[^A-Za-z0-9]+/)
     .filter((w) => w.length > 0);
 }
