@@ -2,7 +2,8 @@
 //! installs its pinned toolchain (componentize-py from pip, componentize-js from npm; the
 //! first run only, reused from target/ afterwards) and builds the plugin; then
 //! `conch plugin install` takes it, `conch tool` calls it — a good input gives the tool's
-//! answer, a bad one the tool's own error — and a model can call it in a turn.
+//! answer, a bad one the tool's own error — and a model can call it in a turn. The Rust
+//! example is installed straight from its crate (`conch plugin install DIR` builds it).
 //!
 //! A toolchain that cannot be installed fails the test, saying so: these tests never skip.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -172,4 +173,42 @@ fn javascript_case_plugin_builds_installs_and_answers() {
         json!({"text": "hello world", "to": "title"}),
     );
     assert_eq!(result, "Hello World");
+}
+
+#[test]
+fn rust_sortlines_plugin_builds_from_its_crate_installs_and_answers() {
+    let project = Project::new(&MockLlm::start(vec![]).url());
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rust-plugin");
+    // Installing a crate's directory builds it (cargo, wasm32-wasip2) and packages it.
+    let out = conch(
+        &project,
+        &["plugin", "install", "--yes", crate_dir.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.code,
+        Some(0),
+        "building the Rust example needs the wasm32-wasip2 target \
+         (rustup target add wasm32-wasip2): {out:?}"
+    );
+    let out = conch(
+        &project,
+        &[
+            "tool",
+            "sortlines",
+            r#"{"text": "pear\napple\nfig\napple", "unique": true}"#,
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim_end(), "apple\nfig\npear");
+
+    let out = conch(&project, &["tool", "sortlines", r#"{"text": ""}"#]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("`text` is empty: give the lines to sort"),
+        "{out:?}"
+    );
+    let out = conch(&project, &["tool", "sortlines", r#"{"lines": "a"}"#]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("unknown field `lines`"), "{out:?}");
 }
