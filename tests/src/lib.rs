@@ -117,3 +117,15 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// Cargo settings for the tests that build Rust plugin crates: one target dir for all of
+/// them, kept across runs (the first build compiles the SDK's dependencies for
+/// wasm32-wasip2), and no LTO (their release profile asks for it; here it only costs time).
+pub fn plugin_cargo_env(command: &mut Command) -> &mut Command {
+    command
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugin-crates"),
+        )
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+}

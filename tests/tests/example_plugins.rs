@@ -13,7 +13,7 @@ use std::process::Command;
 
 use conch_tests::mock::{MockLlm, Reply};
 use conch_tests::project::Project;
-use conch_tests::{Run, conch_bin, run};
+use conch_tests::{Run, conch_bin, plugin_cargo_env, run};
 use serde_json::json;
 
 /// Runs `examples/NAME/build.sh` and returns the packaged plugin it printed last.
@@ -180,10 +180,12 @@ fn rust_sortlines_plugin_builds_from_its_crate_installs_and_answers() {
     let project = Project::new(&MockLlm::start(vec![]).url());
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rust-plugin");
     // Installing a crate's directory builds it (cargo, wasm32-wasip2) and packages it.
-    let out = conch(
-        &project,
-        &["plugin", "install", "--yes", crate_dir.to_str().unwrap()],
-    );
+    let out = run(plugin_cargo_env(&mut project.conch(&[
+        "plugin",
+        "install",
+        "--yes",
+        crate_dir.to_str().unwrap(),
+    ])));
     assert_eq!(
         out.code,
         Some(0),

@@ -4,26 +4,11 @@
 //! and installs it, and the tool works through `conch tool` — inside the workspace only.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::Path;
 use std::process::Command;
 
 use conch_tests::mock::MockLlm;
 use conch_tests::project::Project;
-use conch_tests::run;
-
-/// Builds share one target dir across runs (the first compiles the SDK's dependencies
-/// for wasm32-wasip2, a couple of minutes).
-fn target_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugin-scaffold")
-}
-
-/// Cargo settings for the test's builds: its target dir, and no LTO (the scaffold's
-/// release profile asks for it; here it would only cost time).
-fn cargo_env(command: &mut Command) -> &mut Command {
-    command
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env("CARGO_PROFILE_RELEASE_LTO", "false")
-}
+use conch_tests::{plugin_cargo_env, run};
 
 #[test]
 fn a_scaffolded_plugin_builds_installs_and_runs_confined() {
@@ -48,19 +33,20 @@ fn a_scaffolded_plugin_builds_installs_and_runs_confined() {
     );
 
     // The scaffold's own test passes natively.
-    let test = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["test", "--quiet", "--manifest-path"])
-        .arg(crate_dir.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .unwrap();
+    let test = plugin_cargo_env(
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["test", "--quiet", "--manifest-path"])
+            .arg(crate_dir.join("Cargo.toml")),
+    )
+    .output()
+    .unwrap();
     assert!(
         test.status.success(),
         "{}",
         String::from_utf8_lossy(&test.stderr)
     );
 
-    let out = run(cargo_env(&mut project.conch(&[
+    let out = run(plugin_cargo_env(&mut project.conch(&[
         "plugin",
         "install",
         "--yes",

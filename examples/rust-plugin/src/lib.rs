@@ -1,28 +1,33 @@
 //! A conch plugin in Rust: `sortlines` sorts the lines of a text, optionally in reverse
 //! and without repeated lines. Built with the conch-plugin SDK (`plugins/sdk`).
 
-use conch_plugin::{CallContext, Guest, ToolError, ToolOutput};
+use conch_plugin::{CallContext, Tool, ToolError, ToolOutput};
+use schemars::JsonSchema;
+use serde::Deserialize;
 
-#[derive(serde::Deserialize)]
+// The input: serde parses the model's call into it, and its JSON Schema (these doc
+// comments are the descriptions) is what the model is shown.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Input {
+    /// The lines to sort.
     text: String,
+    /// Sort from Z to A (default false).
     #[serde(default)]
     reverse: bool,
+    /// Keep one of each repeated line (default false).
     #[serde(default)]
     unique: bool,
 }
 
 struct SortLines;
 
-impl Guest for SortLines {
-    fn invoke(tool: String, input: String, _ctx: CallContext) -> Result<ToolOutput, ToolError> {
-        if tool != "sortlines" {
-            return Err(ToolError::UnknownTool(format!(
-                "this plugin has no tool `{tool}`"
-            )));
-        }
-        let input: Input = conch_plugin::parse_input("sortlines", &input)?;
+impl Tool for SortLines {
+    const NAME: &'static str = "sortlines";
+    const DESCRIPTION: &'static str = "Sort the lines of a text alphabetically; optionally in reverse and without repeated lines.";
+    type Input = Input;
+
+    fn run(input: Input, _ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         if input.text.trim().is_empty() {
             return Err(ToolError::InvalidInput(
                 "`text` is empty: give the lines to sort".into(),
@@ -40,4 +45,4 @@ impl Guest for SortLines {
     }
 }
 
-conch_plugin::export_plugin!(SortLines);
+conch_plugin::plugin!(SortLines);

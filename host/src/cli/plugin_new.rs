@@ -80,7 +80,8 @@ schemars = "1"
 [profile.release]
 opt-level = "s"
 lto = true
-strip = true
+panic = "abort"
+strip = "debuginfo"
 
 # A crate of its own, even inside another workspace.
 [workspace]
