@@ -46,6 +46,29 @@ fn with_manifest(component: &Path, manifest: &serde_json::Value, out: &Path) -> 
     out.to_path_buf()
 }
 
+/// `conch ARGS` on a pseudo-terminal (`script`), with `typed` as what the user types.
+fn on_terminal(project: &Project, args: &str, typed: &str) -> Run {
+    use std::io::Write;
+    let command = format!("{} {args}", conch_tests::conch_bin().display());
+    let env = project.conch(&[]);
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(project.path())
+        .envs(env.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("`script` (util-linux) gives conch a pseudo-terminal");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(typed.as_bytes())
+        .unwrap();
+    Run::from(child.wait_with_output().unwrap())
+}
+
 fn hostile_manifest() -> serde_json::Value {
     serde_json::from_str(
         &std::fs::read_to_string(
@@ -80,15 +103,53 @@ fn install_list_inspect_use_and_remove_a_plugin() {
     );
     assert!(out.stdout.contains("fs:read, process"), "{out:?}");
 
-    // Discovered on every run: listed among the tools and callable.
+    // Discovered on every run: listed among the tools.
     let out = conch(&project, &["tools"]);
     assert!(
         out.stdout.contains("echo") && out.stdout.contains("hostile"),
         "{out:?}"
     );
+
+    // It declares `process` and `http`: its first use in a project must be trusted.
+    // Headless, it is refused; --yes lets it run without recording anything.
     let out = conch(&project, &["tool", "echo", r#"{"hello":"plugin"}"#]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("can run commands and fetch URLs and is not trusted in this project yet"),
+        "{out:?}"
+    );
+    let out = conch(
+        &project,
+        &["tool", "echo", "--yes", r#"{"hello":"plugin"}"#],
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains(r#"{"hello":"plugin"}"#), "{out:?}");
+    let out = conch(&project, &["tool", "echo", "{}"]);
+    assert_eq!(
+        out.code,
+        Some(1),
+        "--yes trusted it for that run only: {out:?}"
+    );
+
+    // On a terminal the user is asked once; the answer is kept for the project.
+    let out = on_terminal(&project, r#"tool echo '{"asked":"once"}'"#, "n\n");
+    assert!(out.stdout.contains("Trust it in this project?"), "{out:?}");
+    assert!(!out.stdout.contains(r#"{"asked":"once"}"#), "{out:?}");
+    let out = on_terminal(&project, r#"tool echo '{"asked":"once"}'"#, "y\n");
+    assert!(out.stdout.contains(r#"{"asked":"once"}"#), "{out:?}");
+    let out = conch(&project, &["tool", "echo", r#"{"hello":"plugin"}"#]);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "trusted from now on in this project: {out:?}"
+    );
+    let elsewhere = self::project();
+    let out = run(elsewhere
+        .conch(&["tool", "echo", "{}"])
+        .env("CONCH_CONFIG_DIR", project.config_dir())
+        .env("CONCH_DATA_DIR", project.path().join("../data")));
+    assert_eq!(out.code, Some(1), "another project asks again: {out:?}");
 
     let out = conch(&project, &["plugin", "inspect", "hostile"]);
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -146,7 +207,7 @@ fn project_plugins_are_found_from_anywhere_in_the_project() {
     assert!(project.path().join(".conch/plugins/hostile.wasm").exists());
     project.write("src/deep/file.txt", "x");
     let out = run(project
-        .conch(&["tool", "echo", "{\"from\":\"deep\"}"])
+        .conch(&["tool", "echo", "--yes", "{\"from\":\"deep\"}"])
         .current_dir(project.path().join("src/deep")));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("deep"), "{out:?}");
@@ -243,9 +304,40 @@ fn a_manifest_promising_a_tool_the_plugin_lacks_gives_a_clear_error() {
         &["plugin", "install", "--yes", plugin.to_str().unwrap()],
     );
     assert_eq!(out.code, Some(0), "{out:?}");
-    let out = conch(&project, &["tool", "ghost", "{}"]);
+    let out = conch(&project, &["tool", "ghost", "--yes", "{}"]);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("hostile has no tool ghost"), "{out:?}");
-    let out = conch(&project, &["tool", "echo", "{\"next\":1}"]);
+    let out = conch(&project, &["tool", "echo", "--yes", "{\"next\":1}"]);
     assert_eq!(out.code, Some(0), "the next call works: {out:?}");
+}
+
+#[test]
+fn the_agent_is_told_when_an_untrusted_plugin_may_not_run() {
+    use conch_tests::mock::Reply;
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("echo", serde_json::json!({"x": 1})),
+        Reply::text("understood"),
+    ]);
+    let project = Project::new(&mock.url());
+    let plugin = fixture_plugin("hostile");
+    let out = conch(
+        &project,
+        &["plugin", "install", "--yes", plugin.to_str().unwrap()],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let out = conch(&project, &["run", "echo something"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let result = mock.requests()[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "tool")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        result.contains("not trusted in this project yet"),
+        "{result}"
+    );
 }

@@ -618,6 +618,17 @@ impl Agent {
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
         ctx.cancel = cancel.clone();
         let request = Request::new(&spec, &input, &ctx);
+        if let Some((plugin, _)) = self.tools.registry().find(&call.name)
+            && let Some(root) = ctx.roots.first()
+            && let Err(message) = crate::plugin::trust::check(
+                plugin,
+                root,
+                self.gate.flags().yes,
+                io.approver.as_deref_mut(),
+            )
+        {
+            return Ok(Some((message, false)));
+        }
         // A tool that changes files is asked about with its diff, after it ran (it only
         // stages); before that, only an outright denial stops it.
         let decide_on_changes =

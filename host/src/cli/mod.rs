@@ -346,7 +346,7 @@ pub fn registry(args: &PluginArgs, discover_in: Option<&Path>) -> Result<PluginR
         crate::dirs::cache_dir().map(|d| d.join("components")),
     ));
     for (_, file) in discover_in.map(discovery::installed).unwrap_or_default() {
-        if let Err(e) = registry.add_file(&file) {
+        if let Err(e) = registry.add_installed(&file) {
             eprintln!("warning: plugin skipped: {e}");
         }
     }

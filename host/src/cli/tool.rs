@@ -31,7 +31,7 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
         sandbox,
     } = run;
     let name = name.as_str();
-    let Some((_, spec)) = registry.find(name) else {
+    let Some((plugin, spec)) = registry.find(name) else {
         return Err(CliError::Usage(registry.unknown_tool(name).to_string()));
     };
     // Compile (or load) while we read the input and set up the workspace.
@@ -71,6 +71,12 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
         ctx.asker = Some(std::sync::Arc::new(crate::ui::TerminalAsker));
     }
     let request = Request::new(spec, &value, &ctx);
+    if let Some(root) = ctx.roots.first()
+        && let Err(message) =
+            crate::plugin::trust::check(plugin, root, flags.yes, approver.as_deref_mut())
+    {
+        return report_error(&ToolError::Denied(message), json);
+    }
     // A tool that changes files is asked about with its diff once it has staged them.
     let decide_on_changes =
         spec.permission == "edit" && gate.decide(&request).decision != Decision::Deny;

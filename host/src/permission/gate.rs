@@ -253,6 +253,11 @@ impl Gate {
         }
     }
 
+    /// The command-line flags it decides with.
+    pub fn flags(&self) -> Flags {
+        self.flags
+    }
+
     /// Decides as the agent profile `restriction` says from now on (`None`: no profile
     /// restrictions).
     pub fn set_agent(&mut self, restriction: Option<AgentRestriction>) {

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod manifest;
 pub mod package;
 pub mod registry;
+pub mod trust;
 
 pub use cache::CompileCache;
 pub use call::{CallContext, CallLimits, ToolError, ToolOutput};

@@ -21,8 +21,10 @@ use crate::host_api::{self, CallState};
 pub enum Origin {
     /// Carried inside the binary.
     Builtin,
-    /// Loaded from this file.
+    /// Loaded from this file, named on the command line (`--plugin`).
     File(PathBuf),
+    /// Installed (found in a plugin directory): trusted per project (see `trust`).
+    Installed(PathBuf),
 }
 
 /// One plugin: what its manifest says, and its compiled form once someone needs it.
@@ -37,6 +39,11 @@ impl Plugin {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.info.manifest.name
+    }
+
+    /// The component's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -111,8 +118,18 @@ impl PluginRegistry {
         }
     }
 
-    /// Adds a plugin from a `.wasm` file. Its tools may not reuse names already taken.
+    /// Adds a plugin from a `.wasm` file named on the command line. Its tools may not
+    /// reuse names already taken.
     pub fn add_file(&mut self, path: &Path) -> Result<Arc<Plugin>, RegistryError> {
+        self.add(path, Origin::File(path.to_path_buf()))
+    }
+
+    /// Adds an installed plugin (see [`PluginRegistry::add_file`]).
+    pub fn add_installed(&mut self, path: &Path) -> Result<Arc<Plugin>, RegistryError> {
+        self.add(path, Origin::Installed(path.to_path_buf()))
+    }
+
+    fn add(&mut self, path: &Path, origin: Origin) -> Result<Arc<Plugin>, RegistryError> {
         let bytes = std::fs::read(path).map_err(|source| RegistryError::Read {
             path: path.to_path_buf(),
             source,
@@ -138,7 +155,7 @@ impl PluginRegistry {
         }
         let plugin = Arc::new(Plugin {
             info,
-            origin: Origin::File(path.to_path_buf()),
+            origin,
             bytes: Cow::Owned(bytes),
             prepared: OnceLock::new(),
         });
