@@ -341,6 +341,20 @@ impl MockLlm {
         lock(&self.server.requests).clone()
     }
 
+    /// The result the model was given for its last tool call before request `index`
+    /// (counting from 0): the content of the last `tool` message that request carried,
+    /// or "" when it carried none.
+    pub fn last_tool_result(&self, index: usize) -> String {
+        let requests = lock(&self.server.requests);
+        requests
+            .get(index)
+            .and_then(|r| r.body["messages"].as_array())
+            .and_then(|messages| messages.iter().rev().find(|m| m["role"] == "tool"))
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// How many requests were received so far, on any path, refused ones included.
     pub fn request_count(&self) -> usize {
         lock(&self.server.requests).len()

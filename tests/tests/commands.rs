@@ -181,19 +181,7 @@ fn the_agent_runs_approved_commands_and_rules_can_allow_them() {
     project.write("notes/keep.txt", "keep\n");
     let out = run(&mut project.conch(&["run", "say hello"]));
     assert_eq!(out.code, Some(0), "{out:?}");
-    let requests = mock.requests();
-    let result = |i: usize| {
-        requests[i].body["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .rev()
-            .find(|m| m["role"] == "tool")
-            .unwrap()["content"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let result = |i: usize| mock.last_tool_result(i);
     assert!(result(1).contains("hello from bash"), "{}", result(1));
     assert!(result(2).contains("needs approval"), "{}", result(2));
     assert!(project.path().join("notes/keep.txt").exists());

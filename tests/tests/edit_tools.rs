@@ -12,20 +12,6 @@ fn run_in(project: &Project, args: &[&str]) -> Run {
     run(&mut project.conch(args))
 }
 
-/// The result the model got for the last call before request `index`.
-fn last_result(mock: &MockLlm, index: usize) -> String {
-    let body = &mock.requests()[index].body;
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "tool")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
 fn read_file(project: &Project, name: &str) -> String {
     std::fs::read_to_string(project.path().join(name)).unwrap()
 }
@@ -63,7 +49,7 @@ fn each_edit_tool_changes_files_through_the_agent_with_yes() {
     let out = run_in(&project, &["run", "--yes", "edit everything"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     for i in 2..=6 {
-        let result = last_result(&mock, i);
+        let result = mock.last_tool_result(i);
         assert!(
             !result.starts_with("error") && !result.starts_with("denied"),
             "step {i}: {result}"
@@ -95,7 +81,7 @@ fn a_headless_edit_is_denied_and_the_file_stays_byte_identical() {
     project.write("a.txt", original);
     let out = run_in(&project, &["run", "overwrite a.txt"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let result = last_result(&mock, 2);
+    let result = mock.last_tool_result(2);
     assert!(result.contains("needs approval"), "{result}");
     assert!(result.contains("--allow-edit"), "{result}");
     assert_eq!(read_file(&project, "a.txt"), original);
@@ -127,9 +113,9 @@ fn an_edit_without_a_read_is_refused_until_the_file_is_read() {
     let out = run_in(&project, &["run", "--allow-edit", "change a.txt"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
-        last_result(&mock, 1).contains("has not been read"),
+        mock.last_tool_result(1).contains("has not been read"),
         "{}",
-        last_result(&mock, 1)
+        mock.last_tool_result(1)
     );
     assert_eq!(read_file(&project, "a.txt"), "new text\n");
 }
@@ -154,7 +140,7 @@ fn a_patch_failing_on_its_second_file_changes_none() {
     }
     let out = run_in(&project, &["run", "--yes", "apply it"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let result = last_result(&mock, 1);
+    let result = mock.last_tool_result(1);
     assert!(result.starts_with("error"), "{result}");
     assert!(result.contains("two.txt"), "{result}");
     for (name, text) in [
@@ -181,19 +167,19 @@ fn writes_cannot_leave_the_workspace_or_touch_git() {
     let out = run_in(&project, &["run", "--yes", "escape"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
-        last_result(&mock, 1).contains("outside the workspace"),
+        mock.last_tool_result(1).contains("outside the workspace"),
         "{}",
-        last_result(&mock, 1)
+        mock.last_tool_result(1)
     );
     assert!(
-        last_result(&mock, 2).contains(".git"),
+        mock.last_tool_result(2).contains(".git"),
         "{}",
-        last_result(&mock, 2)
+        mock.last_tool_result(2)
     );
     assert!(
-        last_result(&mock, 3).starts_with("error"),
+        mock.last_tool_result(3).starts_with("error"),
         "{}",
-        last_result(&mock, 3)
+        mock.last_tool_result(3)
     );
     assert!(!project.path().join("../outside.txt").exists());
     assert!(!project.path().join(".git/config").exists());
@@ -297,9 +283,9 @@ fn what_was_read_counts_when_the_session_is_continued() {
     let out = run_in(&project, &["run", "--continue", "--yes", "now change it"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
-        !last_result(&mock, 3).starts_with("error"),
+        !mock.last_tool_result(3).starts_with("error"),
         "{}",
-        last_result(&mock, 3)
+        mock.last_tool_result(3)
     );
     assert_eq!(read_file(&project, "a.txt"), "two\n");
 }

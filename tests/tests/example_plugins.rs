@@ -60,21 +60,6 @@ fn install(plugin: &Path, name: &str) -> Project {
     project
 }
 
-/// The result of the model's last tool call, as the next request carried it.
-fn last_tool_result(mock: &MockLlm) -> String {
-    let requests = mock.requests();
-    let body = &requests.last().unwrap().body;
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "tool")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// A turn in which the model calls `tool` with `input`; returns what the model was given.
 fn called_by_a_model(plugin: &Path, tool: &str, input: serde_json::Value) -> String {
     let mock = MockLlm::start(vec![Reply::tool_call(tool, input), Reply::text("done")]);
@@ -91,7 +76,7 @@ fn called_by_a_model(plugin: &Path, tool: &str, input: serde_json::Value) -> Str
         offered.to_string().contains(&format!("\"{tool}\"")),
         "the model is offered the plugin's tool: {offered}"
     );
-    last_tool_result(&mock)
+    mock.last_tool_result(mock.request_count() - 1)
 }
 
 #[test]

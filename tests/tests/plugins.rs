@@ -327,15 +327,7 @@ fn the_agent_is_told_when_an_untrusted_plugin_may_not_run() {
     assert_eq!(out.code, Some(0), "{out:?}");
     let out = conch(&project, &["run", "echo something"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let result = mock.requests()[1].body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "tool")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_string();
+    let result = mock.last_tool_result(1);
     assert!(
         result.contains("not trusted in this project yet"),
         "{result}"

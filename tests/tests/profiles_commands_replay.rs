@@ -138,20 +138,6 @@ fn replay_of_an_unknown_session_is_a_usage_error() {
     assert!(out.stderr.contains("no session `1999`"), "{out:?}");
 }
 
-/// The result the model got for the last call before request `index`.
-fn last_result(mock: &MockLlm, index: usize) -> String {
-    let body = &mock.requests()[index].body;
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "tool")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// The names of the tools offered in request `index`.
 fn offered_tools(mock: &MockLlm, index: usize) -> Vec<String> {
     mock.requests()[index].body["tools"]
@@ -186,8 +172,11 @@ fn plan_denies_an_edit_even_with_yes_allows_a_read_and_is_kept_by_continue() {
     project.write("a.txt", "original\n");
     let out = run_in(&project, &["run", "--agent", "plan", "--yes", "plan it"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(last_result(&mock, 1).contains("original"), "the read ran");
-    let denied = last_result(&mock, 2);
+    assert!(
+        mock.last_tool_result(1).contains("original"),
+        "the read ran"
+    );
+    let denied = mock.last_tool_result(2);
     assert!(denied.contains("plan mode"), "{denied}");
     assert_eq!(
         std::fs::read_to_string(project.path().join("a.txt")).unwrap(),
@@ -207,7 +196,10 @@ fn plan_denies_an_edit_even_with_yes_allows_a_read_and_is_kept_by_continue() {
 
     let out = run_in(&project, &["run", "--continue", "--yes", "go on"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(last_result(&mock, 4).contains("plan mode"), "plan is kept");
+    assert!(
+        mock.last_tool_result(4).contains("plan mode"),
+        "plan is kept"
+    );
     assert!(!project.path().join("made-by-bash").exists());
 
     // Replayed, the calls are decided as plan decided them: all match, nothing changes.
@@ -278,7 +270,7 @@ fn the_repl_lists_agents_and_switches_to_plan() {
     assert!(out.stderr.contains("* build"), "{out:?}");
     assert!(out.stderr.contains("  plan"), "{out:?}");
     assert!(out.stderr.contains("there is no agent `nope`"), "{out:?}");
-    assert!(last_result(&mock, 1).contains("plan mode"));
+    assert!(mock.last_tool_result(1).contains("plan mode"));
     // The model is told of the switch: its system prompt was written for build.
     let told = mock.requests()[0].body["messages"]
         .as_array()
@@ -424,7 +416,7 @@ fn plan_denies_every_edit_tool_and_bash_even_when_the_config_and_flags_allow_the
     );
     assert_eq!(out.code, Some(0), "{out:?}");
     for index in 2..=7 {
-        let result = last_result(&mock, index);
+        let result = mock.last_tool_result(index);
         assert!(result.contains("plan mode"), "request {index}: {result}");
     }
     assert_eq!(
@@ -453,7 +445,7 @@ fn a_tool_outside_a_profiles_set_is_denied_even_if_the_config_allows_it() {
     );
     let out = run_in(&project, &["run", "--agent", "reader", "--yes", "run it"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let result = last_result(&mock, 1);
+    let result = mock.last_tool_result(1);
     assert!(
         result.contains("is not allowed for the `reader` agent"),
         "{result}"

@@ -12,20 +12,6 @@ fn run_in(project: &Project, args: &[&str]) -> Run {
     run(&mut project.conch(args))
 }
 
-/// The result the model got for the last call before request `index`.
-fn last_result(mock: &MockLlm, index: usize) -> String {
-    let body = &mock.requests()[index].body;
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "tool")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
 #[test]
 fn the_todo_list_survives_continue() {
     let todos = json!({"todos": [
@@ -42,7 +28,10 @@ fn the_todo_list_survives_continue() {
     let project = Project::new(&mock.url());
     let first = run_in(&project, &["run", "--format", "json", "plan the fix"]);
     assert_eq!(first.code, Some(0), "{first:?}");
-    assert!(last_result(&mock, 1).contains("[~] 2 fix the off-by-one"));
+    assert!(
+        mock.last_tool_result(1)
+            .contains("[~] 2 fix the off-by-one")
+    );
     let events = json_lines(&first.stdout);
     let shown = events
         .iter()
@@ -59,7 +48,7 @@ fn the_todo_list_survives_continue() {
 
     let second = run_in(&project, &["run", "--continue", "where are we?"]);
     assert_eq!(second.code, Some(0), "{second:?}");
-    let read = last_result(&mock, 3);
+    let read = mock.last_tool_result(3);
     assert!(read.contains("[x] 1 (high) read the parser"), "{read}");
     assert!(read.contains("[ ] 3 (low) add a regression test"), "{read}");
     assert!(read.contains("1 of 3 done"), "{read}");
@@ -96,7 +85,7 @@ fn a_list_with_duplicate_ids_is_refused_and_not_stored() {
     let project = Project::new(&mock.url());
     let out = run_in(&project, &["run", "plan"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(last_result(&mock, 1).contains("used twice"));
+    assert!(mock.last_tool_result(1).contains("used twice"));
     assert!(
         !project.session_lines().iter().any(|l| l["type"] == "state"),
         "a failed call changes no state"
@@ -115,7 +104,7 @@ fn a_question_in_a_headless_run_tells_the_model_to_proceed() {
     let project = Project::new(&mock.url());
     let out = run_in(&project, &["run", "add a database"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let result = last_result(&mock, 1);
+    let result = mock.last_tool_result(1);
     assert!(result.starts_with("error:"), "{result}");
     assert!(result.contains("proceed on your own judgement"), "{result}");
 }

@@ -316,20 +316,6 @@ fn a_plugin_cannot_fetch_another_url_than_the_approved_one() {
     );
 }
 
-/// The result the model got for the last call before request `index`.
-fn last_result(mock: &conch_tests::mock::MockLlm, index: usize) -> String {
-    let body = &mock.requests()[index].body;
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "tool")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
 #[test]
 fn the_agent_fetches_with_yes_and_is_denied_without_it() {
     use conch_tests::mock::{MockLlm, Reply};
@@ -345,13 +331,13 @@ fn the_agent_fetches_with_yes_and_is_denied_without_it() {
     let allowed = run(&mut project.conch(&["run", "--yes", "read the release notes"]));
     assert_eq!(allowed.code, Some(0), "{allowed:?}");
     assert!(
-        last_result(&mock, 1).contains("# Release notes"),
+        mock.last_tool_result(1).contains("# Release notes"),
         "{}",
-        last_result(&mock, 1)
+        mock.last_tool_result(1)
     );
     let denied = run(&mut project.conch(&["run", "read them again"]));
     assert_eq!(denied.code, Some(0), "{denied:?}");
-    let result = last_result(&mock, 3);
+    let result = mock.last_tool_result(3);
     assert!(
         result.contains("denied") && result.contains("webfetch"),
         "{result}"
