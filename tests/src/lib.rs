@@ -96,6 +96,44 @@ pub fn interrupt(child: &std::process::Child) {
     );
 }
 
+/// Waits, up to 30 s, until the process that writes `pid_file` has written its pid.
+///
+/// # Panics
+/// When it never does.
+pub fn wait_for_pid(pid_file: &Path) {
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(pid_file).map_or(true, |p| p.trim().is_empty()) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{} was never written: the process never started",
+            pid_file.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Ctrl-C for `child` (conch) while the process in `pid_file` runs under it: checks that
+/// conch exits 130 and that the process is gone soon after, and returns what conch did.
+///
+/// # Panics
+/// When either check fails.
+pub fn interrupt_and_check_gone(child: std::process::Child, pid_file: &Path) -> Run {
+    interrupt(&child);
+    let out = Run::from(
+        child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("reading conch's output: {e}")),
+    );
+    assert_eq!(out.code, Some(130), "{out:?}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        !running(pid_file),
+        "the process in {} outlived Ctrl-C",
+        pid_file.display()
+    );
+    out
+}
+
 /// Whether the process whose pid a command wrote to `pid_file` still runs (a zombie
 /// waiting for its new parent to reap it does not count).
 pub fn running(pid_file: &Path) -> bool {

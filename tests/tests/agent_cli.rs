@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use conch_tests::mock::MockLlm;
 use conch_tests::project::Project;
@@ -319,21 +318,7 @@ fn ctrl_c_kills_the_cli_and_what_it_started() {
         .spawn()
         .unwrap();
     let pid_file = log.with_extension("log.pid");
-    let started = Instant::now();
-    while std::fs::read_to_string(&pid_file).map_or(true, |p| p.trim().is_empty()) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the CLI never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    conch_tests::wait_for_pid(&pid_file);
     assert!(conch_tests::running(&pid_file));
-    conch_tests::interrupt(&child);
-    let out = Run::from(child.wait_with_output().unwrap());
-    assert_eq!(out.code, Some(130), "{out:?}");
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        !conch_tests::running(&pid_file),
-        "a process the CLI started outlived Ctrl-C"
-    );
+    conch_tests::interrupt_and_check_gone(child, &pid_file);
 }

@@ -204,28 +204,9 @@ fn ctrl_c_during_a_command_kills_its_group() {
         .spawn()
         .unwrap();
     let pid_file = project.path().join("bg.pid");
-    let started = Instant::now();
-    while !pid_file.exists()
-        || std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .is_empty()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the command never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    conch_tests::wait_for_pid(&pid_file);
     assert!(conch_tests::running(&pid_file));
-    conch_tests::interrupt(&child);
-    let out = Run::from(child.wait_with_output().unwrap());
-    assert_eq!(out.code, Some(130), "{out:?}");
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        !conch_tests::running(&pid_file),
-        "the command's group outlived Ctrl-C"
-    );
+    conch_tests::interrupt_and_check_gone(child, &pid_file);
 }
 
 #[test]

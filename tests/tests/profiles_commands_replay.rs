@@ -474,7 +474,6 @@ fn command_and_session_names_cannot_reach_other_files() {
 #[test]
 fn ctrl_c_stops_a_replay_and_its_command() {
     use std::process::Stdio;
-    use std::time::{Duration, Instant};
     let mock = MockLlm::start(vec![
         Reply::tool_call(
             "bash",
@@ -495,25 +494,8 @@ fn ctrl_c_stops_a_replay_and_its_command() {
         .spawn()
         .unwrap();
     let pid_file = project.path().join("bg.pid");
-    let started = Instant::now();
-    while std::fs::read_to_string(&pid_file)
-        .map(|pid| pid.trim().is_empty())
-        .unwrap_or(true)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the command never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    conch_tests::interrupt(&child);
-    let out = Run::from(child.wait_with_output().unwrap());
-    assert_eq!(out.code, Some(130), "{out:?}");
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        !conch_tests::running(&pid_file),
-        "the command outlived Ctrl-C"
-    );
+    conch_tests::wait_for_pid(&pid_file);
+    conch_tests::interrupt_and_check_gone(child, &pid_file);
     let replay = project
         .session_files()
         .into_iter()
