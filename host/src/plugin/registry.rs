@@ -33,6 +33,8 @@ pub struct Plugin {
     pub origin: Origin,
     bytes: Cow<'static, [u8]>,
     prepared: OnceLock<Result<PluginPre<CallState>, String>>,
+    /// SHA-256 of `bytes`, in hex, once someone needs it.
+    digest: OnceLock<String>,
 }
 
 impl Plugin {
@@ -41,9 +43,15 @@ impl Plugin {
         &self.info.manifest.name
     }
 
-    /// The component's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+    /// The SHA-256 of the component, in hex (computed once).
+    pub fn digest(&self) -> &str {
+        self.digest.get_or_init(|| {
+            use sha2::{Digest, Sha256};
+            Sha256::digest(&self.bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
     }
 }
 
@@ -105,6 +113,7 @@ impl PluginRegistry {
                     origin: Origin::Builtin,
                     bytes: Cow::Borrowed(bytes),
                     prepared: OnceLock::new(),
+                    digest: OnceLock::new(),
                 })),
                 Err(e) => {
                     tracing::error!(plugin = name, "built-in plugin is broken: {e}");
@@ -158,6 +167,7 @@ impl PluginRegistry {
             origin,
             bytes: Cow::Owned(bytes),
             prepared: OnceLock::new(),
+            digest: OnceLock::new(),
         });
         self.plugins.push(plugin.clone());
         Ok(plugin)

@@ -8,8 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::{Capability, Origin, Plugin};
 use crate::permission::{Approval, Approver};
 
@@ -48,10 +46,13 @@ pub fn check(
     let Some(reach) = needs_trust(plugin) else {
         return Ok(());
     };
-    let entry = format!("{} {}", plugin.name(), hex(&Sha256::digest(plugin.bytes())));
+    if yes {
+        return Ok(());
+    }
+    let entry = format!("{} {}", plugin.name(), plugin.digest());
     let project = root.to_string_lossy().into_owned();
     let mut trusted = load();
-    if trusted.get(&project).is_some_and(|e| e.contains(&entry)) || yes {
+    if trusted.get(&project).is_some_and(|e| e.contains(&entry)) {
         return Ok(());
     }
     let source = match &plugin.origin {
@@ -100,8 +101,4 @@ fn save(trusted: &BTreeMap<String, Vec<String>>) -> std::io::Result<()> {
     let temp = file.with_extension("json.tmp");
     std::fs::write(&temp, serde_json::to_vec_pretty(trusted)?)?;
     std::fs::rename(temp, file)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
