@@ -620,8 +620,10 @@ impl Agent {
         let request = Request::new(&spec, &input, &ctx);
         if let Some((plugin, _)) = self.tools.registry().find(&call.name)
             && let Some(root) = ctx.roots.first()
-            && let Err(message) = crate::plugin::trust::check(
+            && let Err(message) = crate::plugin::trust::admit(
                 plugin,
+                &spec,
+                request.key.as_deref(),
                 root,
                 self.gate.flags().yes,
                 io.approver.as_deref_mut(),

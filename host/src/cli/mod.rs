@@ -342,9 +342,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
 /// skipped with a warning naming the file and the reason), and the plugins named on the
 /// command line.
 pub fn registry(args: &PluginArgs, discover_in: Option<&Path>) -> Result<PluginRegistry, CliError> {
-    let mut registry = PluginRegistry::with_builtins(CompileCache::new(
-        crate::dirs::cache_dir().map(|d| d.join("components")),
-    ));
+    let mut registry = PluginRegistry::with_builtins(CompileCache::in_cache_dir());
     for (_, file) in discover_in.map(discovery::installed).unwrap_or_default() {
         if let Err(e) = registry.add_installed(&file) {
             eprintln!("warning: plugin skipped: {e}");

@@ -2,7 +2,8 @@
 //!
 //! Installing copies a validated component to a plugin directory (the user's, or the
 //! project's with `--project`), after showing what it asks for; conch then discovers it
-//! on every run. Nothing here compiles or runs the plugin.
+//! on every run. Installing also compiles it into the compile cache, so that its first
+//! call does not wait; nothing here runs the plugin.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 
 use super::{CliError, plugin_build, plugin_new};
 use crate::plugin::discovery::{self, Scope};
-use crate::plugin::{Capability, PluginInfo, PluginRegistry};
+use crate::plugin::{Capability, CompileCache, PluginInfo, PluginRegistry};
 
 /// What `conch plugin` was asked to do.
 #[derive(Debug, clap::Subcommand)]
@@ -136,7 +137,8 @@ fn install(source: &Path, cwd: &Path, project: bool, yes: bool) -> Result<(), Cl
         .map_err(|e| CliError::Usage(format!("{} cannot be installed: {e}", file.display())))?;
     let name = &info.manifest.name;
     // It must load beside the built-ins: no built-in's plugin or tool name.
-    PluginRegistry::with_builtins(crate::plugin::CompileCache::new(None))
+    let mut registry = PluginRegistry::with_builtins(CompileCache::in_cache_dir());
+    registry
         .add_file(&file)
         .map_err(|e| CliError::Usage(format!("cannot install it: {e}")))?;
     let scope = if project { Scope::Project } else { Scope::User };
@@ -149,6 +151,16 @@ fn install(source: &Path, cwd: &Path, project: bool, yes: bool) -> Result<(), Cl
     if !yes && !confirm(&format!("install {name} to {}?", dest.display()))? {
         return Err(CliError::Usage("not installed".into()));
     }
+    // Compiled now, into the cache every run reads, so that its first call does not wait
+    // (seconds for a Python or JavaScript component); one that cannot link is refused.
+    let started = std::time::Instant::now();
+    eprint!("compiling {name}…");
+    let _ = std::io::stderr().flush();
+    registry.prepare_now(name).map_err(|e| {
+        eprintln!();
+        CliError::Usage(format!("cannot install it: {e}"))
+    })?;
+    eprintln!(" {:.1} s", started.elapsed().as_secs_f64());
     std::fs::create_dir_all(&dest_dir)
         .and_then(|()| {
             let temp = dest_dir.join(format!(".{name}.wasm.tmp"));
@@ -207,6 +219,14 @@ fn describe(info: &PluginInfo) -> String {
             capability.as_str(),
             meaning(*capability)
         ));
+        let declared = match capability {
+            Capability::Process => m.commands.as_ref().map(|c| ("commands", c)),
+            Capability::Http => m.hosts.as_ref().map(|h| ("hosts", h)),
+            _ => None,
+        };
+        if let Some((what, patterns)) = declared {
+            out.push_str(&format!("    only these {what}: {}\n", patterns.join(", ")));
+        }
     }
     out
 }

@@ -78,6 +78,10 @@ struct ConchMetadata {
     name: Option<String>,
     #[serde(default)]
     capabilities: Vec<Capability>,
+    /// With `process`: the only commands it runs (patterns).
+    commands: Option<Vec<String>>,
+    /// With `http`: the only hosts it fetches from.
+    hosts: Option<Vec<String>>,
 }
 
 /// Builds the crate at `path` for wasm32-wasip2 (in `CARGO_TARGET_DIR` if set, else its
@@ -149,6 +153,8 @@ fn provisional_manifest(package: Package, cargo_file: &Path) -> Result<Manifest,
         version,
         description: package.description.unwrap_or_default(),
         capabilities: conch.capabilities,
+        commands: conch.commands,
+        hosts: conch.hosts,
         tools: vec![ToolSpec {
             name: DESCRIBE.into(),
             description: "Lists the plugin's tools (conch plugin build only)".into(),

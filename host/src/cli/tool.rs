@@ -72,8 +72,14 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
     }
     let request = Request::new(spec, &value, &ctx);
     if let Some(root) = ctx.roots.first()
-        && let Err(message) =
-            crate::plugin::trust::check(plugin, root, flags.yes, approver.as_deref_mut())
+        && let Err(message) = crate::plugin::trust::admit(
+            plugin,
+            spec,
+            request.key.as_deref(),
+            root,
+            flags.yes,
+            approver.as_deref_mut(),
+        )
     {
         return report_error(&ToolError::Denied(message), json);
     }

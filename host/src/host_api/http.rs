@@ -1,6 +1,6 @@
 //! `conch:tool/http`: the host fetches a URL for a plugin. Only the URL the gate
 //! approved for the call (the tool's key argument) may be fetched; every hop, the first
-//! and each redirect, must pass the configured host lists and resolve to public
+//! and each redirect, must pass the plugin's declared hosts, the configured host lists and resolve to public
 //! addresses only (unless private ones are allowed), and the connection goes to exactly
 //! the addresses that were checked, so a DNS answer cannot change in between.
 
@@ -11,6 +11,7 @@ use reqwest::Url;
 
 use super::CallState;
 use crate::plugin::bindings::conch::tool::http::{Host, Request, Response};
+use crate::plugin::reach::{self, host_matches};
 
 /// Body bytes kept at most, whatever the plugin asks.
 pub const MAX_BODY_BYTES: u64 = 10 << 20;
@@ -45,7 +46,16 @@ pub struct HttpPolicy {
 pub struct HttpAccess {
     /// The URL the gate approved (the tool's key argument).
     pub approved: Option<String>,
+    /// The hosts the plugin declares it fetches from, if it narrowed them (see `reach`).
+    pub hosts: Option<Vec<String>>,
     pub policy: HttpPolicy,
+}
+
+/// Where a fetch may go: the user's host lists, and the plugin's own declaration.
+struct Destinations<'a> {
+    policy: &'a HttpPolicy,
+    plugin: &'a str,
+    declared: Option<&'a [String]>,
 }
 
 impl Host for CallState {
@@ -64,9 +74,13 @@ impl Host for CallState {
                 None => "refused: no URL was approved for this call".into(),
             });
         }
-        let policy = access.policy.clone();
+        let destinations = Destinations {
+            policy: &access.policy,
+            plugin: &self.plugin,
+            declared: access.hosts.as_deref(),
+        };
         let started = Instant::now();
-        let result = fetch(&policy, req);
+        let result = fetch(&destinations, req);
         self.host_time += started.elapsed();
         result
     }
@@ -74,7 +88,7 @@ impl Host for CallState {
 
 /// Runs the fetch on a runtime of its own: host imports are synchronous, and the call
 /// runs on a blocking thread.
-fn fetch(policy: &HttpPolicy, req: Request) -> Result<Response, String> {
+fn fetch(destinations: &Destinations<'_>, req: Request) -> Result<Response, String> {
     let timeout = req
         .timeout_ms
         .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into()))
@@ -85,7 +99,7 @@ fn fetch(policy: &HttpPolicy, req: Request) -> Result<Response, String> {
         .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
     let url = req.url.clone();
     runtime.block_on(async {
-        tokio::time::timeout(timeout, follow(policy, req))
+        tokio::time::timeout(timeout, follow(destinations, req))
             .await
             .unwrap_or_else(|_| {
                 Err(format!(
@@ -97,14 +111,14 @@ fn fetch(policy: &HttpPolicy, req: Request) -> Result<Response, String> {
 }
 
 /// Sends the request, following redirects itself so each hop is checked.
-async fn follow(policy: &HttpPolicy, req: Request) -> Result<Response, String> {
+async fn follow(destinations: &Destinations<'_>, req: Request) -> Result<Response, String> {
     let cap = req.max_bytes.unwrap_or(MAX_BODY_BYTES).min(MAX_BODY_BYTES);
     let mut url = Url::parse(&req.url).map_err(|e| format!("`{}` is not a URL: {e}", req.url))?;
     let mut method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("`{}` is not an HTTP method", req.method))?;
     let mut body = req.body;
     for _ in 0..=MAX_REDIRECTS {
-        let (host, addrs) = check_destination(policy, &url).await?;
+        let (host, addrs) = check_destination(destinations, &url).await?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .resolve_to_addrs(&host, &addrs)
@@ -185,13 +199,14 @@ async fn follow(policy: &HttpPolicy, req: Request) -> Result<Response, String> {
     ))
 }
 
-/// Checks a hop against the host lists and resolves it (within the fetch's timeout);
-/// every address must be public unless the policy allows private ones. Returns the host
-/// and the addresses to use.
+/// Checks a hop against the plugin's declared hosts and the user's host lists, and
+/// resolves it (within the fetch's timeout); every address must be public unless the
+/// policy allows private ones. Returns the host and the addresses to use.
 async fn check_destination(
-    policy: &HttpPolicy,
+    destinations: &Destinations<'_>,
     url: &Url,
 ) -> Result<(String, Vec<SocketAddr>), String> {
+    let policy = destinations.policy;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{url}: only http and https URLs can be fetched"));
     }
@@ -200,6 +215,9 @@ async fn check_destination(
         .ok_or_else(|| format!("{url} has no host"))?
         .to_ascii_lowercase();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Some(declared) = destinations.declared {
+        reach::check_host(destinations.plugin, declared, bare)?;
+    }
     if policy.deny_hosts.iter().any(|p| host_matches(p, bare)) {
         return Err(format!(
             "{bare} is in [webfetch] deny_hosts of conch.toml; the user does not want it fetched"
@@ -237,15 +255,6 @@ async fn check_destination(
         ));
     }
     Ok((bare.to_string(), addrs))
-}
-
-/// `example.com` matches itself; `*.example.com` matches its subdomains and itself.
-fn host_matches(pattern: &str, host: &str) -> bool {
-    let pattern = pattern.trim().to_ascii_lowercase();
-    match pattern.strip_prefix("*.") {
-        Some(domain) => host == domain || host.ends_with(&format!(".{domain}")),
-        None => host == pattern,
-    }
 }
 
 /// Whether `ip` is a global address: not loopback, private, link-local, shared (CGNAT),
@@ -321,22 +330,48 @@ mod tests {
         }
     }
 
-    #[test]
-    fn host_patterns_match_the_domain_and_its_subdomains() {
-        assert!(host_matches("example.com", "example.com"));
-        assert!(!host_matches("example.com", "docs.example.com"));
-        assert!(host_matches("*.example.com", "docs.example.com"));
-        assert!(host_matches("*.example.com", "example.com"));
-        assert!(!host_matches("*.example.com", "badexample.com"));
+    /// [`check_destination`] on a runtime of its own, for a plugin declaring no hosts.
+    fn check(policy: &HttpPolicy, url: &str) -> Result<(String, Vec<SocketAddr>), String> {
+        check_declared(policy, None, url)
     }
 
-    /// [`check_destination`] on a runtime of its own.
-    fn check(policy: &HttpPolicy, url: &str) -> Result<(String, Vec<SocketAddr>), String> {
+    fn check_declared(
+        policy: &HttpPolicy,
+        declared: Option<&[String]>,
+        url: &str,
+    ) -> Result<(String, Vec<SocketAddr>), String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        runtime.block_on(check_destination(policy, &Url::parse(url).unwrap()))
+        let destinations = Destinations {
+            policy,
+            plugin: "p",
+            declared,
+        };
+        runtime.block_on(check_destination(&destinations, &Url::parse(url).unwrap()))
+    }
+
+    #[test]
+    fn a_plugins_declared_hosts_and_the_users_lists_both_apply() {
+        let local = HttpPolicy {
+            allow_private: true,
+            deny_hosts: vec!["127.0.0.2".into()],
+            ..HttpPolicy::default()
+        };
+        let declared = ["127.0.0.1".to_string(), "127.0.0.2".to_string()];
+        assert!(check_declared(&local, Some(&declared), "http://127.0.0.1:9/").is_ok());
+        assert!(
+            check_declared(&local, Some(&declared), "http://localhost:9/")
+                .unwrap_err()
+                .contains("declares that it fetches only from `127.0.0.1`, `127.0.0.2`")
+        );
+        assert!(
+            check_declared(&local, Some(&declared), "http://127.0.0.2:9/")
+                .unwrap_err()
+                .contains("deny_hosts"),
+            "declared, but the user's deny list still wins"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `conch:tool/process`: a plugin asks the host to run a command. The host runs only
-//! the command the gate approved for this call, in a working directory inside the
-//! roots, through the sandbox (see `sandbox`). Refusals reach the guest as `Err`.
+//! the command the gate approved for this call, and only one the plugin declares when it
+//! declares its commands, in a working directory inside the roots, through the sandbox
+//! (see `sandbox`). Refusals reach the guest as `Err`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use super::CallState;
 use crate::plugin::bindings::conch::tool::process::{Command, Completed, Host};
+use crate::plugin::reach;
 use crate::sandbox::{CommandRequest, DEFAULT_TIMEOUT, MAX_TIMEOUT, SandboxPolicy};
 
 /// What a call with the `process` capability may run, and how.
@@ -16,6 +18,8 @@ use crate::sandbox::{CommandRequest, DEFAULT_TIMEOUT, MAX_TIMEOUT, SandboxPolicy
 pub struct ProcessAccess {
     /// The command the gate approved (the tool's key argument).
     pub approved: Option<String>,
+    /// The commands the plugin declares it runs, if it narrowed them (see `reach`).
+    pub commands: Option<Vec<String>>,
     pub cwd: PathBuf,
     pub roots: Vec<PathBuf>,
     pub policy: SandboxPolicy,
@@ -36,6 +40,9 @@ impl Host for CallState {
                 }
                 None => "refused: no command was approved for this call".into(),
             });
+        }
+        if let Some(patterns) = &access.commands {
+            reach::check_command(&self.plugin, patterns, &cmd.command)?;
         }
         let cwd = if cmd.cwd.is_empty() {
             access.cwd.clone()

@@ -33,6 +33,11 @@ impl CompileCache {
         CompileCache { dir }
     }
 
+    /// The cache in `components/` of the user's cache dir (none without one).
+    pub fn in_cache_dir() -> Self {
+        CompileCache::new(crate::dirs::cache_dir().map(|d| d.join("components")))
+    }
+
     /// Loads the compiled form of `wasm` from the cache, or compiles it and stores it.
     pub fn load_or_compile(&self, engine: &Engine, wasm: &[u8]) -> anyhow::Result<Component> {
         let Some(dir) = &self.dir else {
@@ -40,7 +45,10 @@ impl CompileCache {
         };
         let path = dir.join(format!("{}.cwasm", entry_key(engine, wasm)));
         match read_entry(engine, &path) {
-            Ok(Some(component)) => return Ok(component),
+            Ok(Some(component)) => {
+                tracing::debug!("loaded from the compile cache");
+                return Ok(component);
+            }
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(path = %path.display(), "discarding a bad compile cache entry: {e:#}")
@@ -50,6 +58,7 @@ impl CompileCache {
             .precompile_component(wasm)
             .map_err(anyhow::Error::from)
             .context("compiling the component")?;
+        tracing::debug!("compiled");
         if let Err(e) = write_entry(dir, &path, &compiled) {
             UNWRITABLE_WARNING.call_once(|| {
                 tracing::warn!(

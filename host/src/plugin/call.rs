@@ -12,7 +12,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::bindings::{PluginPre, exports::conch::tool::tool as wit_tool};
 use super::engine::{EPOCH_TICK, MAX_MEMORY_BYTES};
-use super::manifest::Capability;
+use super::manifest::{Capability, Manifest};
 use crate::changeset::{Changeset, PathRules, Staging};
 use crate::host_api::{
     Asker, CallState, HttpAccess, HttpPolicy, InteractAccess, MemoryCap, ProcessAccess, StateAccess,
@@ -122,8 +122,8 @@ impl From<wit_tool::ToolError> for ToolError {
 
 /// One call to prepare: which plugin, which tool, with what.
 pub struct Invocation<'a> {
-    pub plugin: &'a str,
-    pub capabilities: &'a [Capability],
+    /// The plugin's manifest: its name, capabilities and declared reach.
+    pub manifest: &'a Manifest,
     pub tool: &'a str,
     pub input_json: &'a str,
     pub ctx: &'a CallContext,
@@ -155,7 +155,7 @@ pub fn invoke(
     let printed = String::from_utf8_lossy(&guest_output.contents()).into_owned();
     if !printed.is_empty() {
         tracing::debug!(
-            plugin = call.plugin,
+            plugin = call.manifest.name,
             tool = call.tool,
             "guest output:\n{printed}"
         );
@@ -185,7 +185,7 @@ fn new_store(
     let mut wasi = WasiCtxBuilder::new();
     // Must come before the preopens: it makes their file I/O run inline, 5-16x faster.
     wasi.allow_blocking_current_thread(true);
-    if call.capabilities.contains(&Capability::FsRead) {
+    if call.manifest.capabilities.contains(&Capability::FsRead) {
         let dirs = call
             .ctx
             .roots
@@ -197,7 +197,7 @@ fn new_store(
                 .map_err(|e| ToolError::Failed(format!("cannot open {}: {e}", host.display())))?;
         }
     }
-    if call.capabilities.contains(&Capability::Skills) {
+    if call.manifest.capabilities.contains(&Capability::Skills) {
         let root = call.ctx.roots.first().unwrap_or(&call.ctx.cwd);
         let config_dir = crate::dirs::config_dir();
         for (host, guest) in crate::skills::dirs(root, config_dir.as_deref()) {
@@ -206,15 +206,16 @@ fn new_store(
         }
     }
     wasi.stdout(guest_output.clone()).stderr(guest_output);
-    let granted = |capability| call.capabilities.contains(&capability);
+    let granted = |capability| call.manifest.capabilities.contains(&capability);
     let state = CallState {
-        plugin: call.plugin.to_string(),
+        plugin: call.manifest.name.clone(),
         wasi: wasi.build(),
         table: ResourceTable::new(),
         limits: MemoryCap::new(call.limits.memory_bytes.min(MAX_MEMORY_BYTES)),
         host_time: Duration::ZERO,
         process: granted(Capability::Process).then(|| ProcessAccess {
             approved: call.approved.clone(),
+            commands: call.manifest.commands.clone(),
             cwd: call.ctx.cwd.clone(),
             roots: call.ctx.roots.clone(),
             policy: call.limits.sandbox.clone(),
@@ -225,6 +226,7 @@ fn new_store(
             .then(|| Staging::new(PathRules::new(call.ctx.roots.clone(), call.ctx.cwd.clone()))),
         http: granted(Capability::Http).then(|| HttpAccess {
             approved: call.approved.clone(),
+            hosts: call.manifest.hosts.clone(),
             policy: call.limits.http.clone(),
         }),
         interact: granted(Capability::Interact).then(|| InteractAccess {

@@ -25,6 +25,13 @@ pub struct Manifest {
     /// What it asks of the host; the host grants no more.
     #[serde(default)]
     pub capabilities: Vec<Capability>,
+    /// With `process`: the only commands it runs (patterns, `*` any text); absent, the
+    /// user decides on every command (see `reach`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<Vec<String>>,
+    /// With `http`: the only hosts it fetches from (`api.example.com`, `*.example.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
     /// The tools it provides.
     pub tools: Vec<ToolSpec>,
 }
@@ -284,7 +291,7 @@ impl Manifest {
                 return invalid(format!("tool {}: permission is empty", tool.name));
             }
         }
-        Ok(())
+        super::reach::validate(self).map_err(ManifestError::Invalid)
     }
 }
 

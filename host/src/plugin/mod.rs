@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod engine;
 pub mod manifest;
 pub mod package;
+pub mod reach;
 pub mod registry;
 pub mod trust;
 

@@ -213,6 +213,20 @@ impl PluginRegistry {
         }
     }
 
+    /// Compiles (or loads from the cache) and links plugin `name` now rather than at its
+    /// first call; the error says why it cannot run.
+    pub fn prepare_now(&self, name: &str) -> Result<(), ToolError> {
+        let plugin = self
+            .plugins
+            .iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| ToolError::Unavailable {
+                plugin: name.to_string(),
+                reason: "it is not loaded".into(),
+            })?;
+        prepare(&self.wasm, &self.cache, plugin).map(|_| ())
+    }
+
     /// Calls tool `name` with `input_json`. Waits for the plugin's compilation if it has
     /// not finished, and for a free call slot.
     pub fn call(
@@ -246,8 +260,7 @@ impl PluginRegistry {
             engine,
             pre,
             &Invocation {
-                plugin: plugin.name(),
-                capabilities: &plugin.info.manifest.capabilities,
+                manifest: &plugin.info.manifest,
                 tool: name,
                 input_json,
                 ctx,
@@ -290,6 +303,7 @@ fn prepare<'a>(
                     "it imports conch:tool/{missing}, which this version of conch does not provide"
                 ));
             }
+            let _span = tracing::debug_span!("prepare", plugin = plugin.name()).entered();
             let started = std::time::Instant::now();
             let component = cache
                 .load_or_compile(&wasm.engine, &plugin.bytes)

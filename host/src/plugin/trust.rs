@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Capability, Origin, Plugin};
+use super::reach::listed;
+use super::{Capability, Origin, Plugin, ToolSpec};
 use crate::permission::{Approval, Approver};
 
 /// The file of trusted plugins: project root → `name sha256` entries.
@@ -16,28 +17,49 @@ fn store_file() -> Option<PathBuf> {
     crate::dirs::data_dir().map(|d| d.join("trusted-plugins.json"))
 }
 
-/// Whether `plugin` needs trusting before it runs: third-party, with a capability that
-/// reaches beyond the workspace.
-fn needs_trust(plugin: &Plugin) -> Option<&'static str> {
+/// What `plugin` can do that needs trusting first, in words (`run commands and fetch
+/// URLs`): only a third-party plugin's reach beyond the workspace counts.
+fn needs_trust(plugin: &Plugin) -> Option<String> {
     if !matches!(plugin.origin, Origin::Installed(_)) {
         return None;
     }
-    let caps = &plugin.info.manifest.capabilities;
-    match (
-        caps.contains(&Capability::Process),
-        caps.contains(&Capability::Http),
-    ) {
-        (true, true) => Some("run commands and fetch URLs"),
-        (true, false) => Some("run commands"),
-        (false, true) => Some("fetch URLs"),
-        (false, false) => None,
+    let m = &plugin.info.manifest;
+    let mut reach = Vec::new();
+    if m.capabilities.contains(&Capability::Process) {
+        reach.push(match &m.commands {
+            Some(commands) => format!("run commands matching {}", listed(commands)),
+            None => "run commands".to_string(),
+        });
     }
+    if m.capabilities.contains(&Capability::Http) {
+        reach.push(match &m.hosts {
+            Some(hosts) => format!("fetch URLs from {}", listed(hosts)),
+            None => "fetch URLs".to_string(),
+        });
+    }
+    (!reach.is_empty()).then(|| reach.join(" and "))
+}
+
+/// Whether a call of `plugin`'s tool `spec` with key argument `key` may go on to the
+/// gate: within what the plugin declares it reaches (see `reach`), and by a plugin trusted
+/// in the project at `root` (see [`check`]). The error is the message for the model and
+/// the user.
+pub fn admit(
+    plugin: &Plugin,
+    spec: &ToolSpec,
+    key: Option<&str>,
+    root: &Path,
+    yes: bool,
+    approver: Option<&mut (dyn Approver + '_)>,
+) -> Result<(), String> {
+    super::reach::precheck(&plugin.info.manifest, spec, key)?;
+    check(plugin, root, yes, approver)
 }
 
 /// Lets `plugin` run in the project at `root`, asking `approver` the first time (`yes`:
 /// the user passed `--yes`, which allows without recording). The error is the message
 /// for the model and the user.
-pub fn check(
+fn check(
     plugin: &Plugin,
     root: &Path,
     yes: bool,

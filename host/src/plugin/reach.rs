@@ -1,0 +1,296 @@
+//! How far a plugin declares it reaches beyond the workspace: the commands it runs
+//! (`commands`, patterns, with `process`) and the hosts it fetches from (`hosts`, with
+//! `http`). The grant of a call is what the plugin declared, within the user's rules, for
+//! the one command or URL the gate approved: a key outside the declaration is refused
+//! before anyone is asked, and the host checks again when the plugin asks it to run or
+//! fetch (each redirect hop included).
+
+use super::manifest::{Capability, Manifest, ToolSpec};
+use crate::permission::wildcard_match;
+
+/// What splits or redirects a shell command line. A plugin that declares its commands may
+/// run only a single command: `git status; rm -rf ~` must not pass for `git status*`.
+const SHELL_OPERATORS: [&str; 9] = [";", "&", "|", "<", ">", "`", "$(", "\n", "\r"];
+
+/// Checks a manifest's `commands` and `hosts`: each needs its capability, and each
+/// pattern must be one the checks below can honour. The error is for the author.
+pub fn validate(manifest: &Manifest) -> Result<(), String> {
+    let declares = |c| manifest.capabilities.contains(&c);
+    if let Some(commands) = &manifest.commands {
+        if !declares(Capability::Process) {
+            return Err("`commands` needs the `process` capability".into());
+        }
+        if commands.is_empty() {
+            return Err(
+                "`commands` is empty; leave it out to let the user decide on every command".into(),
+            );
+        }
+        for pattern in commands {
+            if pattern.trim().is_empty() {
+                return Err("`commands` has an empty pattern".into());
+            }
+            if let Some(op) = shell_operator(pattern) {
+                return Err(format!(
+                    "command pattern `{pattern}` contains `{op}`; a pattern is one command \
+                     (`*` any text, `?` one character)"
+                ));
+            }
+        }
+    }
+    if let Some(hosts) = &manifest.hosts {
+        if !declares(Capability::Http) {
+            return Err("`hosts` needs the `http` capability".into());
+        }
+        if hosts.is_empty() {
+            return Err(
+                "`hosts` is empty; leave it out to let the user decide on every URL".into(),
+            );
+        }
+        for pattern in hosts {
+            if !is_host_pattern(pattern) {
+                return Err(format!(
+                    "host `{pattern}` is not a host name (like `api.example.com`, or \
+                     `*.example.com` for its subdomains) or an IP address"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses, before the gate asks, a call whose key argument the plugin's declaration
+/// rules out: a `bash` tool's command, a `webfetch` tool's URL. Other calls pass here;
+/// the host still checks whatever the plugin asks it to run or fetch.
+pub fn precheck(manifest: &Manifest, spec: &ToolSpec, key: Option<&str>) -> Result<(), String> {
+    let Some(key) = key else { return Ok(()) };
+    match (
+        spec.permission.as_str(),
+        &manifest.commands,
+        &manifest.hosts,
+    ) {
+        ("bash", Some(commands), _) => check_command(&manifest.name, commands, key),
+        ("webfetch", _, Some(hosts)) => {
+            let host = reqwest::Url::parse(key)
+                .ok()
+                .and_then(|url| url.host_str().map(str::to_string))
+                .ok_or_else(|| format!("`{key}` is not a URL"))?;
+            check_host(&manifest.name, hosts, &host)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether plugin `plugin`, declaring `patterns`, may run `command`.
+pub fn check_command(plugin: &str, patterns: &[String], command: &str) -> Result<(), String> {
+    let command = command.trim();
+    if let Some(op) = shell_operator(command) {
+        return Err(format!(
+            "refused: plugin `{plugin}` may run only the commands it declares, one at a time, \
+             and `{command}` contains `{}`",
+            op.escape_debug()
+        ));
+    }
+    if patterns.iter().any(|p| wildcard_match(p.trim(), command)) {
+        return Ok(());
+    }
+    Err(format!(
+        "refused: plugin `{plugin}` declares that it runs only {}; `{command}` is not one of them",
+        listed(patterns)
+    ))
+}
+
+/// Whether plugin `plugin`, declaring `patterns`, may fetch from `host`.
+pub fn check_host(plugin: &str, patterns: &[String], host: &str) -> Result<(), String> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if patterns.iter().any(|p| host_matches(p, host)) {
+        return Ok(());
+    }
+    Err(format!(
+        "refused: plugin `{plugin}` declares that it fetches only from {}; {host} is not one of them",
+        listed(patterns)
+    ))
+}
+
+/// `example.com` matches itself; `*.example.com` matches its subdomains and itself.
+/// Case does not matter.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.trim().to_ascii_lowercase();
+    let host = host.to_ascii_lowercase();
+    match pattern.strip_prefix("*.") {
+        Some(domain) => host == domain || host.ends_with(&format!(".{domain}")),
+        None => host == pattern,
+    }
+}
+
+fn shell_operator(text: &str) -> Option<&'static str> {
+    SHELL_OPERATORS.into_iter().find(|op| text.contains(op))
+}
+
+/// A host name, `*.` and a domain, or an IP address (IPv6 in brackets or not).
+fn is_host_pattern(pattern: &str) -> bool {
+    let bare = pattern.strip_prefix("*.").unwrap_or(pattern);
+    let unbracketed = bare.trim_start_matches('[').trim_end_matches(']');
+    if unbracketed.parse::<std::net::IpAddr>().is_ok() {
+        return !pattern.starts_with('*');
+    }
+    !bare.is_empty()
+        && bare.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// `` `a`, `b` `` for a message.
+pub fn listed(patterns: &[String]) -> String {
+    patterns
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn manifest(json: serde_json::Value) -> Manifest {
+        serde_json::from_value(json).expect("manifest")
+    }
+
+    fn narrow() -> Manifest {
+        manifest(json!({
+            "name": "git-tools", "version": "1.0.0",
+            "capabilities": ["process", "http"],
+            "commands": ["git status", "git log *"],
+            "hosts": ["*.example.org", "api.example.com"],
+            "tools": [{"name": "x", "description": "", "permission": "read",
+                       "input_schema": {"type": "object"}}]
+        }))
+    }
+
+    #[test]
+    fn a_declared_command_runs_and_others_are_refused_with_the_list() {
+        let patterns = narrow().commands.unwrap_or_default();
+        assert!(check_command("git-tools", &patterns, "git status").is_ok());
+        assert!(check_command("git-tools", &patterns, "git log --oneline -5").is_ok());
+        let refused = check_command("git-tools", &patterns, "rm -rf /").unwrap_err();
+        assert!(
+            refused.contains("`git status`, `git log *`") && refused.contains("`rm -rf /`"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_declared_prefix_cannot_smuggle_a_second_command() {
+        let patterns = narrow().commands.unwrap_or_default();
+        for sneaky in [
+            "git log x; rm -rf ~",
+            "git log x && curl evil",
+            "git log x | sh",
+            "git log x > ~/.bashrc",
+            "git log $(rm -rf ~)",
+            "git log `rm -rf ~`",
+            "git log x\nrm -rf ~",
+            "git log x & sleep 100",
+        ] {
+            let refused = check_command("git-tools", &patterns, sneaky);
+            assert!(refused.is_err(), "{sneaky:?} passed");
+        }
+    }
+
+    #[test]
+    fn declared_hosts_match_exactly_or_by_subdomain() {
+        let patterns = narrow().hosts.unwrap_or_default();
+        assert!(check_host("p", &patterns, "api.example.com").is_ok());
+        assert!(check_host("p", &patterns, "API.Example.com").is_ok());
+        assert!(check_host("p", &patterns, "docs.example.org").is_ok());
+        assert!(check_host("p", &patterns, "example.org").is_ok());
+        for other in [
+            "example.com",
+            "evil-example.org",
+            "api.example.com.evil",
+            "127.0.0.1",
+        ] {
+            assert!(check_host("p", &patterns, other).is_err(), "{other} passed");
+        }
+    }
+
+    #[test]
+    fn precheck_reads_the_key_of_bash_and_webfetch_tools_only() {
+        let m = narrow();
+        let tool = |permission: &str| ToolSpec {
+            name: "t".into(),
+            description: String::new(),
+            permission: permission.into(),
+            key_arg: Some("k".into()),
+            input_schema: json!({"type": "object"}),
+            stale_check: true,
+        };
+        assert!(precheck(&m, &tool("bash"), Some("git status")).is_ok());
+        assert!(precheck(&m, &tool("bash"), Some("make")).is_err());
+        assert!(precheck(&m, &tool("webfetch"), Some("https://api.example.com/x")).is_ok());
+        assert!(precheck(&m, &tool("webfetch"), Some("https://evil.test/")).is_err());
+        assert!(precheck(&m, &tool("webfetch"), Some("not a url")).is_err());
+        // A path is no command: a read tool of the same plugin is not held to `commands`.
+        assert!(precheck(&m, &tool("read"), Some("src/main.rs")).is_ok());
+    }
+
+    #[test]
+    fn declarations_need_their_capability_and_sound_patterns() {
+        let with = |caps: serde_json::Value, extra: serde_json::Value| {
+            let mut json = json!({
+                "name": "p", "version": "1.0.0", "capabilities": caps,
+                "tools": [{"name": "x", "description": "", "permission": "read",
+                           "input_schema": {"type": "object"}}]
+            });
+            for (k, v) in extra.as_object().into_iter().flatten() {
+                json[k] = v.clone();
+            }
+            validate(&manifest(json))
+        };
+        assert!(with(json!(["process"]), json!({"commands": ["make *"]})).is_ok());
+        assert!(
+            with(json!(["fs:read"]), json!({"commands": ["make"]}))
+                .unwrap_err()
+                .contains("needs the `process` capability")
+        );
+        assert!(
+            with(json!(["process"]), json!({"commands": []}))
+                .unwrap_err()
+                .contains("leave it out")
+        );
+        assert!(
+            with(json!(["process"]), json!({"commands": ["make; rm x"]}))
+                .unwrap_err()
+                .contains("contains `;`")
+        );
+        assert!(
+            with(
+                json!(["http"]),
+                json!({"hosts": ["*.example.org", "10.0.0.1", "::1"]})
+            )
+            .is_ok()
+        );
+        assert!(
+            with(json!(["process"]), json!({"hosts": ["example.org"]}))
+                .unwrap_err()
+                .contains("needs the `http` capability")
+        );
+        for bad in [
+            "https://example.org",
+            "example.org/path",
+            "*",
+            "a..b",
+            "*.*.x",
+        ] {
+            assert!(
+                with(json!(["http"]), json!({"hosts": [bad]})).is_err(),
+                "{bad} passed"
+            );
+        }
+    }
+}
