@@ -17,7 +17,7 @@ fn fixture(name: &str) -> PathBuf {
 fn hostile_registry() -> PluginRegistry {
     let mut registry = PluginRegistry::with_builtins(CompileCache::new(None));
     registry
-        .add_file(&fixture("hostile"))
+        .add_file(&fixture("hostile"), &[])
         .expect("hostile fixture loads");
     registry
 }
@@ -141,7 +141,7 @@ fn an_unknown_tool_lists_the_available_ones() {
 fn the_same_plugin_cannot_load_twice() {
     let mut registry = hostile_registry();
     let err = registry
-        .add_file(&fixture("hostile"))
+        .add_file(&fixture("hostile"), &[])
         .err()
         .expect("second copy clashes");
     assert!(

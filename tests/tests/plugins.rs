@@ -248,8 +248,9 @@ fn bad_plugins_are_refused_with_the_reason_and_the_rest_still_loads() {
     );
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(
-        out.stderr
-            .contains("tool `read` is already provided by plugin `fs`"),
+        out.stderr.contains(
+            "tool `read` is a built-in one; to let a plugin replace it, add `replace_builtins = [\"read\"]` under [plugins] in conch.toml"
+        ),
         "{out:?}"
     );
     let out = conch(
@@ -273,7 +274,7 @@ fn bad_plugins_are_refused_with_the_reason_and_the_rest_still_loads() {
     assert!(out.stdout.contains("still readable"), "{out:?}");
     for (file, reason) in [
         ("junk.wasm", "not WebAssembly at all"),
-        ("impostor.wasm", "tool `read` is already provided"),
+        ("impostor.wasm", "tool `read` is a built-in one"),
         ("liar.wasm", "does not declare"),
     ] {
         assert!(
@@ -332,4 +333,163 @@ fn the_agent_is_told_when_an_untrusted_plugin_may_not_run() {
         result.contains("not trusted in this project yet"),
         "{result}"
     );
+}
+
+/// The built-in shell component repackaged (`conch plugin package`) as a third-party
+/// plugin named `safe-shell` that declares it runs only `echo *`.
+fn safe_shell(project: &Project) -> PathBuf {
+    let builtin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/shell/manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(builtin).unwrap()).unwrap();
+    manifest["name"] = "safe-shell".into();
+    manifest["commands"] = serde_json::json!(["echo *"]);
+    let scratch = project.path().join("../scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let manifest_file = scratch.join("safe-shell.json");
+    std::fs::write(&manifest_file, manifest.to_string()).unwrap();
+    let out_file = scratch.join("safe-shell.wasm");
+    let out = conch(
+        project,
+        &[
+            "plugin",
+            "package",
+            fixture_plugin("shell").to_str().unwrap(),
+            "--manifest",
+            manifest_file.to_str().unwrap(),
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    out_file
+}
+
+#[test]
+fn a_plugin_replaces_a_builtin_only_when_allowed_and_runs_only_the_commands_it_declares() {
+    use conch_tests::mock::Reply;
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("bash", serde_json::json!({"command": "touch by-agent.txt"})),
+        Reply::text("understood"),
+    ]);
+    let project = Project::new(&mock.url());
+    let plugin = safe_shell(&project);
+    let plugin = plugin.to_str().unwrap();
+
+    // Its `bash` is a built-in's tool name: refused until the config allows replacing it.
+    let out = conch(&project, &["plugin", "install", "--yes", plugin]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("replace_builtins = [\"bash\"]"),
+        "{out:?}"
+    );
+    let config = project.path().join("conch.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[plugins]\nreplace_builtins = [\"bash\"]\n");
+    std::fs::write(&config, text).unwrap();
+    let out = conch(&project, &["plugin", "install", "--yes", plugin]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    for shown in [
+        "replaces the built-in tool `bash`",
+        "only these commands: echo *",
+        "compiling safe-shell",
+    ] {
+        assert!(out.stderr.contains(shown), "{shown}: {out:?}");
+    }
+    let out = conch(&project, &["tools", "--json"]);
+    let tools: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let bash: Vec<_> = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "bash")
+        .collect();
+    assert_eq!(bash.len(), 1, "the built-in is replaced: {tools}");
+    assert_eq!(bash[0]["plugin"], "safe-shell");
+
+    // Taking a built-in's place needs trusting, like running commands does.
+    let out = conch(&project, &["tool", "bash", r#"{"command":"echo hi"}"#]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "can run commands matching `echo *` and replace the built-in tool `bash` and is not trusted"
+        ),
+        "{out:?}"
+    );
+    let out = conch(
+        &project,
+        &["tool", "bash", "--yes", r#"{"command":"echo declared"}"#],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("declared"), "{out:?}");
+
+    // Anything else is refused before anyone is asked, even with --yes, and so is a
+    // declared command with a second one behind it.
+    for (command, says) in [
+        (
+            "touch made.txt",
+            "declares that it runs only `echo *`; `touch made.txt` is not one of them",
+        ),
+        ("echo hi; touch made.txt", "one at a time"),
+        ("echo $(touch made.txt)", "one at a time"),
+    ] {
+        let input = serde_json::json!({ "command": command }).to_string();
+        let out = conch(&project, &["tool", "bash", "--yes", &input]);
+        assert_eq!(out.code, Some(1), "{command}: {out:?}");
+        assert!(out.stderr.contains(says), "{command}: {out:?}");
+        assert!(!project.path().join("made.txt").exists(), "{command}");
+    }
+
+    // The agent is told the same, and nothing runs.
+    let out = conch(&project, &["run", "--yes", "make a file"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let result = mock.last_tool_result(1);
+    assert!(
+        result.contains("declares that it runs only `echo *`"),
+        "{result}"
+    );
+    assert!(!project.path().join("by-agent.txt").exists());
+
+    // Removed, the built-in is back.
+    let out = conch(&project, &["plugin", "remove", "safe-shell"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let out = conch(
+        &project,
+        &["tool", "bash", "--yes", r#"{"command":"touch made.txt"}"#],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(project.path().join("made.txt").exists());
+}
+
+#[test]
+fn install_compiles_the_plugin_so_its_first_call_loads_from_the_cache() {
+    let project = project();
+    let cache = project.path().join("../fresh-cache");
+    let plugin = fixture_plugin("hostile");
+    let out = run(project
+        .conch(&["plugin", "install", "--yes", plugin.to_str().unwrap()])
+        .env("CONCH_CACHE_DIR", &cache));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("compiling hostile…"), "{out:?}");
+    let entries = std::fs::read_dir(cache.join("components"))
+        .unwrap()
+        .count();
+    assert_eq!(entries, 1, "the plugin, and nothing else, was compiled");
+
+    let out = run(project
+        .conch(&["tool", "echo", "--yes", "{}"])
+        .env("CONCH_CACHE_DIR", &cache)
+        .env("CONCH_LOG", "conch=debug"));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let about_it: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("plugin=\"hostile\""))
+        .collect();
+    assert!(
+        about_it
+            .iter()
+            .any(|l| l.contains("loaded from the compile cache")),
+        "{out:?}"
+    );
+    assert!(!about_it.iter().any(|l| l.ends_with("compiled")), "{out:?}");
 }

@@ -343,3 +343,74 @@ fn the_agent_fetches_with_yes_and_is_denied_without_it() {
         "{result}"
     );
 }
+
+/// The built-in web component repackaged as plugin `intranet-web`, declaring it fetches
+/// only from `127.0.0.1`, installed to replace the built-in `webfetch`.
+fn intranet_project() -> Project {
+    let project = project(&format!(
+        "{LOCAL}\n[plugins]\nreplace_builtins = [\"webfetch\"]\n"
+    ));
+    let builtin =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/web/manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(builtin).unwrap()).unwrap();
+    manifest["name"] = "intranet-web".into();
+    manifest["hosts"] = serde_json::json!(["127.0.0.1"]);
+    let manifest_file = project.path().join("../intranet-web.json");
+    std::fs::write(&manifest_file, manifest.to_string()).unwrap();
+    let packaged = project.path().join("../intranet-web.wasm");
+    let out = run(&mut project.conch(&[
+        "plugin",
+        "package",
+        conch_tests::fixture_plugin("web").to_str().unwrap(),
+        "--manifest",
+        manifest_file.to_str().unwrap(),
+        "--out",
+        packaged.to_str().unwrap(),
+    ]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let out = run(&mut project.conch(&["plugin", "install", "--yes", packaged.to_str().unwrap()]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stderr.contains("only these hosts: 127.0.0.1"),
+        "{out:?}"
+    );
+    project
+}
+
+#[test]
+fn a_plugin_fetches_only_from_the_hosts_it_declares_on_every_hop() {
+    let server = WebServer::start();
+    let project = intranet_project();
+    let out = fetch(
+        &project,
+        serde_json::json!({"url": server.url("/page")}),
+        &["--yes"],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("Release notes"), "{out:?}");
+
+    // Another host is refused before the gate, even though [webfetch] allows it.
+    let elsewhere = format!("http://localhost:{}/page", server.port);
+    let out = fetch(&project, serde_json::json!({"url": elsewhere}), &["--yes"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "plugin `intranet-web` declares that it fetches only from `127.0.0.1`; localhost is not one of them"
+        ),
+        "{out:?}"
+    );
+
+    // A declared host redirecting elsewhere is refused at the hop.
+    let out = fetch(
+        &project,
+        serde_json::json!({"url": server.url("/to-localhost")}),
+        &["--yes"],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("fetches only from `127.0.0.1`; localhost is not one of them"),
+        "{out:?}"
+    );
+}

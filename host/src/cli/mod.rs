@@ -343,17 +343,39 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
 /// command line.
 pub fn registry(args: &PluginArgs, discover_in: Option<&Path>) -> Result<PluginRegistry, CliError> {
     let mut registry = PluginRegistry::with_builtins(CompileCache::in_cache_dir());
+    let replaceable = replaceable_builtins(&registry, discover_in)?;
     for (_, file) in discover_in.map(discovery::installed).unwrap_or_default() {
-        if let Err(e) = registry.add_installed(&file) {
+        if let Err(e) = registry.add_installed(&file, &replaceable) {
             eprintln!("warning: plugin skipped: {e}");
         }
     }
     for file in &args.files {
         registry
-            .add_file(file)
+            .add_file(file, &replaceable)
             .map_err(|e| CliError::Usage(format!("cannot load plugin {e}")))?;
     }
     Ok(registry)
+}
+
+/// The built-in tools the config lets a plugin replace (`[plugins] replace_builtins`), for
+/// work in `cwd`; a name that is no built-in tool gets a warning.
+pub fn replaceable_builtins(
+    builtins: &PluginRegistry,
+    cwd: Option<&Path>,
+) -> Result<Vec<String>, CliError> {
+    let Some(cwd) = cwd else {
+        return Ok(Vec::new());
+    };
+    let names = crate::config::load_replace_builtins(Some(cwd))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    for name in &names {
+        if builtins.find(name).is_none() {
+            eprintln!(
+                "warning: [plugins] replace_builtins names `{name}`, which is not a built-in tool"
+            );
+        }
+    }
+    Ok(names)
 }
 
 fn print_tools(registry: &PluginRegistry, json: bool) -> anyhow::Result<()> {

@@ -136,15 +136,20 @@ fn install(source: &Path, cwd: &Path, project: bool, yes: bool) -> Result<(), Cl
     let info = PluginInfo::read(&bytes)
         .map_err(|e| CliError::Usage(format!("{} cannot be installed: {e}", file.display())))?;
     let name = &info.manifest.name;
-    // It must load beside the built-ins: no built-in's plugin or tool name.
+    // It must load beside the built-ins: no built-in's plugin name, and no built-in's tool
+    // name unless the config lets plugins replace that tool.
     let mut registry = PluginRegistry::with_builtins(CompileCache::in_cache_dir());
-    registry
-        .add_file(&file)
+    let replaceable = super::replaceable_builtins(&registry, Some(cwd))?;
+    let plugin = registry
+        .add_file(&file, &replaceable)
         .map_err(|e| CliError::Usage(format!("cannot install it: {e}")))?;
     let scope = if project { Scope::Project } else { Scope::User };
     let dest_dir = dir(scope, cwd)?;
     let dest = dest_dir.join(format!("{name}.wasm"));
     eprint!("{}", describe(&info));
+    for tool in &plugin.replaces {
+        eprintln!("replaces the built-in tool `{tool}` ([plugins] replace_builtins)");
+    }
     if dest.exists() {
         eprintln!("replaces {}", dest.display());
     }

@@ -182,7 +182,7 @@ fn describe(
         ))
     })?;
     let mut registry = PluginRegistry::empty(CompileCache::new(None));
-    let added = registry.add_file(&file);
+    let added = registry.add_file(&file, &[]);
     let _ = std::fs::remove_file(&file);
     added.map_err(|e| fail(e.to_string()))?;
     let ctx = crate::workspace::context_for(scratch).map_err(|e| fail(e.to_string()))?;

@@ -49,6 +49,17 @@ struct ConfigFile {
     agents: BTreeMap<String, AgentTable>,
     #[serde(default)]
     webfetch: WebfetchTable,
+    #[serde(default)]
+    plugins: PluginsTable,
+}
+
+/// `[plugins]`: what installed plugins may do beyond adding tools.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginsTable {
+    /// Built-in tools an installed plugin may replace (by tool name).
+    #[serde(default)]
+    replace_builtins: Vec<String>,
 }
 
 /// `[webfetch]`: which hosts the `http` import may reach.
@@ -150,6 +161,8 @@ pub struct Layer {
     /// Lists of every file add up.
     pub webfetch_deny_hosts: Vec<String>,
     pub webfetch_allow_private: Option<bool>,
+    /// Built-in tools an installed plugin may replace; lists of every file add up.
+    pub replace_builtins: Vec<String>,
 }
 
 /// What kind of provider a `[providers.NAME]` table describes.
@@ -207,6 +220,7 @@ impl Layer {
         self.webfetch_allow_hosts = over.webfetch_allow_hosts.or(self.webfetch_allow_hosts);
         self.webfetch_deny_hosts.extend(over.webfetch_deny_hosts);
         self.webfetch_allow_private = over.webfetch_allow_private.or(self.webfetch_allow_private);
+        self.replace_builtins.extend(over.replace_builtins);
         for (name, provider) in over.providers {
             let merged = match self.providers.remove(&name) {
                 Some(under) => under.merge(provider),
@@ -395,6 +409,7 @@ fn to_layer(
         webfetch_allow_hosts: file.webfetch.allow_hosts,
         webfetch_deny_hosts: file.webfetch.deny_hosts,
         webfetch_allow_private: file.webfetch.allow_private,
+        replace_builtins: file.plugins.replace_builtins,
         providers,
     })
 }

@@ -232,6 +232,13 @@ pub fn resolve_webfetch(
     })
 }
 
+/// The built-in tools installed plugins may replace, for a run in `cwd`: `replace_builtins`
+/// under `[plugins]` of every file.
+pub fn load_replace_builtins(cwd: Option<&Path>) -> Result<Vec<String>, ConfigError> {
+    let (cwd, env) = process_context(cwd)?;
+    Ok(read_layers(&cwd, &env)?.1.replace_builtins)
+}
+
 /// [`load_permission`] with `env` standing for the environment.
 pub fn resolve_permission(
     cwd: &Path,

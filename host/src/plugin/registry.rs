@@ -35,6 +35,8 @@ pub struct Plugin {
     prepared: OnceLock<Result<PluginPre<CallState>, String>>,
     /// SHA-256 of `bytes`, in hex, once someone needs it.
     digest: OnceLock<String>,
+    /// The built-in tools it replaces (the config allows it by name).
+    pub replaces: Vec<String>,
 }
 
 impl Plugin {
@@ -76,6 +78,11 @@ pub enum RegistryError {
         tool: String,
         owner: String,
     },
+    #[error(
+        "{path}: tool `{tool}` is a built-in one; to let a plugin replace it, add \
+         `replace_builtins = [\"{tool}\"]` under [plugins] in conch.toml"
+    )]
+    Builtin { path: PathBuf, tool: String },
 }
 
 /// The engine and linker every plugin shares; created on first need, never for listing.
@@ -114,6 +121,7 @@ impl PluginRegistry {
                     bytes: Cow::Borrowed(bytes),
                     prepared: OnceLock::new(),
                     digest: OnceLock::new(),
+                    replaces: Vec::new(),
                 })),
                 Err(e) => {
                     tracing::error!(plugin = name, "built-in plugin is broken: {e}");
@@ -128,17 +136,31 @@ impl PluginRegistry {
     }
 
     /// Adds a plugin from a `.wasm` file named on the command line. Its tools may not
-    /// reuse names already taken.
-    pub fn add_file(&mut self, path: &Path) -> Result<Arc<Plugin>, RegistryError> {
-        self.add(path, Origin::File(path.to_path_buf()))
+    /// reuse names already taken, except the built-in tools named in `replaceable`, which
+    /// it then replaces.
+    pub fn add_file(
+        &mut self,
+        path: &Path,
+        replaceable: &[String],
+    ) -> Result<Arc<Plugin>, RegistryError> {
+        self.add(path, Origin::File(path.to_path_buf()), replaceable)
     }
 
     /// Adds an installed plugin (see [`PluginRegistry::add_file`]).
-    pub fn add_installed(&mut self, path: &Path) -> Result<Arc<Plugin>, RegistryError> {
-        self.add(path, Origin::Installed(path.to_path_buf()))
+    pub fn add_installed(
+        &mut self,
+        path: &Path,
+        replaceable: &[String],
+    ) -> Result<Arc<Plugin>, RegistryError> {
+        self.add(path, Origin::Installed(path.to_path_buf()), replaceable)
     }
 
-    fn add(&mut self, path: &Path, origin: Origin) -> Result<Arc<Plugin>, RegistryError> {
+    fn add(
+        &mut self,
+        path: &Path,
+        origin: Origin,
+        replaceable: &[String],
+    ) -> Result<Arc<Plugin>, RegistryError> {
         let bytes = std::fs::read(path).map_err(|source| RegistryError::Read {
             path: path.to_path_buf(),
             source,
@@ -153,14 +175,25 @@ impl PluginRegistry {
                 name: info.manifest.name,
             });
         }
+        let mut replaces = Vec::new();
         for tool in &info.manifest.tools {
-            if let Some((owner, _)) = self.find(&tool.name) {
+            let Some((owner, _)) = self.find(&tool.name) else {
+                continue;
+            };
+            if owner.origin != Origin::Builtin {
                 return Err(RegistryError::Clash {
                     path: path.to_path_buf(),
                     tool: tool.name.clone(),
                     owner: owner.name().to_string(),
                 });
             }
+            if !replaceable.contains(&tool.name) {
+                return Err(RegistryError::Builtin {
+                    path: path.to_path_buf(),
+                    tool: tool.name.clone(),
+                });
+            }
+            replaces.push(tool.name.clone());
         }
         let plugin = Arc::new(Plugin {
             info,
@@ -168,16 +201,22 @@ impl PluginRegistry {
             bytes: Cow::Owned(bytes),
             prepared: OnceLock::new(),
             digest: OnceLock::new(),
+            replaces,
         });
         self.plugins.push(plugin.clone());
         Ok(plugin)
     }
 
-    /// Every tool with the plugin that provides it, in plugin order.
+    /// Every tool with the plugin that provides it, in plugin order; a built-in tool that
+    /// a plugin replaces is not among them.
     pub fn tools(&self) -> impl Iterator<Item = (&Plugin, &ToolSpec)> {
         self.plugins
             .iter()
             .flat_map(|p| p.info.manifest.tools.iter().map(move |t| (&**p, t)))
+            .filter(|(plugin, tool)| {
+                plugin.origin != Origin::Builtin
+                    || !self.plugins.iter().any(|p| p.replaces.contains(&tool.name))
+            })
     }
 
     /// The plugin and spec of the tool called `name`.
@@ -236,24 +275,13 @@ impl PluginRegistry {
         ctx: &CallContext,
         limits: &CallLimits,
     ) -> Result<ToolOutput, ToolError> {
-        let Some(plugin) = self
-            .plugins
-            .iter()
-            .find(|p| p.info.manifest.tools.iter().any(|t| t.name == name))
-        else {
+        let Some((plugin, spec)) = self.find(name) else {
             return Err(self.unknown_tool(name));
         };
-        let approved = plugin
-            .info
-            .manifest
-            .tools
-            .iter()
-            .find(|t| t.name == name)
-            .and_then(|t| t.key_arg.as_deref())
-            .and_then(|field| {
-                let input: serde_json::Value = serde_json::from_str(input_json).ok()?;
-                input.get(field)?.as_str().map(str::to_string)
-            });
+        let approved = spec.key_arg.as_deref().and_then(|field| {
+            let input: serde_json::Value = serde_json::from_str(input_json).ok()?;
+            input.get(field)?.as_str().map(str::to_string)
+        });
         let (engine, pre) = prepare(&self.wasm, &self.cache, plugin)?;
         let _slot = self.slots.take();
         call::invoke(

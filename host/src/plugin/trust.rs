@@ -18,7 +18,8 @@ fn store_file() -> Option<PathBuf> {
 }
 
 /// What `plugin` can do that needs trusting first, in words (`run commands and fetch
-/// URLs`): only a third-party plugin's reach beyond the workspace counts.
+/// URLs`): a third-party plugin's reach beyond the workspace, or its taking a built-in
+/// tool's place.
 fn needs_trust(plugin: &Plugin) -> Option<String> {
     if !matches!(plugin.origin, Origin::Installed(_)) {
         return None;
@@ -36,6 +37,13 @@ fn needs_trust(plugin: &Plugin) -> Option<String> {
             Some(hosts) => format!("fetch URLs from {}", listed(hosts)),
             None => "fetch URLs".to_string(),
         });
+    }
+    if !plugin.replaces.is_empty() {
+        reach.push(format!(
+            "replace the built-in tool{} {}",
+            if plugin.replaces.len() == 1 { "" } else { "s" },
+            listed(&plugin.replaces)
+        ));
     }
     (!reach.is_empty()).then(|| reach.join(" and "))
 }
