@@ -200,3 +200,51 @@ fn describe(
     }
     Ok(tools)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_of(cargo_toml: &str) -> Result<Manifest, CliError> {
+        let cargo: CargoToml = toml::from_str(cargo_toml).expect("Cargo.toml");
+        provisional_manifest(cargo.package, Path::new("Cargo.toml"))
+    }
+
+    #[test]
+    fn declared_commands_and_hosts_come_from_the_package_metadata() {
+        let manifest = manifest_of(
+            r#"
+            [package]
+            name = "git-tools"
+            version = "0.2.0"
+            description = "Git, read-only"
+            [package.metadata.conch]
+            capabilities = ["process", "http"]
+            commands = ["git status", "git log *"]
+            hosts = ["api.example.com"]
+            "#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(manifest.name, "git-tools");
+        assert_eq!(
+            manifest.commands,
+            Some(vec!["git status".to_string(), "git log *".to_string()])
+        );
+        assert_eq!(manifest.hosts, Some(vec!["api.example.com".to_string()]));
+        assert!(manifest.validate().is_ok());
+    }
+
+    #[test]
+    fn an_unknown_metadata_key_is_an_error() {
+        let cargo = toml::from_str::<CargoToml>(
+            r#"
+            [package]
+            name = "p"
+            version = "0.1.0"
+            [package.metadata.conch]
+            command = ["git status"]
+            "#,
+        );
+        assert!(cargo.is_err());
+    }
+}
