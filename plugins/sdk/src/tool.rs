@@ -65,7 +65,8 @@ pub fn spec<T: Tool>() -> Value {
 /// one self-contained object schema.
 ///
 /// - Subschemas are inlined: some OpenAI-compatible servers do not resolve `$ref`/`$defs`.
-/// - No `$schema` or `title` at the top: the tool's name and description say it all.
+/// - No `$schema`, `title` or `description` at the top (the input type's name and doc
+///   comment): the tool's name and description say it all.
 /// - An optional field is just its type, not "or null": the model should leave it out,
 ///   and the hand-written schemas never offered `null` either.
 /// - No `format` on integers (`uint32`, `int64`, …): not a JSON Schema format, ignored by
@@ -83,6 +84,7 @@ pub fn input_schema<I: JsonSchema>() -> Value {
     if let Some(object) = schema.as_object_mut() {
         object.remove("$schema");
         object.remove("title");
+        object.remove("description");
     }
     tidy(&mut schema);
     schema
