@@ -67,6 +67,7 @@ pub fn spec<T: Tool>() -> Value {
 /// - Subschemas are inlined: some OpenAI-compatible servers do not resolve `$ref`/`$defs`.
 /// - No `$schema`, `title` or `description` at the top (the input type's name and doc
 ///   comment): the tool's name and description say it all.
+/// - Always `properties`, `{}` for a tool without input: some providers want it.
 /// - An optional field is just its type, not "or null": the model should leave it out,
 ///   and the hand-written schemas never offered `null` either.
 /// - No `format` on integers (`uint32`, `int64`, …): not a JSON Schema format, ignored by
@@ -85,6 +86,11 @@ pub fn input_schema<I: JsonSchema>() -> Value {
         object.remove("$schema");
         object.remove("title");
         object.remove("description");
+        // A tool without input still lists its (no) properties: some providers refuse an
+        // object schema without `properties`.
+        object
+            .entry("properties")
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     tidy(&mut schema);
     schema
@@ -261,6 +267,18 @@ mod tests {
                 "required": ["steps"],
                 "additionalProperties": false
             })
+        );
+    }
+
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Nothing {}
+
+    #[test]
+    fn an_empty_input_still_has_properties() {
+        assert_eq!(
+            input_schema::<Nothing>(),
+            json!({"type": "object", "properties": {}, "additionalProperties": false})
         );
     }
 
