@@ -135,6 +135,7 @@ fn tidy(schema: &mut Value) {
         _ => {}
     }
 }
+
 /// The answer to [`DESCRIBE`]: the specs as a JSON array.
 pub fn describe(specs: Vec<Value>) -> ToolOutput {
     ToolOutput::text(Value::Array(specs).to_string())
@@ -273,6 +274,22 @@ mod tests {
     #[derive(Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Nothing {}
+
+    #[derive(Deserialize, JsonSchema)]
+    #[allow(dead_code)] // only its schema is looked at
+    struct Maybe {
+        /// Perhaps a step.
+        step: Option<Step>,
+    }
+
+    #[test]
+    fn an_optional_struct_is_its_schema_not_any_of_null() {
+        let step = &input_schema::<Maybe>()["properties"]["step"];
+        assert!(step.get("anyOf").is_none(), "{step}");
+        assert_eq!(step["type"], "object");
+        assert_eq!(step["description"], "Perhaps a step.");
+        assert_eq!(step["required"], json!(["what"]));
+    }
 
     #[test]
     fn an_empty_input_still_has_properties() {
