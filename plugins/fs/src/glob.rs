@@ -6,8 +6,9 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use conch_plugin::{ToolError, ToolOutput, Workspace, parse_input};
+use conch_plugin::{CallContext, Tool, ToolError, ToolOutput, Workspace};
 use globset::{GlobBuilder, GlobMatcher};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::disk::Disk;
@@ -17,68 +18,86 @@ use crate::walk::{Kind, Order, Walker, relative};
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 10_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Input {
+pub struct Input {
+    /// Glob pattern relative to `path`, e.g. `**/*.rs`, `src/**/*.{ts,tsx}`, `docs/*.md`
     pattern: String,
+    /// Directory to search (default: the working directory)
     path: Option<String>,
+    /// Most paths to return (default 100)
+    #[schemars(range(min = 1, max = 10_000))]
     limit: Option<u64>,
 }
 
-pub fn run(ws: &Workspace, input: &str) -> Result<ToolOutput, ToolError> {
-    let input: Input = parse_input("glob", input)?;
-    let limit = input.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
-    let asked = input.path.unwrap_or_default();
-    let root = ws.resolve(&asked)?;
-    let shown_root = ws.display(&root);
-    if !locate::metadata(ws, &asked, &root)?.is_dir() {
-        return Err(ToolError::InvalidInput(format!(
-            "{shown_root} is a file, not a directory; give glob a directory as `path`"
-        )));
-    }
-    let pattern = GlobPattern::parse(&input.pattern, &root)?;
+/// The `glob` tool.
+pub struct Glob;
 
-    let mut found = find(ws, &root, &pattern);
-    found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    let total = found.len();
-    let metadata = serde_json::json!({
-        "pattern": pattern.text,
-        "path": shown_root,
-        "count": total,
-        "shown": total.min(limit),
-        "truncated": total > limit,
-    });
+impl Tool for Glob {
+    const NAME: &'static str = "glob";
+    const DESCRIPTION: &'static str = "Find files whose path relative to `path` matches a \
+        glob, newest first, respecting .gitignore and skipping .git, node_modules and target. \
+        `*` stays within one directory and `**` crosses any number: `*.rs` matches only at the \
+        top level, `**/*.rs` everywhere, `src/**/mod.rs` below src. Returns at most `limit` \
+        paths (default 100).";
+    const KEY_ARG: Option<&'static str> = Some("pattern");
+    type Input = Input;
 
-    if total == 0 {
-        let mut text = format!(
-            "No files match `{}` in {}.",
-            pattern.text,
-            crate::place(&shown_root)
-        );
-        if let Some(deeper) = pattern.anywhere(&root) {
-            let n = find(ws, &root, &deeper).len();
-            if n > 0 {
-                text.push_str(&format!(
-                    " A pattern without `/` matches only at the top level; {} `{}`.",
-                    crate::plural(n, "file matches", "files match"),
-                    deeper.text
-                ));
-            }
+    fn run(input: Input, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
+        let ws = &Workspace::new(ctx);
+        let limit = input.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
+        let asked = input.path.unwrap_or_default();
+        let root = ws.resolve(&asked)?;
+        let shown_root = ws.display(&root);
+        if !locate::metadata(ws, &asked, &root)?.is_dir() {
+            return Err(ToolError::InvalidInput(format!(
+                "{shown_root} is a file, not a directory; give glob a directory as `path`"
+            )));
         }
-        return Ok(ToolOutput::text(text).with_metadata(&metadata));
+        let pattern = GlobPattern::parse(&input.pattern, &root)?;
+
+        let mut found = find(ws, &root, &pattern);
+        found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let total = found.len();
+        let metadata = serde_json::json!({
+            "pattern": pattern.text,
+            "path": shown_root,
+            "count": total,
+            "shown": total.min(limit),
+            "truncated": total > limit,
+        });
+
+        if total == 0 {
+            let mut text = format!(
+                "No files match `{}` in {}.",
+                pattern.text,
+                crate::place(&shown_root)
+            );
+            if let Some(deeper) = pattern.anywhere(&root) {
+                let n = find(ws, &root, &deeper).len();
+                if n > 0 {
+                    text.push_str(&format!(
+                        " A pattern without `/` matches only at the top level; {} `{}`.",
+                        crate::plural(n, "file matches", "files match"),
+                        deeper.text
+                    ));
+                }
+            }
+            return Ok(ToolOutput::text(text).with_metadata(&metadata));
+        }
+        let mut text: String = found
+            .iter()
+            .take(limit)
+            .map(|(_, path)| ws.display(path) + "\n")
+            .collect();
+        if total > limit {
+            text.push_str(&format!(
+                "({} more not shown; narrow the pattern)\n",
+                total - limit
+            ));
+        }
+        Ok(ToolOutput::text(text.trim_end().to_string()).with_metadata(&metadata))
     }
-    let mut text: String = found
-        .iter()
-        .take(limit)
-        .map(|(_, path)| ws.display(path) + "\n")
-        .collect();
-    if total > limit {
-        text.push_str(&format!(
-            "({} more not shown; narrow the pattern)\n",
-            total - limit
-        ));
-    }
-    Ok(ToolOutput::text(text.trim_end().to_string()).with_metadata(&metadata))
 }
 
 /// The files below `root` matching `pattern`, with their modification times.
@@ -237,7 +256,9 @@ mod tests {
                 .and_then(|f| f.set_modified(at(secs)))
                 .expect("set mtime");
         }
-        let out = run(&s.ws(), r#"{"pattern": "**/*.rs", "limit": 2}"#).expect("glob");
+        let out =
+            conch_plugin::tool::run::<Glob>(r#"{"pattern": "**/*.rs", "limit": 2}"#, &s.ctx())
+                .expect("glob");
         assert_eq!(
             out.text,
             "src/new.rs\nsrc/mid.rs\n(1 more not shown; narrow the pattern)"
@@ -248,7 +269,8 @@ mod tests {
     fn no_match_suggests_a_deeper_pattern() {
         let s = Scratch::new("glob-none");
         s.file("src/a.rs", "");
-        let out = run(&s.ws(), r#"{"pattern": "*.rs"}"#).expect("glob");
+        let out =
+            conch_plugin::tool::run::<Glob>(r#"{"pattern": "*.rs"}"#, &s.ctx()).expect("glob");
         assert_eq!(
             out.text,
             "No files match `*.rs` in the working directory. A pattern without `/` matches \

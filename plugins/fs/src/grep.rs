@@ -11,11 +11,12 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use conch_plugin::output::cut_line;
-use conch_plugin::{ToolError, ToolOutput, Workspace, parse_input};
+use conch_plugin::{CallContext, Tool, ToolError, ToolOutput, Workspace};
 use globset::{GlobBuilder, GlobMatcher};
 use grep_matcher::{LineTerminator, Matcher};
 use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder, Sink, SinkContext, SinkMatch};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::disk::{Disk, Read};
@@ -34,117 +35,139 @@ const MAX_WHOLE_FILE: u64 = 32 * 1024 * 1024;
 /// Bytes of output at most; the search stops once past it.
 const MAX_BYTES: usize = 50 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Input {
+pub struct Input {
+    /// Regular expression (Rust regex syntax), e.g. `fn\s+parse_\w+` or `TODO|FIXME`
     pattern: String,
+    /// File or directory to search (default: the working directory)
     path: Option<String>,
+    /// Only search files matching this glob: without `/` it matches file names at any depth (`*.rs`, `*.{ts,tsx}`); with `/`, paths relative to `path` (`src/**/*.rs`)
     include: Option<String>,
+    /// Ignore case (default false)
     #[serde(default)]
     case_insensitive: bool,
+    /// Lines of context around each match (default 0)
+    #[schemars(range(max = 20))]
     context: Option<u64>,
+    /// Most matching lines to return (default 200)
+    #[schemars(range(min = 1, max = 5_000))]
     limit: Option<u64>,
 }
 
-pub fn run(ws: &Workspace, input: &str) -> Result<ToolOutput, ToolError> {
-    let input: Input = parse_input("grep", input)?;
-    let limit = input.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
-    let context = input.context.unwrap_or(0).min(MAX_CONTEXT) as usize;
-    let matcher = build_matcher(&input.pattern, input.case_insensitive)?;
-    let include = input.include.as_deref().map(Include::parse).transpose()?;
-    let asked = input.path.unwrap_or_default();
-    let root = ws.resolve(&asked)?;
-    let shown_root = ws.display(&root);
-    let is_dir = locate::metadata(ws, &asked, &root)?.is_dir();
+/// The `grep` tool.
+pub struct Grep;
 
-    let searcher = SearcherBuilder::new()
-        .line_number(true)
-        .line_terminator(LineTerminator::crlf())
-        .binary_detection(BinaryDetection::quit(b'\0'))
-        .before_context(context)
-        .after_context(context)
-        .build();
-    let disk = Disk::new();
-    let mut search = Search {
-        disk: &disk,
-        buf: Vec::new(),
-        searcher,
-        sink: FileSink::new(&matcher, limit),
-        out: String::new(),
-        files_searched: 0,
-        files_matched: 0,
-        binary: 0,
-        unreadable: 0,
-    };
+impl Tool for Grep {
+    const NAME: &'static str = "grep";
+    const DESCRIPTION: &'static str = "Search file contents with a regular expression \
+        (Rust regex syntax; one line at a time), respecting .gitignore and skipping binary \
+        files, .git, node_modules and target. Results are grouped by file: the path, then `12: \
+        matching line` and, with context, `11- nearby line`. At most `limit` matching lines \
+        (default 200).";
+    const KEY_ARG: Option<&'static str> = Some("pattern");
+    type Input = Input;
 
-    if is_dir {
-        let mut walker = Walker::new(ws, &disk, &root);
-        walker.run(Order::DepthFirst, |entry| {
-            if entry.kind != Kind::File
-                || include
-                    .as_ref()
-                    .is_some_and(|i| !i.matches(&root, entry.path))
-            {
-                return ControlFlow::Continue(());
+    fn run(input: Input, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
+        let ws = &Workspace::new(ctx);
+        let limit = input.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
+        let context = input.context.unwrap_or(0).min(MAX_CONTEXT) as usize;
+        let matcher = build_matcher(&input.pattern, input.case_insensitive)?;
+        let include = input.include.as_deref().map(Include::parse).transpose()?;
+        let asked = input.path.unwrap_or_default();
+        let root = ws.resolve(&asked)?;
+        let shown_root = ws.display(&root);
+        let is_dir = locate::metadata(ws, &asked, &root)?.is_dir();
+
+        let searcher = SearcherBuilder::new()
+            .line_number(true)
+            .line_terminator(LineTerminator::crlf())
+            .binary_detection(BinaryDetection::quit(b'\0'))
+            .before_context(context)
+            .after_context(context)
+            .build();
+        let disk = Disk::new();
+        let mut search = Search {
+            disk: &disk,
+            buf: Vec::new(),
+            searcher,
+            sink: FileSink::new(&matcher, limit),
+            out: String::new(),
+            files_searched: 0,
+            files_matched: 0,
+            binary: 0,
+            unreadable: 0,
+        };
+
+        if is_dir {
+            let mut walker = Walker::new(ws, &disk, &root);
+            walker.run(Order::DepthFirst, |entry| {
+                if entry.kind != Kind::File
+                    || include
+                        .as_ref()
+                        .is_some_and(|i| !i.matches(&root, entry.path))
+                {
+                    return ControlFlow::Continue(());
+                }
+                search.file(ws, entry.path)
+            });
+            search.unreadable += walker.unreadable;
+        } else {
+            let _ = search.file(ws, &root);
+            if search.binary > 0 {
+                return Err(ToolError::InvalidInput(format!(
+                    "{shown_root} is a binary file; grep searches text files only"
+                )));
             }
-            search.file(ws, entry.path)
-        });
-        search.unreadable += walker.unreadable;
-    } else {
-        let _ = search.file(ws, &root);
-        if search.binary > 0 {
-            return Err(ToolError::InvalidInput(format!(
-                "{shown_root} is a binary file; grep searches text files only"
-            )));
+            if search.unreadable > 0 {
+                return Err(ToolError::Failed(format!(
+                    "{shown_root}: could not be read"
+                )));
+            }
         }
-        if search.unreadable > 0 {
-            return Err(ToolError::Failed(format!(
-                "{shown_root}: could not be read"
-            )));
-        }
-    }
 
-    let matches = search.sink.total;
-    let truncated = search.sink.budget_left() == 0 || search.out.len() > MAX_BYTES;
-    let metadata = serde_json::json!({
-        "pattern": input.pattern,
-        "path": shown_root,
-        "matches": matches,
-        "files": search.files_matched,
-        "searched": search.files_searched,
-        "truncated": truncated,
-    });
-    if matches == 0 {
-        let text = no_match_text(
-            &input.pattern,
-            &shown_root,
-            input.include.as_deref(),
-            &search,
-        );
-        return Ok(ToolOutput::text(text).with_metadata(&metadata));
-    }
-    let mut text = search.out;
-    if search.unreadable > 0 {
-        text.push_str(&format!(
-            "\n[{} could not be read]",
-            plural(
-                search.unreadable,
-                "file or directory",
-                "files or directories"
-            )
-        ));
-    }
-    if search.sink.budget_left() == 0 {
-        text.push_str(&format!(
+        let matches = search.sink.total;
+        let truncated = search.sink.budget_left() == 0 || search.out.len() > MAX_BYTES;
+        let metadata = serde_json::json!({
+            "pattern": input.pattern,
+            "path": shown_root,
+            "matches": matches,
+            "files": search.files_matched,
+            "searched": search.files_searched,
+            "truncated": truncated,
+        });
+        if matches == 0 {
+            let text = no_match_text(
+                &input.pattern,
+                &shown_root,
+                input.include.as_deref(),
+                &search,
+            );
+            return Ok(ToolOutput::text(text).with_metadata(&metadata));
+        }
+        let mut text = search.out;
+        if search.unreadable > 0 {
+            text.push_str(&format!(
+                "\n[{} could not be read]",
+                plural(
+                    search.unreadable,
+                    "file or directory",
+                    "files or directories"
+                )
+            ));
+        }
+        if search.sink.budget_left() == 0 {
+            text.push_str(&format!(
             "\n[match limit of {limit} lines reached; there may be more. Narrow the pattern, path or include]"
         ));
-    } else if text.len() > MAX_BYTES {
-        text.push_str(&format!(
+        } else if text.len() > MAX_BYTES {
+            text.push_str(&format!(
             "\n[output cut after {} KB; there may be more. Narrow the pattern, path or include]",
             MAX_BYTES / 1024
         ));
+        }
+        Ok(ToolOutput::text(text.trim_end().to_string()).with_metadata(&metadata))
     }
-    Ok(ToolOutput::text(text.trim_end().to_string()).with_metadata(&metadata))
 }
 
 fn no_match_text(pattern: &str, shown: &str, include: Option<&str>, search: &Search) -> String {
@@ -419,7 +442,7 @@ mod tests {
     use crate::scratch::Scratch;
 
     fn grep(s: &Scratch, input: serde_json::Value) -> Result<ToolOutput, ToolError> {
-        run(&s.ws(), &input.to_string())
+        conch_plugin::tool::run::<Grep>(&input.to_string(), &s.ctx())
     }
 
     fn text(s: &Scratch, input: serde_json::Value) -> String {

@@ -1,7 +1,7 @@
 //! The fs plugin: conch's read-only file tools — `read`, `listdir`, `glob` and `grep`.
 //!
-//! Each tool is one module with a `run(workspace, input_json)` entry point; this file only
-//! dispatches. The host hands the plugin read-only preopens of the workspace roots, so the
+//! Each tool is one module with a type implementing `conch_plugin::Tool`; this file
+//! exports them. The host hands the plugin read-only preopens of the workspace roots, so the
 //! tools can never write, and a link leading out of the roots fails in the sandbox.
 
 mod disk;
@@ -14,30 +14,7 @@ mod read;
 mod scratch;
 mod walk;
 
-use conch_plugin::{CallContext, Guest, ToolError, ToolOutput, Workspace};
-
-/// The tools this plugin exports, as named in its manifest.
-const TOOLS: [&str; 4] = ["read", "listdir", "glob", "grep"];
-
-struct Fs;
-
-impl Guest for Fs {
-    fn invoke(tool: String, input: String, ctx: CallContext) -> Result<ToolOutput, ToolError> {
-        let ws = Workspace::new(&ctx);
-        match tool.as_str() {
-            "read" => read::run(&ws, &input),
-            "listdir" => listdir::run(&ws, &input),
-            "glob" => glob::run(&ws, &input),
-            "grep" => grep::run(&ws, &input),
-            other => Err(ToolError::UnknownTool(format!(
-                "the fs plugin has no tool `{other}`; its tools are {}",
-                TOOLS.join(", ")
-            ))),
-        }
-    }
-}
-
-conch_plugin::export_plugin!(Fs);
+conch_plugin::plugin!(read::Read, listdir::Listdir, glob::Glob, grep::Grep);
 
 /// `1 line`, `2 lines`: a count with its noun.
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -59,7 +36,14 @@ fn place(shown: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use conch_plugin::{CallContext, Guest, ToolError};
+
     use super::*;
+
+    #[test]
+    fn manifest_tools_are_derived_from_the_code() {
+        conch_plugin::manifest::check_manifest(env!("CARGO_MANIFEST_DIR"), ConchPlugin::specs());
+    }
 
     #[test]
     fn unknown_tools_are_named_with_the_available_ones() {
@@ -69,7 +53,7 @@ mod tests {
             session_id: String::new(),
             call_id: String::new(),
         };
-        match Fs::invoke("write".into(), "{}".into(), ctx) {
+        match ConchPlugin::invoke("write".into(), "{}".into(), ctx) {
             Err(ToolError::UnknownTool(m)) => {
                 assert!(
                     m.contains("`write`") && m.contains("read, listdir, glob, grep"),

@@ -7,7 +7,8 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use conch_plugin::workspace::normalize;
-use conch_plugin::{ToolError, ToolOutput, Workspace, parse_input};
+use conch_plugin::{CallContext, Tool, ToolError, ToolOutput, Workspace};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::disk::Disk;
@@ -22,78 +23,95 @@ const MAX_SHOWN: usize = 500;
 /// Entries counted at most (past the shown ones) before the walk gives up counting.
 const MAX_COUNTED: usize = 20_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Input {
+pub struct Input {
+    /// Directory (default: the working directory)
     path: Option<String>,
+    /// How many levels to show (default 3)
+    #[schemars(range(min = 1, max = 20))]
     depth: Option<u64>,
+    /// Extra gitignore-style patterns to skip, e.g. `*.snap` or `fixtures/`
     #[serde(default)]
     ignore: Vec<String>,
 }
 
-pub fn run(ws: &Workspace, input: &str) -> Result<ToolOutput, ToolError> {
-    let input: Input = parse_input("listdir", input)?;
-    let asked = input.path.unwrap_or_default();
-    let depth = input.depth.unwrap_or(DEFAULT_DEPTH).clamp(1, MAX_DEPTH) as usize;
-    let root = ws.resolve(&asked)?;
-    let shown_root = ws.display(&root);
-    if !locate::metadata(ws, &asked, &root)?.is_dir() {
-        return Err(ToolError::InvalidInput(format!(
-            "{shown_root} is a file, not a directory; use read to see its contents"
-        )));
-    }
+/// The `listdir` tool.
+pub struct Listdir;
 
-    let disk = Disk::new();
-    let mut walker = Walker::new(ws, &disk, &root)
-        .max_depth(depth)
-        .extra_ignores(&input.ignore)?;
-    let mut tree = Tree::new(&root);
-    let mut counted = 0;
-    walker.run(Order::BreadthFirst, |entry| {
-        counted += 1;
-        if tree.nodes.len() <= MAX_SHOWN {
-            let link = (entry.kind == Kind::Symlink).then(|| link_target(ws, entry.path));
-            tree.add(entry.path, entry.kind, link);
-        } else {
-            tree.hide(entry.path);
-        }
-        if counted >= MAX_SHOWN + MAX_COUNTED {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    });
+impl Tool for Listdir {
+    const NAME: &'static str = "listdir";
+    const DESCRIPTION: &'static str = "Show the tree of a directory to a depth (default \
+        3): directories first, marked with '/', links as `name -> target`. Skips .git, \
+        node_modules, target and what .gitignore/.ignore exclude. At most 500 entries, shallow \
+        levels first; what is left out is counted.";
+    const KEY_ARG: Option<&'static str> = Some("path");
+    type Input = Input;
 
-    let shown = tree.nodes.len() - 1;
-    let complete = counted < MAX_SHOWN + MAX_COUNTED;
-    let mut text = format!("{}/\n", shown_root.trim_end_matches('/'));
-    if shown == 0 {
-        text.push_str("(empty directory)\n");
-    }
-    tree.render(0, 1, &mut text);
-    if shown < counted {
-        let total = if complete {
-            counted.to_string()
-        } else {
-            format!("more than {counted}")
-        };
-        text.push_str(&format!(
+    fn run(input: Input, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
+        let ws = &Workspace::new(ctx);
+        let asked = input.path.unwrap_or_default();
+        let depth = input.depth.unwrap_or(DEFAULT_DEPTH).clamp(1, MAX_DEPTH) as usize;
+        let root = ws.resolve(&asked)?;
+        let shown_root = ws.display(&root);
+        if !locate::metadata(ws, &asked, &root)?.is_dir() {
+            return Err(ToolError::InvalidInput(format!(
+                "{shown_root} is a file, not a directory; use read to see its contents"
+            )));
+        }
+
+        let disk = Disk::new();
+        let mut walker = Walker::new(ws, &disk, &root)
+            .max_depth(depth)
+            .extra_ignores(&input.ignore)?;
+        let mut tree = Tree::new(&root);
+        let mut counted = 0;
+        walker.run(Order::BreadthFirst, |entry| {
+            counted += 1;
+            if tree.nodes.len() <= MAX_SHOWN {
+                let link = (entry.kind == Kind::Symlink).then(|| link_target(ws, entry.path));
+                tree.add(entry.path, entry.kind, link);
+            } else {
+                tree.hide(entry.path);
+            }
+            if counted >= MAX_SHOWN + MAX_COUNTED {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+
+        let shown = tree.nodes.len() - 1;
+        let complete = counted < MAX_SHOWN + MAX_COUNTED;
+        let mut text = format!("{}/\n", shown_root.trim_end_matches('/'));
+        if shown == 0 {
+            text.push_str("(empty directory)\n");
+        }
+        tree.render(0, 1, &mut text);
+        if shown < counted {
+            let total = if complete {
+                counted.to_string()
+            } else {
+                format!("more than {counted}")
+            };
+            text.push_str(&format!(
             "[{shown} of {total} entries shown; list a subdirectory or use a smaller depth to see the rest]\n"
         ));
+        }
+        if walker.unreadable > 0 {
+            text.push_str(&format!(
+                "[{} could not be read]\n",
+                plural(walker.unreadable, "directory", "directories")
+            ));
+        }
+        let metadata = serde_json::json!({
+            "path": shown_root,
+            "entries": counted,
+            "shown": shown,
+            "truncated": shown < counted,
+        });
+        Ok(ToolOutput::text(text.trim_end().to_string()).with_metadata(&metadata))
     }
-    if walker.unreadable > 0 {
-        text.push_str(&format!(
-            "[{} could not be read]\n",
-            plural(walker.unreadable, "directory", "directories")
-        ));
-    }
-    let metadata = serde_json::json!({
-        "path": shown_root,
-        "entries": counted,
-        "shown": shown,
-        "truncated": shown < counted,
-    });
-    Ok(ToolOutput::text(text.trim_end().to_string()).with_metadata(&metadata))
 }
 
 /// Where a link points, or that it points out of the workspace (its target is not
@@ -222,7 +240,7 @@ mod tests {
     use crate::scratch::Scratch;
 
     fn listdir(s: &Scratch, input: serde_json::Value) -> Result<ToolOutput, ToolError> {
-        run(&s.ws(), &input.to_string())
+        conch_plugin::tool::run::<Listdir>(&input.to_string(), &s.ctx())
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! every cut announced with the offset to read on from.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::io::{self, BufRead, BufReader, Cursor, Read as _};
 use std::path::Path;
 
 use conch_plugin::output::cut_line;
-use conch_plugin::{ToolError, ToolOutput, Workspace, parse_input};
+use conch_plugin::{CallContext, Tool, ToolError, ToolOutput, Workspace};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::{locate, plural};
@@ -22,85 +23,103 @@ const SNIFF_BYTES: u64 = 8192;
 /// Read buffer; large reads mean few host calls.
 const BUFFER_BYTES: usize = 64 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Input {
+pub struct Input {
+    /// File path, relative to the working directory or absolute inside the workspace
     path: String,
+    /// First line to read (1-based, default 1)
+    #[schemars(range(min = 1))]
     offset: Option<u64>,
+    /// Most lines to read (default 2000)
+    #[schemars(range(min = 1))]
     limit: Option<u64>,
 }
 
-pub fn run(ws: &Workspace, input: &str) -> Result<ToolOutput, ToolError> {
-    let input: Input = parse_input("read", input)?;
-    let offset = to_usize(input.offset.unwrap_or(1)).max(1);
-    let limit = input.limit.map_or(DEFAULT_LIMIT, to_usize).max(1);
-    let path = ws.resolve(&input.path)?;
-    let shown = ws.display(&path);
-    let io_err = |e: &io::Error| locate::io_error(ws, &input.path, &path, e);
+/// The `read` tool.
+pub struct Read;
 
-    let file = File::open(&path).map_err(|e| {
-        if is_dir(&path) {
-            directory_error(&shown)
-        } else {
-            io_err(&e)
+impl Tool for Read {
+    const NAME: &'static str = "read";
+    const DESCRIPTION: &'static str = "Read a text file; each line is shown as its number, \
+        a tab, then the text. Shows up to 2000 lines from `offset` (1-based) and at most ~50 \
+        KB; when more remains, the output ends with the offset to read on from. Lines over 2000 \
+        characters are cut. Binary files are refused; for a directory use listdir.";
+    const KEY_ARG: Option<&'static str> = Some("path");
+    type Input = Input;
+
+    fn run(input: Input, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
+        let ws = &Workspace::new(ctx);
+        let offset = to_usize(input.offset.unwrap_or(1)).max(1);
+        let limit = input.limit.map_or(DEFAULT_LIMIT, to_usize).max(1);
+        let path = ws.resolve(&input.path)?;
+        let shown = ws.display(&path);
+        let io_err = |e: &io::Error| locate::io_error(ws, &input.path, &path, e);
+
+        let file = File::open(&path).map_err(|e| {
+            if is_dir(&path) {
+                directory_error(&shown)
+            } else {
+                io_err(&e)
+            }
+        })?;
+        let meta = file.metadata().map_err(|e| io_err(&e))?;
+        if meta.is_dir() {
+            return Err(directory_error(&shown));
         }
-    })?;
-    let meta = file.metadata().map_err(|e| io_err(&e))?;
-    if meta.is_dir() {
-        return Err(directory_error(&shown));
-    }
 
-    let mut head = Vec::with_capacity(SNIFF_BYTES as usize);
-    (&file)
-        .take(SNIFF_BYTES)
-        .read_to_end(&mut head)
-        .map_err(|e| dir_or(&path, &shown, io_err(&e)))?;
-    let mut reader: Box<dyn BufRead> = match sniff(&head) {
-        Sniff::Binary => {
+        let mut head = Vec::with_capacity(SNIFF_BYTES as usize);
+        (&file)
+            .take(SNIFF_BYTES)
+            .read_to_end(&mut head)
+            .map_err(|e| dir_or(&path, &shown, io_err(&e)))?;
+        let mut reader: Box<dyn BufRead> = match sniff(&head) {
+            Sniff::Binary => {
+                return Err(ToolError::InvalidInput(format!(
+                    "{shown}: binary file ({}); read shows text files only",
+                    human_size(meta.len())
+                )));
+            }
+            Sniff::Utf16 { big_endian } => {
+                let mut bytes = head;
+                (&file).read_to_end(&mut bytes).map_err(|e| io_err(&e))?;
+                Box::new(Cursor::new(decode_utf16(&bytes, big_endian).into_bytes()))
+            }
+            Sniff::Text => Box::new(BufReader::with_capacity(
+                BUFFER_BYTES,
+                Cursor::new(head).chain(file),
+            )),
+        };
+
+        let page = page(&mut reader, offset, limit, MAX_BYTES).map_err(|e| io_err(&e))?;
+        let metadata = serde_json::json!({
+            "path": shown,
+            "lines_total": page.lines_total,
+            "from": if page.to == 0 { 0 } else { offset },
+            "to": page.to,
+            "truncated": page.to < page.lines_total,
+        });
+        if page.lines_total == 0 {
+            return Ok(ToolOutput::text("(empty file)").with_metadata(&metadata));
+        }
+        if page.to == 0 {
             return Err(ToolError::InvalidInput(format!(
-                "{shown}: binary file ({}); read shows text files only",
-                human_size(meta.len())
+                "offset {offset} is past the end of {shown}, which has {}; use an offset from 1 to {}",
+                plural(page.lines_total, "line", "lines"),
+                page.lines_total
             )));
         }
-        Sniff::Utf16 { big_endian } => {
-            let mut bytes = head;
-            (&file).read_to_end(&mut bytes).map_err(|e| io_err(&e))?;
-            Box::new(Cursor::new(decode_utf16(&bytes, big_endian).into_bytes()))
+        let mut text = page.text;
+        if page.to < page.lines_total {
+            text.push_str(&format!(
+                "[... file has {} lines; showing {offset}-{}. Use offset={} to read on]",
+                page.lines_total,
+                page.to,
+                page.to + 1
+            ));
         }
-        Sniff::Text => Box::new(BufReader::with_capacity(
-            BUFFER_BYTES,
-            Cursor::new(head).chain(file),
-        )),
-    };
-
-    let page = page(&mut reader, offset, limit, MAX_BYTES).map_err(|e| io_err(&e))?;
-    let metadata = serde_json::json!({
-        "path": shown,
-        "lines_total": page.lines_total,
-        "from": if page.to == 0 { 0 } else { offset },
-        "to": page.to,
-        "truncated": page.to < page.lines_total,
-    });
-    if page.lines_total == 0 {
-        return Ok(ToolOutput::text("(empty file)").with_metadata(&metadata));
+        Ok(ToolOutput::text(text).with_metadata(&metadata))
     }
-    if page.to == 0 {
-        return Err(ToolError::InvalidInput(format!(
-            "offset {offset} is past the end of {shown}, which has {}; use an offset from 1 to {}",
-            plural(page.lines_total, "line", "lines"),
-            page.lines_total
-        )));
-    }
-    let mut text = page.text;
-    if page.to < page.lines_total {
-        text.push_str(&format!(
-            "[... file has {} lines; showing {offset}-{}. Use offset={} to read on]",
-            page.lines_total,
-            page.to,
-            page.to + 1
-        ));
-    }
-    Ok(ToolOutput::text(text).with_metadata(&metadata))
 }
 
 fn to_usize(n: u64) -> usize {
@@ -275,7 +294,7 @@ mod tests {
     }
 
     fn read(s: &Scratch, input: serde_json::Value) -> Result<ToolOutput, ToolError> {
-        run(&s.ws(), &input.to_string())
+        conch_plugin::tool::run::<Read>(&input.to_string(), &s.ctx())
     }
 
     #[test]

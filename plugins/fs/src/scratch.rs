@@ -24,13 +24,18 @@ impl Scratch {
         self
     }
 
-    pub fn ws(&self) -> Workspace {
-        Workspace::new(&CallContext {
+    /// A call's context in this workspace.
+    pub fn ctx(&self) -> CallContext {
+        CallContext {
             cwd: self.0.display().to_string(),
             roots: vec![self.0.display().to_string()],
             session_id: String::new(),
             call_id: String::new(),
-        })
+        }
+    }
+
+    pub fn ws(&self) -> Workspace {
+        Workspace::new(&self.ctx())
     }
 }
 

@@ -28,10 +28,13 @@
 //! `conch plugin build` compiles it for wasm32-wasip2, asks it for its tools' specs
 //! (schemas derived from the input types), takes the name, version and description from
 //! Cargo.toml and the capabilities from `[package.metadata.conch]`, and embeds the
-//! manifest. A plugin may instead implement [`Guest`] itself and keep a hand-written
-//! `manifest.json` beside its Cargo.toml (the built-ins do, built by conch's build).
+//! manifest. A crate may also keep a `manifest.json` beside its Cargo.toml (conch's
+//! built-ins do: conch's build embeds it as it is); a test calling
+//! [`manifest::check_manifest`] keeps its `tools` equal to what the code derives. A plugin
+//! may also implement [`Guest`] itself, with a hand-written manifest.
 
 pub mod input;
+pub mod manifest;
 pub mod output;
 pub mod tool;
 pub mod workspace;

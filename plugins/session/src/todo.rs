@@ -1,18 +1,24 @@
 //! The todo list: its items, the checks a new list must pass, and its text form.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Todo {
+    /// A short stable id, e.g. "1"
+    #[schemars(length(min = 1))]
     pub id: String,
+    /// What to do, in one line
+    #[schemars(length(min = 1))]
     pub content: String,
     pub status: Status,
+    /// Default medium
     #[serde(default)]
     pub priority: Priority,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pending,
@@ -20,7 +26,7 @@ pub enum Status {
     Completed,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     High,

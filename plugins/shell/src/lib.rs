@@ -8,21 +8,30 @@ use conch_plugin::{CallContext, Tool, ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// The input (its schema for the model is in manifest.json, with examples).
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct BashInput {
+    /// The command line, e.g. `cargo test -q 2>&1 | tail -20`
+    #[schemars(length(min = 1))]
     command: String,
+    /// Seconds before the command is killed (default 120)
+    #[schemars(range(min = 1, max = 600))]
     timeout_secs: Option<u32>,
-    #[serde(default)]
-    cwd: String,
+    /// Directory to run in, relative to the working directory (default: the working directory)
+    cwd: Option<String>,
 }
 
 struct Bash;
 
 impl Tool for Bash {
     const NAME: &'static str = "bash";
-    const DESCRIPTION: &'static str = "Run a shell command in the working directory";
+    const DESCRIPTION: &'static str = "Run a shell command (bash -c) in the working \
+        directory and get its exit code, output and duration. Stdin is empty; there is no \
+        terminal. Default timeout 120 s (timeout_secs, at most 600), after which the command \
+        and everything it started are killed. Output is cut to about 30 KB per stream, keeping \
+        the start and the end. Unless the user turned the sandbox off, the command can write \
+        only inside the workspace and $TMPDIR, and has no network. Background processes are \
+        killed when the command ends. The user may be asked to approve each command.";
     const PERMISSION: &'static str = "bash";
     const KEY_ARG: Option<&'static str> = Some("command");
     type Input = BashInput;
@@ -30,7 +39,7 @@ impl Tool for Bash {
     fn run(input: BashInput, _ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         let done = process::run(&Command {
             command: input.command,
-            cwd: input.cwd,
+            cwd: input.cwd.unwrap_or_default(),
             timeout_ms: input.timeout_secs.map(|s| s.saturating_mul(1000)),
             env: Vec::new(),
         })
@@ -83,6 +92,11 @@ fn duration(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manifest_tools_are_derived_from_the_code() {
+        conch_plugin::manifest::check_manifest(env!("CARGO_MANIFEST_DIR"), ConchPlugin::specs());
+    }
 
     fn done(exit_code: Option<i32>, stdout: &str, stderr: &str) -> Completed {
         Completed {

@@ -6,7 +6,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use conch_plugin::{CallContext, Guest, ToolError, ToolOutput, parse_input};
+use conch_plugin::{CallContext, Tool, ToolError, ToolOutput};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// The guest paths the host preopens, project first.
@@ -14,10 +15,14 @@ const SKILL_DIRS: [&str; 2] = ["/skills/project", "/skills/user"];
 /// A skill file longer than this is cut with a notice.
 const MAX_FILE_BYTES: usize = 64 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SkillInput {
+    /// The skill's name as listed
+    #[schemars(length(min = 1))]
     name: String,
+    /// A file in the skill's folder, relative to it (default SKILL.md)
+    #[schemars(length(min = 1))]
     file: Option<String>,
 }
 
@@ -27,16 +32,19 @@ struct Found {
     dir: PathBuf,
 }
 
-struct Skills;
+/// The `skill` tool.
+struct Skill;
 
-impl Guest for Skills {
-    fn invoke(tool: String, input: String, _ctx: CallContext) -> Result<ToolOutput, ToolError> {
-        if tool != "skill" {
-            return Err(ToolError::UnknownTool(format!(
-                "the skill plugin has no tool `{tool}`; its tool is skill"
-            )));
-        }
-        let input: SkillInput = parse_input("skill", &input)?;
+impl Tool for Skill {
+    const NAME: &'static str = "skill";
+    const DESCRIPTION: &'static str = "Load a skill: task instructions listed under Skills \
+        in the system prompt. Returns its SKILL.md; with `file`, another file of the skill's \
+        folder that SKILL.md refers to.";
+    const PERMISSION: &'static str = "skill";
+    const KEY_ARG: Option<&'static str> = Some("name");
+    type Input = SkillInput;
+
+    fn run(input: SkillInput, _ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         let skills = all_skills();
         let Some(skill) = skills.iter().find(|s| s.name == input.name) else {
             let names: Vec<&str> = skills.iter().map(|s| s.name.as_str()).collect();
@@ -85,7 +93,7 @@ impl Guest for Skills {
     }
 }
 
-conch_plugin::export_plugin!(Skills);
+conch_plugin::plugin!(Skill);
 
 /// Every skill folder with a SKILL.md, project ones first, by name.
 fn all_skills() -> Vec<Found> {
@@ -146,6 +154,11 @@ fn body(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manifest_tools_are_derived_from_the_code() {
+        conch_plugin::manifest::check_manifest(env!("CARGO_MANIFEST_DIR"), ConchPlugin::specs());
+    }
 
     #[test]
     fn the_body_follows_the_front_matter() {

@@ -2,10 +2,11 @@
 //! the page, then UTF-8), and HTML to Markdown (htmd) or plain text (html2text).
 
 use encoding_rs::{Encoding, UTF_8};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// How an HTML page is returned.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     #[default]

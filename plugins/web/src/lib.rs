@@ -6,7 +6,8 @@
 mod convert;
 
 use conch_plugin::bindings::conch::tool::http::{self, Request, Response};
-use conch_plugin::{CallContext, Guest, ToolError, ToolOutput, parse_input};
+use conch_plugin::{CallContext, Tool, ToolError, ToolOutput};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// Body bytes downloaded when the model does not say (also the most it may ask for).
@@ -15,26 +16,39 @@ const MAX_BODY_BYTES: u64 = 2_000_000;
 const MAX_TEXT_BYTES: usize = 80 * 1024;
 const DEFAULT_TIMEOUT_SECS: u32 = 30;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FetchInput {
+    /// An http:// or https:// URL
+    #[schemars(length(min = 1))]
     url: String,
+    /// How to return an HTML page (default markdown)
     #[serde(default)]
     format: convert::Format,
+    /// Seconds before the fetch is abandoned (default 30)
+    #[schemars(range(min = 1, max = 120))]
     timeout_secs: Option<u32>,
+    /// The most body bytes to download (default and maximum 2000000)
+    #[schemars(range(min = 1))]
     max_bytes: Option<u64>,
 }
 
-struct Web;
+/// The `webfetch` tool.
+struct Webfetch;
 
-impl Guest for Web {
-    fn invoke(tool: String, input: String, _ctx: CallContext) -> Result<ToolOutput, ToolError> {
-        if tool != "webfetch" {
-            return Err(ToolError::UnknownTool(format!(
-                "the web plugin has no tool `{tool}`; its tool is webfetch"
-            )));
-        }
-        let input: FetchInput = parse_input("webfetch", &input)?;
+impl Tool for Webfetch {
+    const NAME: &'static str = "webfetch";
+    const DESCRIPTION: &'static str = "Fetch a web page or file over HTTP(S) and read it \
+        as Markdown (default), plain text, or the raw HTML. Redirects are followed. Only text \
+        is returned (HTML, plain text, JSON, XML…); the body is capped (default 2 MB) and a \
+        page longer than what you can read is cut with a notice. Default timeout 30 s \
+        (timeout_secs, at most 120). Private and local network addresses are refused unless the \
+        user allowed them. The user may be asked to approve each URL.";
+    const PERMISSION: &'static str = "webfetch";
+    const KEY_ARG: Option<&'static str> = Some("url");
+    type Input = FetchInput;
+
+    fn run(input: FetchInput, _ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         if !(input.url.starts_with("http://") || input.url.starts_with("https://")) {
             return Err(ToolError::InvalidInput(format!(
                 "`{}` is not an http:// or https:// URL",
@@ -67,7 +81,7 @@ impl Guest for Web {
     }
 }
 
-conch_plugin::export_plugin!(Web);
+conch_plugin::plugin!(Webfetch);
 
 /// The model's view of a response: an error for an HTTP error status or a binary body,
 /// else a header line and the converted text.
@@ -116,4 +130,14 @@ fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
         .iter()
         .find(|(key, _)| key.eq_ignore_ascii_case(name))
         .map(|(_, value)| value.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_tools_are_derived_from_the_code() {
+        conch_plugin::manifest::check_manifest(env!("CARGO_MANIFEST_DIR"), ConchPlugin::specs());
+    }
 }
