@@ -470,9 +470,7 @@ fn install_compiles_the_plugin_so_its_first_call_loads_from_the_cache() {
         .env("CONCH_CACHE_DIR", &cache));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stderr.contains("compiling hostile…"), "{out:?}");
-    let entries = std::fs::read_dir(cache.join("components"))
-        .unwrap()
-        .count();
+    let entries = std::fs::read_dir(cache.join("components")).unwrap().count();
     assert_eq!(entries, 1, "the plugin, and nothing else, was compiled");
 
     let out = run(project
