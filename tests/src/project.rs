@@ -105,6 +105,39 @@ impl Project {
         cmd
     }
 
+    /// The built-in plugin `builtin`'s component packaged again with `conch plugin
+    /// package`, under its manifest.json as `change` edits it: a third-party plugin made
+    /// of known-good code. Written beside the project; returns the file.
+    ///
+    /// # Panics
+    /// When the manifest cannot be read or packaging fails.
+    pub fn repackage_builtin(
+        &self,
+        builtin: &str,
+        change: impl FnOnce(&mut serde_json::Value),
+    ) -> PathBuf {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../plugins")
+            .join(builtin)
+            .join("manifest.json");
+        let text = std::fs::read_to_string(&source).expect("the built-in's manifest.json");
+        let mut manifest: serde_json::Value = serde_json::from_str(&text).expect("its JSON");
+        change(&mut manifest);
+        let name = manifest["name"].as_str().expect("a name").to_string();
+        let manifest_file = self.dir.path().join(format!("{name}.json"));
+        std::fs::write(&manifest_file, manifest.to_string()).expect("write the manifest");
+        let packaged = self.dir.path().join(format!("{name}.wasm"));
+        let out = crate::run(self.conch(&["plugin", "package"]).args([
+            crate::fixture_plugin(builtin).as_os_str(),
+            "--manifest".as_ref(),
+            manifest_file.as_os_str(),
+            "--out".as_ref(),
+            packaged.as_os_str(),
+        ]));
+        assert_eq!(out.code, Some(0), "packaging {name}: {out:?}");
+        packaged
+    }
+
     /// The session files (not their pre-image directories), oldest first.
     pub fn session_files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.sessions_dir())

@@ -65,7 +65,11 @@ fn project_file_wins_over_user_file_and_the_key_is_masked() {
         api_key = "${TEST_DEEPSEEK_KEY}"
         "#,
     );
-    dirs.project_file("[providers.deepseek]\nmodel = \"deepseek-reasoner\"\n");
+    dirs.project_file(
+        "[providers.deepseek]\nmodel = \"deepseek-reasoner\"\n\
+         [webfetch]\ndeny_hosts = [\"tracker.example\"]\n\
+         [plugins]\nreplace_builtins = [\"grep\"]\n",
+    );
     let out: Run = run(dirs
         .show()
         .env("TEST_DEEPSEEK_KEY", "sk-0123456789abcdefabcd"));
@@ -81,6 +85,14 @@ fn project_file_wins_over_user_file_and_the_key_is_masked() {
         "{out:?}"
     );
     assert!(out.stdout.contains("api_key = \"sk-…abcd\""), "{out:?}");
+    for line in [
+        "# allow_hosts: any public host",
+        "deny_hosts = [\"tracker.example\"]",
+        "allow_private = false",
+        "replace_builtins = [\"grep\"]",
+    ] {
+        assert!(out.stdout.contains(line), "{line}: {out:?}");
+    }
     assert!(!out.stdout.contains("0123456789abcdef"), "{out:?}");
     assert!(
         out.stdout

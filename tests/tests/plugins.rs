@@ -335,35 +335,6 @@ fn the_agent_is_told_when_an_untrusted_plugin_may_not_run() {
     );
 }
 
-/// The built-in shell component repackaged (`conch plugin package`) as a third-party
-/// plugin named `safe-shell` that declares it runs only `echo *`.
-fn safe_shell(project: &Project) -> PathBuf {
-    let builtin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/shell/manifest.json");
-    let mut manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(builtin).unwrap()).unwrap();
-    manifest["name"] = "safe-shell".into();
-    manifest["commands"] = serde_json::json!(["echo *"]);
-    let scratch = project.path().join("../scratch");
-    std::fs::create_dir_all(&scratch).unwrap();
-    let manifest_file = scratch.join("safe-shell.json");
-    std::fs::write(&manifest_file, manifest.to_string()).unwrap();
-    let out_file = scratch.join("safe-shell.wasm");
-    let out = conch(
-        project,
-        &[
-            "plugin",
-            "package",
-            fixture_plugin("shell").to_str().unwrap(),
-            "--manifest",
-            manifest_file.to_str().unwrap(),
-            "--out",
-            out_file.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.code, Some(0), "{out:?}");
-    out_file
-}
-
 #[test]
 fn a_plugin_replaces_a_builtin_only_when_allowed_and_runs_only_the_commands_it_declares() {
     use conch_tests::mock::Reply;
@@ -372,7 +343,11 @@ fn a_plugin_replaces_a_builtin_only_when_allowed_and_runs_only_the_commands_it_d
         Reply::text("understood"),
     ]);
     let project = Project::new(&mock.url());
-    let plugin = safe_shell(&project);
+    // The built-in shell, as a third-party plugin declaring it runs only `echo *`.
+    let plugin = project.repackage_builtin("shell", |manifest| {
+        manifest["name"] = "safe-shell".into();
+        manifest["commands"] = serde_json::json!(["echo *"]);
+    });
     let plugin = plugin.to_str().unwrap();
 
     // Its `bash` is a built-in's tool name: refused until the config allows replacing it.

@@ -350,25 +350,10 @@ fn intranet_project() -> Project {
     let project = project(&format!(
         "{LOCAL}\n[plugins]\nreplace_builtins = [\"webfetch\"]\n"
     ));
-    let builtin =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/web/manifest.json");
-    let mut manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(builtin).unwrap()).unwrap();
-    manifest["name"] = "intranet-web".into();
-    manifest["hosts"] = serde_json::json!(["127.0.0.1"]);
-    let manifest_file = project.path().join("../intranet-web.json");
-    std::fs::write(&manifest_file, manifest.to_string()).unwrap();
-    let packaged = project.path().join("../intranet-web.wasm");
-    let out = run(&mut project.conch(&[
-        "plugin",
-        "package",
-        conch_tests::fixture_plugin("web").to_str().unwrap(),
-        "--manifest",
-        manifest_file.to_str().unwrap(),
-        "--out",
-        packaged.to_str().unwrap(),
-    ]));
-    assert_eq!(out.code, Some(0), "{out:?}");
+    let packaged = project.repackage_builtin("web", |manifest| {
+        manifest["name"] = "intranet-web".into();
+        manifest["hosts"] = serde_json::json!(["127.0.0.1"]);
+    });
     let out = run(&mut project.conch(&["plugin", "install", "--yes", packaged.to_str().unwrap()]));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(

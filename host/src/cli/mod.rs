@@ -332,7 +332,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         } => {
             let config =
                 crate::config::load(cwd.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
-            print!("{}", config.render());
+            let reach = crate::config::render_reach(cwd.as_deref())
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            print!("{}{reach}", config.render());
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -239,6 +239,31 @@ pub fn load_replace_builtins(cwd: Option<&Path>) -> Result<Vec<String>, ConfigEr
     Ok(read_layers(&cwd, &env)?.1.replace_builtins)
 }
 
+/// `[webfetch]` and `[plugins]` as they apply to a run in `cwd`, for `conch config show`.
+pub fn render_reach(cwd: Option<&Path>) -> Result<String, ConfigError> {
+    let (cwd, env) = process_context(cwd)?;
+    let layer = read_layers(&cwd, &env)?.1;
+    let mut out = String::from("\n[webfetch]\n");
+    match &layer.webfetch_allow_hosts {
+        Some(hosts) => {
+            let _ = writeln!(out, "allow_hosts = {hosts:?}");
+        }
+        None => out.push_str("# allow_hosts: any public host\n"),
+    }
+    let _ = writeln!(out, "deny_hosts = {:?}", layer.webfetch_deny_hosts);
+    let _ = writeln!(
+        out,
+        "allow_private = {}",
+        layer.webfetch_allow_private.unwrap_or(false)
+    );
+    let _ = writeln!(
+        out,
+        "\n[plugins]\nreplace_builtins = {:?}",
+        layer.replace_builtins
+    );
+    Ok(out)
+}
+
 /// [`load_permission`] with `env` standing for the environment.
 pub fn resolve_permission(
     cwd: &Path,
