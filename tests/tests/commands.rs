@@ -169,9 +169,10 @@ fn secrets_never_reach_a_command_and_the_config_can_pass_more() {
 }
 
 #[test]
-fn the_agent_runs_approved_commands_and_rules_can_allow_them() {
+fn the_agent_runs_approved_commands_and_rules_can_allow_them_one_at_a_time() {
     let mock = MockLlm::start(vec![
         Reply::tool_call("bash", json!({"command": "echo hello from bash"})),
+        Reply::tool_call("bash", json!({"command": "echo hi && touch pwned.txt"})),
         Reply::tool_call("bash", json!({"command": "rm -rf notes"})),
         Reply::text("done"),
     ]);
@@ -183,7 +184,10 @@ fn the_agent_runs_approved_commands_and_rules_can_allow_them() {
     assert_eq!(out.code, Some(0), "{out:?}");
     let result = |i: usize| mock.last_tool_result(i);
     assert!(result(1).contains("hello from bash"), "{}", result(1));
-    assert!(result(2).contains("needs approval"), "{}", result(2));
+    // `echo *` allows an echo, not a second command joined to one.
+    assert!(result(2).contains("joined with `&`"), "{}", result(2));
+    assert!(!project.path().join("pwned.txt").exists());
+    assert!(result(3).contains("needs approval"), "{}", result(3));
     assert!(project.path().join("notes/keep.txt").exists());
 }
 

@@ -276,7 +276,7 @@ impl Gate {
             *tool == request.tool
                 && match (pattern, &request.key) {
                     (None, _) => true,
-                    (Some(pattern), Some(key)) => super::wildcard_match(pattern, key),
+                    (Some(pattern), Some(key)) => super::rule::allows_command(pattern, key),
                     (Some(_), None) => false,
                 }
         })
@@ -538,6 +538,18 @@ fn headless_message(request: &Request) -> String {
         "edit" => "--yes or --allow-edit",
         _ => "--yes",
     };
+    if request.permission == "bash"
+        && let Some(op) = request.key.as_deref().and_then(super::shell_operator)
+    {
+        return format!(
+            "denied: {} ({} permission) needs approval and there is no terminal to ask on; \
+             rerun with {flag}. A command line joined with `{}` is allowed by no rule but \
+             pattern \"*\", so run its commands one by one to let rules allow them",
+            request.describe(),
+            request.permission,
+            op.escape_debug()
+        );
+    }
     let pattern = request.key.as_deref().unwrap_or("*");
     format!(
         "denied: {} ({} permission) needs approval and there is no terminal to ask on; \
@@ -692,6 +704,31 @@ mod tests {
             .unwrap_err()
             .message;
         assert!(bash.contains("rerun with --yes,"), "{bash}");
+        let joined = gate
+            .check(&request("bash", "bash", Some("ls; rm x")), None)
+            .unwrap_err()
+            .message;
+        assert!(joined.contains("joined with `;`"), "{joined}");
+        assert!(!joined.contains("[[permission.rules]]"), "{joined}");
+    }
+
+    #[test]
+    fn yes_for_the_session_to_a_command_does_not_cover_one_joined_to_it() {
+        let mut gate = Gate::default();
+        let mut always = Answer(Approval::ForSession, Vec::new());
+        gate.check(
+            &request("bash", "bash", Some("git status")),
+            Some(&mut always),
+        )
+        .unwrap();
+        let later = gate
+            .check(&request("bash", "bash", Some("git status -s")), None)
+            .unwrap();
+        assert_eq!(later.by, DecidedBy::Session);
+        assert!(
+            gate.check(&request("bash", "bash", Some("git status; rm -rf ~")), None)
+                .is_err()
+        );
     }
 
     #[test]

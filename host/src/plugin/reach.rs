@@ -6,11 +6,7 @@
 //! fetch (each redirect hop included).
 
 use super::manifest::{Capability, Manifest, ToolSpec};
-use crate::permission::wildcard_match;
-
-/// What splits or redirects a shell command line. A plugin that declares its commands may
-/// run only a single command: `git status; rm -rf ~` must not pass for `git status*`.
-const SHELL_OPERATORS: [&str; 9] = [";", "&", "|", "<", ">", "`", "$(", "\n", "\r"];
+use crate::permission::{shell_operator, wildcard_match};
 
 /// Checks a manifest's `commands` and `hosts`: each needs its capability, and each
 /// pattern must be one the checks below can honour. The error is for the author.
@@ -80,7 +76,9 @@ pub fn precheck(manifest: &Manifest, spec: &ToolSpec, key: Option<&str>) -> Resu
     }
 }
 
-/// Whether plugin `plugin`, declaring `patterns`, may run `command`.
+/// Whether plugin `plugin`, declaring `patterns`, may run `command`: a single command
+/// (no shell operator: `git status; rm -rf ~` must not pass for `git status*`) that
+/// matches one of them.
 pub fn check_command(plugin: &str, patterns: &[String], command: &str) -> Result<(), String> {
     let command = command.trim();
     if let Some(op) = shell_operator(command) {
@@ -120,10 +118,6 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
         Some(domain) => host == domain || host.ends_with(&format!(".{domain}")),
         None => host == pattern,
     }
-}
-
-fn shell_operator(text: &str) -> Option<&'static str> {
-    SHELL_OPERATORS.into_iter().find(|op| text.contains(op))
 }
 
 /// A host name, `*.` and a domain, or an IP address (IPv6 in brackets or not).
