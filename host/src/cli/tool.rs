@@ -35,7 +35,7 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
         return Err(CliError::Usage(registry.unknown_tool(name).to_string()));
     };
     // Compile (or load) while we read the input and set up the workspace.
-    registry.warm_up();
+    registry.warm_up_tool(name);
     let input_from_stdin = input == "-";
     let input = if input_from_stdin {
         let mut text = String::new();

@@ -237,7 +237,24 @@ impl PluginRegistry {
     /// Starts compiling (or loading from the cache) every plugin on a background thread,
     /// so that the first call does not wait on Cranelift.
     pub fn warm_up(&self) {
-        let plugins = self.plugins.clone();
+        self.warm_up_plugins(self.plugins.clone());
+    }
+
+    /// [`PluginRegistry::warm_up`] for the plugin of tool `name` only (`conch tool`: one
+    /// call, no need for the others).
+    pub fn warm_up_tool(&self, name: &str) {
+        if let Some((plugin, _)) = self.find(name) {
+            let only = self
+                .plugins
+                .iter()
+                .filter(|p| p.name() == plugin.name())
+                .cloned()
+                .collect();
+            self.warm_up_plugins(only);
+        }
+    }
+
+    fn warm_up_plugins(&self, plugins: Vec<Arc<Plugin>>) {
         let wasm = self.wasm.clone();
         let cache = self.cache.clone();
         let spawned = std::thread::Builder::new()
