@@ -12,6 +12,7 @@ use std::process::Command;
 use serde::Deserialize;
 
 use super::CliError;
+use crate::plugin::manifest::strip_manifest;
 use crate::plugin::package::embed_manifest;
 use crate::plugin::{
     CallLimits, Capability, CompileCache, Manifest, PluginInfo, PluginRegistry, ToolSpec,
@@ -43,7 +44,8 @@ pub fn package(
 fn write_plugin(component: &[u8], manifest: &Manifest, out: &Path) -> Result<(), CliError> {
     let json = serde_json::to_vec_pretty(manifest)
         .map_err(|e| fail(format!("cannot encode the manifest: {e}")))?;
-    let packaged = embed_manifest(component, &json);
+    let component = strip_manifest(component).map_err(|e| fail(format!("not a component: {e}")))?;
+    let packaged = embed_manifest(&component, &json);
     PluginInfo::read(&packaged).map_err(|e| fail(format!("not a usable plugin: {e}")))?;
     std::fs::write(out, packaged).map_err(|e| fail(format!("cannot write {}: {e}", out.display())))
 }

@@ -151,38 +151,10 @@ impl PluginInfo {
     /// Reads the manifest and imports from a component's bytes (top level only; nested
     /// modules are skipped, never parsed) and checks that they agree.
     pub fn read(bytes: &[u8]) -> Result<Self, ManifestError> {
-        if !bytes.starts_with(b"\0asm") {
-            return Err(ManifestError::NotAComponent(
-                "not WebAssembly at all".into(),
-            ));
-        }
-        let mut parser = Parser::new(0);
-        let mut rest = bytes;
         let mut manifest = None;
         let mut imports = Vec::new();
-        loop {
-            let (payload, consumed) = match parser.parse(rest, true) {
-                Ok(Chunk::Parsed { consumed, payload }) => (payload, consumed),
-                Ok(Chunk::NeedMoreData(_)) => {
-                    return Err(ManifestError::NotAComponent("truncated".into()));
-                }
-                Err(e) => return Err(ManifestError::NotAComponent(e.message().to_string())),
-            };
-            rest = &rest[consumed..];
+        walk_top_level(bytes, |payload, _| {
             match payload {
-                Payload::Version { encoding, .. } if encoding != Encoding::Component => {
-                    return Err(ManifestError::CoreModule);
-                }
-                Payload::ModuleSection {
-                    unchecked_range, ..
-                }
-                | Payload::ComponentSection {
-                    unchecked_range, ..
-                } => {
-                    rest = bytes
-                        .get(unchecked_range.end..)
-                        .ok_or_else(|| ManifestError::NotAComponent("truncated".into()))?;
-                }
                 Payload::ComponentImportSection(reader) => {
                     for import in reader {
                         let import =
@@ -195,10 +167,10 @@ impl PluginInfo {
                         .map_err(|e| ManifestError::Invalid(e.to_string()))?;
                     manifest = Some(parsed);
                 }
-                Payload::End(_) => break,
                 _ => {}
             }
-        }
+            Ok(())
+        })?;
         let manifest = manifest.ok_or(ManifestError::Missing)?;
         manifest.validate()?;
         let info = PluginInfo { manifest, imports };
@@ -245,6 +217,68 @@ impl PluginInfo {
             }
         }
         Ok(())
+    }
+}
+
+/// `bytes` without its manifest section(s), so that packaging a component again leaves
+/// one manifest in it, not a trail of old ones.
+pub fn strip_manifest(bytes: &[u8]) -> Result<Vec<u8>, ManifestError> {
+    let mut manifests = Vec::new();
+    walk_top_level(bytes, |payload, range| {
+        if let Payload::CustomSection(section) = payload
+            && section.name() == MANIFEST_SECTION
+        {
+            manifests.push(range);
+        }
+        Ok(())
+    })?;
+    let mut kept = Vec::with_capacity(bytes.len());
+    let mut from = 0;
+    for range in manifests {
+        kept.extend_from_slice(&bytes[from..range.start]);
+        from = range.end;
+    }
+    kept.extend_from_slice(&bytes[from..]);
+    Ok(kept)
+}
+
+/// Calls `visit` with each top-level payload of a component and where it lies in `bytes`;
+/// nested modules and components are skipped, never parsed.
+fn walk_top_level<'a>(
+    bytes: &'a [u8],
+    mut visit: impl FnMut(Payload<'a>, std::ops::Range<usize>) -> Result<(), ManifestError>,
+) -> Result<(), ManifestError> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(ManifestError::NotAComponent(
+            "not WebAssembly at all".into(),
+        ));
+    }
+    let truncated = || ManifestError::NotAComponent("truncated".into());
+    let mut parser = Parser::new(0);
+    let mut rest = bytes;
+    loop {
+        let start = bytes.len() - rest.len();
+        let (payload, consumed) = match parser.parse(rest, true) {
+            Ok(Chunk::Parsed { consumed, payload }) => (payload, consumed),
+            Ok(Chunk::NeedMoreData(_)) => return Err(truncated()),
+            Err(e) => return Err(ManifestError::NotAComponent(e.message().to_string())),
+        };
+        rest = &rest[consumed..];
+        match payload {
+            Payload::Version { encoding, .. } if encoding != Encoding::Component => {
+                return Err(ManifestError::CoreModule);
+            }
+            Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
+                rest = bytes.get(unchecked_range.end..).ok_or_else(truncated)?;
+            }
+            Payload::End(_) => return Ok(()),
+            payload => visit(payload, start..start + consumed)?,
+        }
     }
 }
 
@@ -332,6 +366,26 @@ mod tests {
             info.conch_imports().all(|i| i == "log" || i == "types"),
             "{:?}",
             info.imports
+        );
+    }
+
+    #[test]
+    fn packaging_again_replaces_the_manifest_instead_of_adding_one() {
+        let component = fs_component();
+        let stripped = strip_manifest(component).expect("strip");
+        assert!(matches!(
+            PluginInfo::read(&stripped),
+            Err(ManifestError::Missing)
+        ));
+        let mut other = PluginInfo::read(component).expect("fs").manifest;
+        other.name = "renamed".into();
+        let json = serde_json::to_vec(&other).expect("json");
+        let once = embed_manifest(&strip_manifest(component).expect("strip"), &json);
+        let twice = embed_manifest(&strip_manifest(&once).expect("strip"), &json);
+        assert_eq!(once, twice);
+        assert_eq!(
+            PluginInfo::read(&twice).expect("read").manifest.name,
+            "renamed"
         );
     }
 
