@@ -178,81 +178,39 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// A command file: optional front matter, then the template.
+/// A command file: optional front matter, then the template. The front matter is read
+/// strictly: any line it cannot read, or an unknown key, is an error naming the line.
 fn parse(name: &str, text: &str, path: &Path) -> Result<CustomCommand, CommandError> {
     let invalid = |why: String| CommandError::Invalid {
         path: path.to_path_buf(),
         why,
     };
+    let read = crate::front_matter::read(text);
+    if let Some(problem) = read.problems.into_iter().next() {
+        return Err(invalid(problem));
+    }
     let mut command = CustomCommand {
         name: name.to_string(),
         description: None,
         agent: None,
         model: None,
-        body: text.to_string(),
+        body: read.body.to_string(),
         path: path.to_path_buf(),
     };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Some(front) = text
-        .strip_prefix("---\n")
-        .or_else(|| text.strip_prefix("---\r\n"))
-    else {
-        return Ok(command);
-    };
-    let mut lines = front.split_inclusive('\n');
-    let mut consumed = 0;
-    let mut closed = false;
-    for (number, line) in lines.by_ref().enumerate() {
-        consumed += line.len();
-        let line = line.trim();
-        if line == "---" {
-            closed = true;
-            break;
-        }
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((key, value)) = line.split_once(':') else {
-            return Err(invalid(format!(
-                "line {}: front matter lines are `key: value`",
-                number + 2
-            )));
-        };
-        let value = unquote(value.trim()).to_string();
-        match key.trim() {
-            "description" => command.description = Some(value),
-            "agent" => command.agent = Some(value),
-            "model" => command.model = Some(value),
+    for field in read.fields {
+        match field.key {
+            "description" => command.description = Some(field.value),
+            "agent" => command.agent = Some(field.value),
+            "model" => command.model = Some(field.value),
             other => {
                 return Err(invalid(format!(
                     "line {}: unknown front matter key `{other}`; known keys: {KEYS}",
-                    number + 2
+                    field.line
                 )));
             }
         }
     }
-    if !closed {
-        return Err(invalid(
-            "the front matter that starts with `---` has no closing `---` line".into(),
-        ));
-    }
-    command.body = front[consumed..]
-        .trim_start_matches(['\n', '\r'])
-        .to_string();
     Ok(command)
-}
-
-/// `"text"` or `'text'` without its quotes.
-fn unquote(value: &str) -> &str {
-    for quote in ['"', '\''] {
-        if let Some(inner) = value
-            .strip_prefix(quote)
-            .and_then(|v| v.strip_suffix(quote))
-        {
-            return inner;
-        }
-    }
-    value
 }
 
 #[cfg(test)]

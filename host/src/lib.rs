@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod custom_command;
 pub mod dirs;
+pub mod front_matter;
 pub mod host_api;
 pub mod message;
 pub mod permission;

@@ -66,25 +66,17 @@ pub fn discover(dirs: &[(PathBuf, &'static str)]) -> Vec<Skill> {
     skills
 }
 
-/// `name:` and `description:` of a `---` front matter block (YAML-ish: one `key: value`
-/// per line, optional quotes).
+/// `name:` and `description:` of a `---` front matter block, read leniently: lines it
+/// cannot read (a multi-line YAML value) and empty values are skipped.
 pub fn front_matter(text: &str) -> (Option<String>, Option<String>) {
-    let mut lines = text.lines();
-    if lines.next().map(str::trim) != Some("---") {
-        return (None, None);
-    }
     let (mut name, mut description) = (None, None);
-    for line in lines.take_while(|l| l.trim() != "---") {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim().trim_matches(['"', '\'']).trim().to_string();
-        if value.is_empty() {
+    for field in crate::front_matter::read(text).fields {
+        if field.value.is_empty() {
             continue;
         }
-        match key.trim() {
-            "name" => name = Some(value),
-            "description" => description = Some(value),
+        match field.key {
+            "name" => name = Some(field.value),
+            "description" => description = Some(field.value),
             _ => {}
         }
     }
