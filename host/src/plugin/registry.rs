@@ -234,10 +234,16 @@ impl PluginRegistry {
         ))
     }
 
-    /// Starts compiling (or loading from the cache) every plugin on a background thread,
-    /// so that the first call does not wait on Cranelift.
+    /// Starts compiling (or loading from the cache) every plugin with a tool to offer on a
+    /// background thread, so that the first call does not wait on Cranelift.
     pub fn warm_up(&self) {
-        self.warm_up_plugins(self.plugins.clone());
+        let offering = self
+            .plugins
+            .iter()
+            .filter(|p| self.tools().any(|(owner, _)| owner.name() == p.name()))
+            .cloned()
+            .collect();
+        self.warm_up_plugins(offering);
     }
 
     /// [`PluginRegistry::warm_up`] for the plugin of tool `name` only (`conch tool`: one
