@@ -131,22 +131,19 @@ fn install(source: &Path, cwd: &Path, project: bool, yes: bool) -> Result<(), Cl
     } else {
         source.to_path_buf()
     };
-    let bytes = std::fs::read(&file)
-        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let info = PluginInfo::read(&bytes)
-        .map_err(|e| CliError::Usage(format!("{} cannot be installed: {e}", file.display())))?;
-    let name = &info.manifest.name;
-    // It must load beside the built-ins: no built-in's plugin name, and no built-in's tool
-    // name unless the config lets plugins replace that tool.
+    // It must be a valid plugin that loads beside the built-ins: no built-in's plugin
+    // name, and no built-in's tool name unless the config lets plugins replace that tool.
     let mut registry = PluginRegistry::with_builtins(CompileCache::in_cache_dir());
     let replaceable = super::replaceable_builtins(&registry, Some(cwd))?;
     let plugin = registry
         .add_file(&file, &replaceable)
         .map_err(|e| CliError::Usage(format!("cannot install it: {e}")))?;
+    let info = &plugin.info;
+    let name = &info.manifest.name;
     let scope = if project { Scope::Project } else { Scope::User };
     let dest_dir = dir(scope, cwd)?;
     let dest = dest_dir.join(format!("{name}.wasm"));
-    eprint!("{}", describe(&info));
+    eprint!("{}", describe(info));
     for tool in &plugin.replaces {
         eprintln!("replaces the built-in tool `{tool}` ([plugins] replace_builtins)");
     }
@@ -169,7 +166,8 @@ fn install(source: &Path, cwd: &Path, project: bool, yes: bool) -> Result<(), Cl
     std::fs::create_dir_all(&dest_dir)
         .and_then(|()| {
             let temp = dest_dir.join(format!(".{name}.wasm.tmp"));
-            std::fs::write(&temp, &bytes)?;
+            // The bytes that were validated, not the file again: it may have changed since.
+            std::fs::write(&temp, plugin.bytes())?;
             std::fs::rename(&temp, &dest)
         })
         .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", dest.display())))?;

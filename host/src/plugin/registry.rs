@@ -45,6 +45,11 @@ impl Plugin {
         &self.info.manifest.name
     }
 
+    /// The component, as it was read and validated.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// The SHA-256 of the component, in hex (computed once).
     pub fn digest(&self) -> &str {
         self.digest.get_or_init(|| {
