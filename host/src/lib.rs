@@ -18,5 +18,6 @@ pub mod provider;
 pub mod sandbox;
 pub mod session;
 pub mod skills;
+pub mod trust;
 pub mod ui;
 pub mod workspace;

@@ -29,14 +29,19 @@ pub fn context_for(cwd: &Path) -> Result<CallContext, WorkspaceError> {
             "not a directory",
         )));
     }
-    let root = cwd
-        .ancestors()
-        .find(|dir| dir.join(".git").exists())
-        .unwrap_or(&cwd)
-        .to_path_buf();
+    let root = root_of(&cwd);
     Ok(CallContext {
         cwd,
         roots: vec![root],
         ..CallContext::default()
     })
+}
+
+/// The workspace root for work in `cwd`: the enclosing git repository (the first
+/// ancestor holding `.git`), else `cwd` itself.
+pub fn root_of(cwd: &Path) -> PathBuf {
+    cwd.ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .unwrap_or(cwd)
+        .to_path_buf()
 }

@@ -76,9 +76,7 @@ fn main() {
 /// A project whose provider is the fake CLI in `mode`.
 fn project(cli: &Path, mode: &str) -> Project {
     let project = Project::new(&MockLlm::start(vec![]).url());
-    project.write(
-        "conch.toml",
-        &format!(
+    project.write_config(&format!(
             "provider = \"cli\"\n[providers.cli]\nkind = \"agent-cli\"\ncommand = {:?}\nmode = {mode:?}\n[providers.cli.env]\nFAKE_CLI_SCENARIO = \"count\"\n",
             cli.display().to_string()
         ),

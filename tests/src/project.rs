@@ -1,5 +1,6 @@
 //! A throwaway project for agent runs: a git root to work in, its own session and
-//! config directories, and a `conch.toml` that points at a mock LLM.
+//! config directories, and a user `conch.toml` that points at a mock LLM (the user's
+//! file: a project's own file cannot set a provider's URL or key until it is trusted).
 
 // A setup step that fails is a failed test: panicking with a reason is the point.
 #![allow(clippy::expect_used)]
@@ -33,8 +34,7 @@ impl Project {
             std::fs::create_dir_all(dir.path().join(sub)).expect("dirs");
         }
         let project = Project { dir };
-        project.write(
-            "conch.toml",
+        project.write_config(
             &format!(
                 "provider = \"mock\"\n{BASE_CONFIG}{extra}\n[providers.mock]\nbase_url = \"{url}\"\nmodel = \"mock-model\"\napi_key = \"sk-test-key\"\n"
             ),
@@ -71,6 +71,16 @@ impl Project {
             let _ = stdin.write_all(input.as_bytes());
         }
         crate::Run::from(child.wait_with_output().expect("conch repl output"))
+    }
+
+    /// The user's `conch.toml` (in [`Project::config_dir`]).
+    pub fn config_file(&self) -> PathBuf {
+        self.config_dir().join("conch.toml")
+    }
+
+    /// Writes the user's `conch.toml`.
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.config_file(), text).expect("write the user's conch.toml");
     }
 
     /// The user's config dir (`CONCH_CONFIG_DIR` of [`Project::conch`]).

@@ -353,8 +353,8 @@ fn compaction_summarises_old_turns_without_splitting_a_call_from_its_result() {
     let project = Project::with_config(&mock.url(), "compact_at = 0.8\n");
     project.write("big.txt", &big);
     // A small window, so two reads of the file overflow it.
-    let toml = std::fs::read_to_string(project.path().join("conch.toml")).unwrap();
-    project.write("conch.toml", &format!("{toml}context_window = 6000\n"));
+    let toml = std::fs::read_to_string(project.config_file()).unwrap();
+    project.write_config(&format!("{toml}context_window = 6000\n"));
     let out = run_in(&project, &["run", "summarise big.txt"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stderr.contains("compacted the conversation"), "{out:?}");
@@ -413,11 +413,11 @@ fn provider_errors_say_what_to_fix() {
 fn a_silent_provider_times_out() {
     let mock = MockLlm::start(vec![Reply::hang()]);
     let project = Project::with_config(&mock.url(), "idle_timeout_secs = 1\n");
-    let toml = std::fs::read_to_string(project.path().join("conch.toml"))
+    let toml = std::fs::read_to_string(project.config_file())
         .unwrap()
         .replace("retries = 2", "retries = 0")
         .replace("idle_timeout_secs = 5\n", "");
-    project.write("conch.toml", &toml);
+    project.write_config(&toml);
     let out = run_in(&project, &["run", "hi"]);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("sent nothing for 1 s"), "{out:?}");

@@ -20,9 +20,7 @@ fn cli_project(scenario: &str) -> (Project, PathBuf) {
     // The mock is not used; Project wants a URL for its default provider table.
     let project = Project::new(&MockLlm::start(vec![]).url());
     let log = project.path().join("../cli-args.log");
-    project.write(
-        "conch.toml",
-        &format!(
+    project.write_config(&format!(
             "provider = \"cli\"\nidle_timeout_secs = 2\nretries = 0\n[providers.cli]\nkind = \"agent-cli\"\ncommand = {:?}\nmodel = \"sonnet\"\n[providers.cli.env]\nFAKE_CLI_SCENARIO = {scenario:?}\nFAKE_CLI_LOG = {:?}\n",
             fake_cli().display().to_string(),
             log.display().to_string()
@@ -170,13 +168,13 @@ fn persistent_mode_keeps_one_cli_for_the_session_and_sends_only_new_messages() {
 
     // `mode = "stateless"`: a process per turn, each sent the whole conversation.
     let (project, log) = cli_project("count");
-    let toml = std::fs::read_to_string(project.path().join("conch.toml"))
+    let toml = std::fs::read_to_string(project.config_file())
         .unwrap()
         .replace(
             "model = \"sonnet\"\n",
             "model = \"sonnet\"\nmode = \"stateless\"\n",
         );
-    project.write("conch.toml", &toml);
+    project.write_config(&toml);
     let out = project.repl(&[], "first question\nsecond question\n/exit\n");
     assert_eq!(out.code, Some(0), "{out:?}");
     let (messages, spawns) = cli_messages(&log);
@@ -238,10 +236,10 @@ fn errors_crashes_hangs_and_a_missing_cli_are_clear() {
     assert!(out.stderr.contains("sent nothing for 2 s"), "{out:?}");
 
     let (project, _) = cli_project("text");
-    let toml = std::fs::read_to_string(project.path().join("conch.toml"))
+    let toml = std::fs::read_to_string(project.config_file())
         .unwrap()
         .replace(&fake_cli().display().to_string(), "no-such-agent-cli");
-    project.write("conch.toml", &toml);
+    project.write_config(&toml);
     let out = conch_run(&project, &["run", "hi"]);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(
@@ -274,13 +272,10 @@ fn the_clis_permission_requests_are_answered_by_conchs_gate() {
     let answer = std::fs::read_to_string(log.with_extension("log.answer")).unwrap();
     assert!(answer.contains(r#""behavior":"allow""#), "{answer}");
 
-    let toml = std::fs::read_to_string(project.path().join("conch.toml")).unwrap();
-    project.write(
-        "conch.toml",
-        &format!(
-            "{toml}\n[[permission.rules]]\ntool = \"Bash\"\npattern = \"rm *\"\ndecision = \"deny\"\n"
-        ),
-    );
+    let toml = std::fs::read_to_string(project.config_file()).unwrap();
+    project.write_config(&format!(
+        "{toml}\n[[permission.rules]]\ntool = \"Bash\"\npattern = \"rm *\"\ndecision = \"deny\"\n"
+    ));
     let out = conch_run(&project, &["run", "--yes", "clean up"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
@@ -307,10 +302,10 @@ fn the_clis_permission_requests_are_answered_by_conchs_gate() {
 #[test]
 fn ctrl_c_kills_the_cli_and_what_it_started() {
     let (project, log) = cli_project("linger");
-    let toml = std::fs::read_to_string(project.path().join("conch.toml"))
+    let toml = std::fs::read_to_string(project.config_file())
         .unwrap()
         .replace("idle_timeout_secs = 2", "idle_timeout_secs = 60");
-    project.write("conch.toml", &toml);
+    project.write_config(&toml);
     let child = project
         .conch(&["run", "take your time"])
         .stdout(Stdio::piped())

@@ -52,9 +52,7 @@ fn claude_project(api: &MockAnthropic) -> Project {
     let project = Project::new(&MockLlm::start(vec![]).url());
     let home = project.path().join("../claude-home");
     std::fs::create_dir_all(&home).unwrap();
-    project.write(
-        "conch.toml",
-        &format!(
+    project.write_config(&format!(
             "provider = \"claude\"\nidle_timeout_secs = 60\nretries = 0\n\
              [providers.claude]\nkind = \"agent-cli\"\ncommand = {:?}\nmodel = \"sonnet\"\n\
              [providers.claude.env]\nANTHROPIC_BASE_URL = {:?}\nANTHROPIC_API_KEY = \"sk-ant-test\"\n\

@@ -158,11 +158,24 @@ fn secrets_never_reach_a_command_and_the_config_can_pass_more() {
     .unwrap();
     let input = json!({ "command": "env" }).to_string();
     let cwd = dir.path().to_string_lossy().into_owned();
-    let out = run(conch(&["tool", "bash", &input, "--cwd", &cwd, "--yes"])
-        .env("CONCH_API_KEY", "sk-very-secret")
-        .env("OPENAI_API_KEY", "sk-also-secret")
-        .env("SOME_TOKEN", "tok-secret")
-        .env("MY_SETTING", "visible"));
+    // A project's `[sandbox] env` passes variables only once the project is trusted.
+    let untrusted =
+        run(conch(&["tool", "bash", &input, "--cwd", &cwd, "--yes"]).env("MY_SETTING", "visible"));
+    assert!(!untrusted.stdout.contains("MY_SETTING"), "{untrusted:?}");
+    assert!(untrusted.stderr.contains("sandbox.env"), "{untrusted:?}");
+    let out = run(conch(&[
+        "tool",
+        "bash",
+        &input,
+        "--cwd",
+        &cwd,
+        "--yes",
+        "--trust-project",
+    ])
+    .env("CONCH_API_KEY", "sk-very-secret")
+    .env("OPENAI_API_KEY", "sk-also-secret")
+    .env("SOME_TOKEN", "tok-secret")
+    .env("MY_SETTING", "visible"));
     assert!(out.stdout.contains("PATH="), "{out:?}");
     assert!(out.stdout.contains("MY_SETTING=visible"), "{out:?}");
     assert!(!out.stdout.contains("secret"), "{out:?}");

@@ -89,7 +89,8 @@ fn project_file_wins_over_user_file_and_the_key_is_masked() {
         "# allow_hosts: any public host",
         "deny_hosts = [\"tracker.example\"]",
         "allow_private = false",
-        "replace_builtins = [\"grep\"]",
+        // Untrusted, the project file cannot let plugins replace built-ins.
+        "replace_builtins = []",
     ] {
         assert!(out.stdout.contains(line), "{line}: {out:?}");
     }

@@ -102,7 +102,7 @@ fn a_denial_in_json_mode_is_a_denied_tool_error() {
 }
 
 #[test]
-fn a_project_rule_after_a_user_rule_wins() {
+fn a_project_allow_rule_lifts_a_user_deny_only_once_the_project_is_trusted() {
     let project = Project::new(
         r#"
 [[permission.rules]]
@@ -112,7 +112,11 @@ decision = "allow"
 "#,
     );
     project.user_file(DENY_SECRETS);
-    let allowed = project.tool("read", r#"{"path":"secret/x"}"#, &[]);
+    let denied = project.tool("read", r#"{"path":"secret/x"}"#, &[]);
+    assert_eq!(denied.code, Some(1), "{denied:?}");
+    assert!(!denied.stdout.contains("password"), "{denied:?}");
+    assert!(denied.stderr.contains("is not trusted"), "{denied:?}");
+    let allowed = project.tool("read", r#"{"path":"secret/x"}"#, &["--trust-project"]);
     assert_eq!(allowed.code, Some(0), "{allowed:?}");
     assert!(allowed.stdout.contains("password"), "{allowed:?}");
 }

@@ -357,7 +357,7 @@ fn a_plugin_replaces_a_builtin_only_when_allowed_and_runs_only_the_commands_it_d
         out.stderr.contains("replace_builtins = [\"bash\"]"),
         "{out:?}"
     );
-    let config = project.path().join("conch.toml");
+    let config = project.config_file();
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("\n[plugins]\nreplace_builtins = [\"bash\"]\n");
     std::fs::write(&config, text).unwrap();

@@ -64,10 +64,10 @@ fn replay_matches_then_shows_what_changed_and_leaves_the_session_alone() {
         .count();
     assert_eq!(replays, 2);
     let mock2 = MockLlm::start(vec![Reply::text("continued")]);
-    let toml = std::fs::read_to_string(project.path().join("conch.toml"))
+    let toml = std::fs::read_to_string(project.config_file())
         .unwrap()
         .replace(&mock.url(), &mock2.url());
-    project.write("conch.toml", &toml);
+    project.write_config(&toml);
     let out = run_in(&project, &["run", "--continue", "--format", "json", "more"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(json_lines(&out.stdout)[0]["session_id"], id.as_str());

@@ -715,9 +715,23 @@ impl Agent {
                 key: Some(path),
             })
             .collect();
-        let decision =
+        let paths = changes.paths();
+        let protected: Vec<&str> = paths
+            .iter()
+            .map(String::as_str)
+            .filter(|p| crate::changeset::path::is_protected(p))
+            .collect();
+        let decision = if protected.is_empty() {
             self.gate
-                .check_changes(&requests, &changes.diff(), io.approver.as_deref_mut());
+                .check_changes(&requests, &changes.diff(), io.approver.as_deref_mut())
+        } else {
+            self.gate.check_protected_changes(
+                &requests,
+                &protected,
+                &changes.diff(),
+                io.approver.as_deref_mut(),
+            )
+        };
         self.record_decision(call, Some(changes.paths().join(", ")), &decision, io)?;
         if let Err(denied) = decision {
             return Ok(Err(denied.message));

@@ -75,7 +75,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
             tools: ToolSet::WithPermission("read".into()),
             permission: Policy {
                 defaults: denied,
-                rules: Vec::new(),
+                ..Policy::default()
             },
             model: None,
             hint: Some(
@@ -104,7 +104,29 @@ pub struct UnknownAgent {
     pub known: String,
 }
 
+impl AgentProfile {
+    /// The profile an `[agents.NAME]` table describes.
+    pub fn from_config(table: crate::config::AgentConfig) -> Self {
+        AgentProfile {
+            name: table.name,
+            description: table.description,
+            prompt: table.prompt,
+            tools: table.tools.map_or(ToolSet::All, |names| {
+                ToolSet::Named(names.into_iter().collect())
+            }),
+            permission: table.permission,
+            model: table.model,
+            hint: None,
+        }
+    }
+}
+
 impl AgentProfiles {
+    /// The built-ins with the config's `[agents.NAME]` tables over them.
+    pub fn from_config(tables: Vec<crate::config::AgentConfig>) -> Self {
+        Self::new(tables.into_iter().map(AgentProfile::from_config).collect())
+    }
+
     /// The built-ins with `configured` over them.
     pub fn new(configured: Vec<AgentProfile>) -> Self {
         let profiles = builtin_profiles()

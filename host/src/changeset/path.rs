@@ -107,6 +107,17 @@ impl PathRules {
     }
 }
 
+/// Whether a change to `path` (as a changeset shows it) touches conch's own
+/// configuration in the project: a `conch.toml` (any directory's can become the project
+/// file) or anything under `.conch/` (plugins, commands, skills). Such a change is never
+/// covered by `--yes`, `--allow-edit` or a rule: a person must approve it, since it could
+/// otherwise loosen what the next run allows.
+pub fn is_protected(path: &str) -> bool {
+    let mut parts = path.split('/').filter(|p| !p.is_empty());
+    let last = path.rsplit('/').next().unwrap_or(path);
+    last == crate::config::FILE_NAME || parts.any(|p| p == ".conch")
+}
+
 /// The parent of a relative path, if it has one.
 pub fn parent(relative: &Path) -> Option<&Path> {
     relative.parent().filter(|p| !p.as_os_str().is_empty())
@@ -115,6 +126,26 @@ pub fn parent(relative: &Path) -> Option<&Path> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conch_toml_anywhere_and_dot_conch_are_protected() {
+        for path in [
+            "conch.toml",
+            "sub/conch.toml",
+            ".conch/plugins/x.wasm",
+            "a/.conch/commands/c.md",
+        ] {
+            assert!(is_protected(path), "{path}");
+        }
+        for path in [
+            "src/main.rs",
+            "conch.toml.bak",
+            "my.conch/x",
+            "docs/conch.md",
+        ] {
+            assert!(!is_protected(path), "{path}");
+        }
+    }
 
     /// Resolution is lexical, so the root need not exist: one under the temp dir.
     fn root() -> PathBuf {

@@ -30,11 +30,14 @@ pub struct Prepared {
     pub start: AgentEvent,
     /// The agent profiles it can switch to.
     pub profiles: AgentProfiles,
+    /// The configuration it was built from (read once per process).
+    pub config: config::Config,
 }
 
 /// Builds the agent for `args`: a usage error (exit 2) for bad config, an unknown
-/// session or agent profile, or an unusable directory.
-pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
+/// session or agent profile, or an unusable directory. `can_ask`: someone is on the
+/// terminal to answer questions (whether to trust the project's config).
+pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
     let usage = |e: &dyn std::fmt::Display| CliError::Usage(e.to_string());
     let cwd = match &args.cwd {
         Some(dir) => dir.clone(),
@@ -42,6 +45,7 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
             .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?,
     };
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| usage(&e))?;
+    let loaded = super::load_config(&ctx.cwd, args.trust_project, can_ask)?;
     let store = SessionStore::open_default().map_err(|e| usage(&e))?;
     let resume = match (&args.session, args.continue_latest) {
         (Some(id), _) => Some(Transcript::load(&store, id).map_err(|e| usage(&e))?),
@@ -50,17 +54,17 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
     };
     // A continued session keeps its agent profile unless --agent says otherwise.
     let recorded_agent = resume.as_ref().and_then(|t| t.agent().map(str::to_string));
-    let profiles = config::load_agents(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
+    let profiles = AgentProfiles::from_config(loaded.agents());
     let agent_name = args
         .agent
         .clone()
         .or_else(|| recorded_agent.clone())
         .unwrap_or_else(|| DEFAULT_AGENT.to_string());
     let profile = profiles.find(&agent_name).map_err(|e| usage(&e))?.clone();
-    let registry = Arc::new(super::registry(&args.plugins, Some(&ctx.cwd))?);
+    let registry = Arc::new(super::registry(&args.plugins, Some((&ctx.cwd, &loaded)))?);
     check_tools(&profile, &registry)?;
-    let config = load_config(args, &ctx.cwd, &profile)?;
-    let policy = config::load_permission(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
+    let config = resolve_config(args, &loaded, &profile)?;
+    let policy = loaded.permission();
     // Compile (or load) the plugins while the first request is on its way.
     registry.warm_up();
     let provider = crate::provider::from_config(&config).map_err(|e| usage(&e))?;
@@ -75,8 +79,8 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
             .context_window
             .unwrap_or(config::DEFAULT_CONTEXT_WINDOW),
         tool_limits: CallLimits {
-            sandbox: args.sandbox.policy(&ctx.cwd)?,
-            http: config::load_webfetch(Some(&ctx.cwd)).map_err(|e| usage(&e))?,
+            sandbox: args.sandbox.policy(&loaded),
+            http: loaded.webfetch(),
             ..CallLimits::default()
         },
     };
@@ -178,6 +182,7 @@ pub fn prepare(args: &ChatArgs) -> Result<Prepared, CliError> {
         agent,
         start,
         profiles,
+        config: loaded,
     })
 }
 
@@ -208,11 +213,11 @@ fn check_tools(
     )))
 }
 
-/// The configuration for a run in `cwd` as `profile`: its model, unless --model or
+/// The provider configuration for a run as `profile`: its model, unless --model or
 /// --provider chose otherwise.
-fn load_config(
+fn resolve_config(
     args: &ChatArgs,
-    cwd: &std::path::Path,
+    loaded: &config::Config,
     profile: &AgentProfile,
 ) -> Result<config::ResolvedConfig, CliError> {
     let model = match (&args.model, &args.provider) {
@@ -224,16 +229,18 @@ fn load_config(
         provider: args.provider.clone(),
         model,
     };
-    config::load_with(Some(cwd), &flags).map_err(|e| CliError::Usage(e.to_string()))
+    loaded
+        .resolve(&flags)
+        .map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// The provider to ask as `profile` (for switching agents in the repl).
 pub fn provider_for(
     args: &ChatArgs,
-    cwd: &std::path::Path,
+    loaded: &config::Config,
     profile: &AgentProfile,
 ) -> Result<Arc<dyn crate::provider::Provider>, CliError> {
-    let config = load_config(args, cwd, profile)?;
+    let config = resolve_config(args, loaded, profile)?;
     crate::provider::from_config(&config).map_err(|e| CliError::Usage(e.to_string()))
 }
 
@@ -308,9 +315,11 @@ pub fn run(
             "the prompt is empty; say what the agent should do".into(),
         ));
     }
+    // Someone can be asked only on a terminal whose stdin did not carry the prompt.
+    let present = !prompt_from_stdin && std::io::stdin().is_terminal();
     let Prepared {
         mut agent, start, ..
-    } = prepare(&args)?;
+    } = prepare(&args, present)?;
     let mut sink: Box<dyn EventSink> = match format {
         Format::Json => Box::new(JsonEvents::new(std::io::stdout())),
         Format::Text => {
@@ -319,9 +328,7 @@ pub fn run(
         }
     };
     sink.emit(&start);
-    // Someone can be asked only on a terminal whose stdin did not carry the prompt.
     let mut terminal = TerminalApprover;
-    let present = !prompt_from_stdin && std::io::stdin().is_terminal();
     let approver: Option<&mut dyn Approver> = if present { Some(&mut terminal) } else { None };
     if present {
         agent.set_asker(Some(Arc::new(crate::ui::TerminalAsker)));

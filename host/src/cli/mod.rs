@@ -21,6 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::config::{Config, ProjectTrust};
 use crate::permission::Flags;
 use crate::plugin::{CompileCache, Origin, PluginRegistry, ToolError, discovery};
 
@@ -30,6 +31,10 @@ use crate::plugin::{CompileCache, Origin, PluginRegistry, ToolError, discovery};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Trust the project's conch.toml for this run: apply what it sets that can run a
+    /// program, send a key or loosen a permission or the sandbox (see `conch config trust`).
+    #[arg(long, global = true)]
+    pub trust_project: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,9 +136,16 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Print the resolved configuration (API key masked) and the files it came from.
+    /// Print the resolved configuration (secrets masked) and the files it came from.
     Show {
         /// Resolve as if run in this directory (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+    },
+    /// Trust the project's conch.toml as it is now, in this project (asked again when it
+    /// changes): what it sets that needs trust then applies.
+    Trust {
+        /// The project (default: the current directory).
         #[arg(long, value_name = "DIR")]
         cwd: Option<PathBuf>,
     },
@@ -188,6 +200,9 @@ pub struct ChatArgs {
     pub sandbox: SandboxArgs,
     #[command(flatten)]
     pub plugins: PluginArgs,
+    /// `--trust-project` (a global flag, copied here by `run`).
+    #[arg(skip)]
+    pub trust_project: bool,
 }
 
 /// How commands are confined (over `[sandbox]` in conch.toml).
@@ -202,16 +217,62 @@ pub struct SandboxArgs {
 }
 
 impl SandboxArgs {
-    /// The config's sandbox settings for `cwd` with these flags on top.
-    pub fn policy(&self, cwd: &std::path::Path) -> Result<crate::sandbox::SandboxPolicy, CliError> {
-        let mut policy =
-            crate::config::load_sandbox(Some(cwd)).map_err(|e| CliError::Usage(e.to_string()))?;
+    /// The config's sandbox settings with these flags on top.
+    pub fn policy(&self, config: &Config) -> crate::sandbox::SandboxPolicy {
+        let mut policy = config.sandbox();
         if let Some(mode) = self.mode {
             policy.mode = mode;
         }
         policy.network |= self.network;
-        Ok(policy)
+        policy
     }
+}
+
+/// The configuration for work in `cwd`, read once for the whole command.
+///
+/// A project's conch.toml that sets what only a trusted project may (a provider's
+/// command, URL or key, an allow rule, a looser sandbox…) has those settings ignored
+/// until the user trusts it: on a terminal (`can_ask`) the user is asked once per
+/// version of the file; otherwise one warning names what is ignored and how to trust it.
+pub fn load_config(cwd: &Path, trust_flag: bool, can_ask: bool) -> Result<Config, CliError> {
+    let usage = |e: crate::config::ConfigError| CliError::Usage(e.to_string());
+    let trust = if trust_flag {
+        ProjectTrust::Granted
+    } else {
+        ProjectTrust::Stored
+    };
+    let config = crate::config::load(Some(cwd), trust).map_err(usage)?;
+    let Some(project) = config
+        .project
+        .as_ref()
+        .filter(|_| !config.ignored().is_empty())
+    else {
+        return Ok(config);
+    };
+    let file = project.file.display().to_string();
+    if can_ask {
+        let settings: String = config
+            .ignored()
+            .iter()
+            .map(|s| format!("\n  - {s}"))
+            .collect();
+        let question = format!(
+            "This project's {file} sets what only a trusted project may:{settings}\n\
+             It can run programs, send keys or loosen conch's permissions and sandbox. \
+             Trust this file in this project (asked again if it changes)?"
+        );
+        if crate::ui::confirm(&question) {
+            if let Err(e) = config.trust_project() {
+                eprintln!("warning: cannot record the trust in {file}: {e}");
+            }
+            return crate::config::load(Some(cwd), ProjectTrust::Granted).map_err(usage);
+        }
+    }
+    eprintln!(
+        "warning: {file} is not trusted, so conch ignores: {}; if you trust this project, run `conch config trust` (or pass --trust-project for one run)",
+        config.ignored().join(", ")
+    );
+    Ok(config)
 }
 
 /// Extra plugins to load beside the built-ins.
@@ -273,30 +334,38 @@ impl CliError {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let trust = cli.trust_project;
     match cli.command {
         Command::Run {
             prompt,
             command,
             format,
-            chat,
-        } => chat::run(prompt.unwrap_or_default(), command.as_deref(), format, chat),
-        Command::Repl { chat } => repl::run(&chat),
-        Command::Replay(args) => replay::run(&args),
+            mut chat,
+        } => {
+            chat.trust_project = trust;
+            chat::run(prompt.unwrap_or_default(), command.as_deref(), format, chat)
+        }
+        Command::Repl { mut chat } => {
+            chat.trust_project = trust;
+            repl::run(&chat)
+        }
+        Command::Replay(args) => replay::run(&args, trust),
         Command::Sandbox {
             cwd,
             sandbox,
             command,
-        } => sandbox_command::run(cwd.as_deref(), &sandbox, &command),
+        } => sandbox_command::run(cwd.as_deref(), &sandbox, &command, trust),
         Command::Undo {
             session,
             cwd,
             force,
         } => undo::run(session.as_deref(), cwd.as_deref(), force),
         Command::Sessions { command } => sessions::run(command.unwrap_or(SessionsCommand::List)),
-        Command::Plugin { command } => plugin::run(command),
+        Command::Plugin { command } => plugin::run(command, trust),
         Command::Tools { json, plugins } => {
             let cwd = std::env::current_dir().unwrap_or_default();
-            let registry = registry(&plugins, Some(&cwd))?;
+            let config = load_config(&cwd, trust, false)?;
+            let registry = registry(&plugins, Some((&cwd, &config)))?;
             print_tools(&registry, json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -318,10 +387,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 json,
                 flags: permission.flags(),
                 sandbox,
+                plugins,
+                trust_project: trust,
             };
-            let here = std::env::current_dir().unwrap_or_default();
-            let registry = registry(&plugins, Some(call.cwd.as_deref().unwrap_or(&here)))?;
-            tool::run_tool(&registry, call)
+            tool::run_tool(call)
         }
         Command::Bench(args) => {
             crate::bench::run(&args)?;
@@ -330,11 +399,46 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Config {
             command: ConfigCommand::Show { cwd },
         } => {
-            let config =
-                crate::config::load(cwd.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
-            let reach = crate::config::render_reach(cwd.as_deref())
+            let cwd = cwd
+                .map_or_else(std::env::current_dir, Ok)
+                .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?;
+            let config = load_config(&cwd, trust, false)?;
+            let provider = config
+                .resolve(&crate::config::FlagOverrides::default())
                 .map_err(|e| CliError::Usage(e.to_string()))?;
-            print!("{}{reach}", config.render());
+            print!("{}{}", provider.render(), config.render_rest());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            command: ConfigCommand::Trust { cwd },
+        } => {
+            let cwd = cwd
+                .map_or_else(std::env::current_dir, Ok)
+                .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?;
+            let config = crate::config::load(Some(&cwd), ProjectTrust::Granted)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let Some(project) = &config.project else {
+                return Err(CliError::Usage(format!(
+                    "there is no project conch.toml for {}; nothing to trust",
+                    cwd.display()
+                )));
+            };
+            config
+                .trust_project()
+                .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot record the trust: {e}")))?;
+            if project.needs_trust.is_empty() {
+                println!(
+                    "trusted {} (it only narrows the user's settings)",
+                    project.file.display()
+                );
+            } else {
+                println!(
+                    "trusted {} in {}; now applied: {}",
+                    project.file.display(),
+                    project.root.display(),
+                    project.needs_trust.join(", ")
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -343,10 +447,18 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
 /// The built-ins, the plugins installed for work in `discover_in` (an invalid one is
 /// skipped with a warning naming the file and the reason), and the plugins named on the
 /// command line.
-pub fn registry(args: &PluginArgs, discover_in: Option<&Path>) -> Result<PluginRegistry, CliError> {
+pub fn registry(
+    args: &PluginArgs,
+    discover_in: Option<(&Path, &Config)>,
+) -> Result<PluginRegistry, CliError> {
     let mut registry = PluginRegistry::with_builtins(CompileCache::in_cache_dir());
-    let replaceable = replaceable_builtins(&registry, discover_in)?;
-    for (_, file) in discover_in.map(discovery::installed).unwrap_or_default() {
+    let replaceable = discover_in
+        .map(|(_, config)| replaceable_builtins(&registry, config))
+        .unwrap_or_default();
+    for (_, file) in discover_in
+        .map(|(dir, _)| discovery::installed(dir))
+        .unwrap_or_default()
+    {
         if let Err(e) = registry.add_installed(&file, &replaceable) {
             eprintln!("warning: plugin skipped: {e}");
         }
@@ -359,17 +471,10 @@ pub fn registry(args: &PluginArgs, discover_in: Option<&Path>) -> Result<PluginR
     Ok(registry)
 }
 
-/// The built-in tools the config lets a plugin replace (`[plugins] replace_builtins`), for
-/// work in `cwd`; a name that is no built-in tool gets a warning.
-pub fn replaceable_builtins(
-    builtins: &PluginRegistry,
-    cwd: Option<&Path>,
-) -> Result<Vec<String>, CliError> {
-    let Some(cwd) = cwd else {
-        return Ok(Vec::new());
-    };
-    let names = crate::config::load_replace_builtins(Some(cwd))
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+/// The built-in tools the config lets a plugin replace (`[plugins] replace_builtins`); a
+/// name that is no built-in tool gets a warning.
+pub fn replaceable_builtins(builtins: &PluginRegistry, config: &Config) -> Vec<String> {
+    let names = config.replace_builtins().to_vec();
     for name in &names {
         if builtins.find(name).is_none() {
             eprintln!(
@@ -377,7 +482,7 @@ pub fn replaceable_builtins(
             );
         }
     }
-    Ok(names)
+    names
 }
 
 fn print_tools(registry: &PluginRegistry, json: bool) -> anyhow::Result<()> {

@@ -72,7 +72,7 @@ pub enum PluginCommand {
     },
 }
 
-pub fn run(command: PluginCommand) -> Result<ExitCode, CliError> {
+pub fn run(command: PluginCommand, trust_project: bool) -> Result<ExitCode, CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?;
     match command {
@@ -100,7 +100,7 @@ pub fn run(command: PluginCommand) -> Result<ExitCode, CliError> {
             source,
             project,
             yes,
-        } => install(&source, &cwd, project, yes)?,
+        } => install(&source, &cwd, project, yes, trust_project)?,
         PluginCommand::List => list(&cwd),
         PluginCommand::Inspect { plugin } => inspect(&plugin, &cwd)?,
         PluginCommand::Remove { name, project } => {
@@ -125,7 +125,13 @@ fn dir(scope: Scope, cwd: &Path) -> Result<PathBuf, CliError> {
     })
 }
 
-fn install(source: &Path, cwd: &Path, project: bool, yes: bool) -> Result<(), CliError> {
+fn install(
+    source: &Path,
+    cwd: &Path,
+    project: bool,
+    yes: bool,
+    trust_project: bool,
+) -> Result<(), CliError> {
     let file = if source.is_dir() {
         plugin_build::build(source)?
     } else {
@@ -134,7 +140,8 @@ fn install(source: &Path, cwd: &Path, project: bool, yes: bool) -> Result<(), Cl
     // It must be a valid plugin that loads beside the built-ins: no built-in's plugin
     // name, and no built-in's tool name unless the config lets plugins replace that tool.
     let mut registry = PluginRegistry::with_builtins(CompileCache::in_cache_dir());
-    let replaceable = super::replaceable_builtins(&registry, Some(cwd))?;
+    let config = super::load_config(cwd, trust_project, std::io::stdin().is_terminal())?;
+    let replaceable = super::replaceable_builtins(&registry, &config);
     let plugin = registry
         .add_file(&file, &replaceable)
         .map_err(|e| CliError::Usage(format!("cannot install it: {e}")))?;

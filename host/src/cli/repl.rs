@@ -33,7 +33,8 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
         mut agent,
         start,
         profiles,
-    } = prepare(args)?;
+        config,
+    } = prepare(args, std::io::stdin().is_terminal())?;
     let commands = custom_commands(args)?;
     let terminal = std::io::stderr().is_terminal();
     let mut renderer = TextRenderer::new(crate::ui::use_colour(terminal), terminal);
@@ -122,7 +123,7 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
                 eprintln!("already agent {name}");
                 continue;
             }
-            match switch_agent(&mut agent, &profiles, name, args) {
+            match switch_agent(&mut agent, &profiles, name, args, &config) {
                 Ok(()) => eprintln!("agent {name}"),
                 Err(e) => eprintln!("error: {e}"),
             }
@@ -137,7 +138,7 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
                 eprintln!("unknown command /{name}; /help lists them");
                 continue;
             };
-            match prepare_command(&mut agent, &profiles, command, args) {
+            match prepare_command(&mut agent, &profiles, command, args, &config) {
                 Ok(before) => model_before = before,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -184,12 +185,12 @@ fn switch_agent(
     profiles: &AgentProfiles,
     name: &str,
     args: &ChatArgs,
+    config: &crate::config::Config,
 ) -> Result<(), CliError> {
     let profile = profiles
         .find(name)
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let cwd = agent.working_dir().to_path_buf();
-    let provider = provider_for(args, &cwd, profile)?;
+    let provider = provider_for(args, config, profile)?;
     agent
         .switch_agent(profile, Some(provider))
         .map_err(|e| CliError::Failed(e.into()))
@@ -202,13 +203,14 @@ fn prepare_command(
     profiles: &AgentProfiles,
     command: &CustomCommand,
     args: &ChatArgs,
+    config: &crate::config::Config,
 ) -> Result<Option<Arc<dyn Provider>>, CliError> {
     if let Some(name) = command
         .agent
         .as_deref()
         .filter(|n| *n != agent.agent_name())
     {
-        switch_agent(agent, profiles, name, args)?;
+        switch_agent(agent, profiles, name, args, config)?;
         eprintln!("agent {name} (from /{})", command.name);
     }
     let Some(model) = &command.model else {
@@ -219,7 +221,6 @@ fn prepare_command(
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let mut with_model = args.clone();
     with_model.model = Some(model.clone());
-    let cwd = agent.working_dir().to_path_buf();
-    let provider = provider_for(&with_model, &cwd, profile)?;
+    let provider = provider_for(&with_model, config, profile)?;
     Ok(Some(agent.replace_provider(provider)))
 }

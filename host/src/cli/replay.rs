@@ -69,7 +69,7 @@ impl Verdict {
 }
 
 /// Runs `conch replay`: exit 0 when every result matches, 1 when any differs.
-pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
+pub fn run(args: &ReplayArgs, trust_project: bool) -> Result<ExitCode, CliError> {
     let usage = |e: &dyn std::fmt::Display| CliError::Usage(e.to_string());
     let store = SessionStore::open_default().map_err(|e| usage(&e))?;
     let transcript = Transcript::load(&store, &args.session).map_err(|e| usage(&e))?;
@@ -79,7 +79,9 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         .cwd
         .clone()
         .unwrap_or_else(|| PathBuf::from(&transcript.header.cwd));
-    let registry = Arc::new(super::registry(&args.plugins, Some(&here))?);
+    let ask = std::io::stdin().is_terminal();
+    let config = super::load_config(&here, trust_project, ask)?;
+    let registry = Arc::new(super::registry(&args.plugins, Some((&here, &config)))?);
     let tools = ToolBox::new(registry.clone());
     let mut report = Report {
         format: args.format,
@@ -104,10 +106,9 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(&transcript.header.cwd));
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| usage(&e))?;
-    let policy = crate::config::load_permission(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
-    let gate = Gate::new(policy, args.permission.flags());
+    let gate = Gate::new(config.permission(), args.permission.flags());
     // Each call is decided as the agent profile of its time did (`plan` denies edits).
-    let profiles = crate::config::load_agents(Some(&ctx.cwd)).map_err(|e| usage(&e))?;
+    let profiles = AgentProfiles::from_config(config.agents());
     for name in groups.iter().flatten().filter_map(|r| r.agent.as_deref()) {
         profiles.find(name).map_err(|e| usage(&e))?;
     }
@@ -129,7 +130,8 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         compact_at: crate::config::DEFAULT_COMPACT_AT,
         context_window: crate::config::DEFAULT_CONTEXT_WINDOW,
         tool_limits: CallLimits {
-            sandbox: args.sandbox.policy(&ctx.cwd)?,
+            sandbox: args.sandbox.policy(&config),
+            http: config.webfetch(),
             ..CallLimits::default()
         },
     };
@@ -144,7 +146,6 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     );
     let replay_id = agent.session_id().to_string();
     let mut terminal = TerminalApprover;
-    let ask = std::io::stdin().is_terminal();
     // The agent's own events are not shown: the report says what matters per call.
     let mut events: Vec<AgentEvent> = Vec::new();
     let interrupted = runtime()?.block_on(async {

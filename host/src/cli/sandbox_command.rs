@@ -13,6 +13,7 @@ pub fn run(
     cwd: Option<&Path>,
     args: &SandboxArgs,
     command: &[String],
+    trust_project: bool,
 ) -> Result<ExitCode, CliError> {
     let cwd = match cwd {
         Some(dir) => dir.to_path_buf(),
@@ -20,7 +21,8 @@ pub fn run(
             .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?,
     };
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| CliError::Usage(e.to_string()))?;
-    let policy = args.policy(&ctx.cwd)?;
+    let config = super::load_config(&ctx.cwd, trust_project, false)?;
+    let policy = args.policy(&config);
     eprintln!(
         "sandbox: {}, network {}; writable: {}",
         policy.mode.as_str(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{CliError, error_kind};
 use crate::permission::{Approver, Decision, Flags, Gate, Request};
-use crate::plugin::{CallLimits, PluginRegistry, ToolError};
+use crate::plugin::{CallLimits, ToolError};
 
 /// What `conch tool` was asked to do.
 pub struct ToolRun {
@@ -18,9 +18,11 @@ pub struct ToolRun {
     pub json: bool,
     pub flags: Flags,
     pub sandbox: super::SandboxArgs,
+    pub plugins: super::PluginArgs,
+    pub trust_project: bool,
 }
 
-pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, CliError> {
+pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
     let ToolRun {
         name,
         input,
@@ -29,14 +31,25 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
         json,
         flags,
         sandbox,
+        plugins,
+        trust_project,
     } = run;
+    let cwd = match cwd {
+        Some(dir) => dir,
+        None => std::env::current_dir()
+            .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?,
+    };
+    let input_from_stdin = input == "-";
+    // Someone can be asked only on a terminal whose stdin does not carry the input.
+    let present = !input_from_stdin && std::io::stdin().is_terminal();
+    let config = super::load_config(&cwd, trust_project, present)?;
+    let registry = super::registry(&plugins, Some((&cwd, &config)))?;
     let name = name.as_str();
     let Some((plugin, spec)) = registry.find(name) else {
         return Err(CliError::Usage(registry.unknown_tool(name).to_string()));
     };
     // Compile (or load) while we read the input and set up the workspace.
     registry.warm_up_tool(name);
-    let input_from_stdin = input == "-";
     let input = if input_from_stdin {
         let mut text = String::new();
         std::io::stdin()
@@ -53,18 +66,9 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
             "--timeout must be a positive number of seconds".into(),
         ));
     }
-    let cwd = match cwd {
-        Some(dir) => dir,
-        None => std::env::current_dir()
-            .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?,
-    };
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| CliError::Usage(e.to_string()))?;
-    let policy =
-        crate::config::load_permission(Some(&cwd)).map_err(|e| CliError::Usage(e.to_string()))?;
-    let mut gate = Gate::new(policy, flags);
-    // Someone can be asked only on a terminal whose stdin did not carry the input.
+    let mut gate = Gate::new(config.permission(), flags);
     let mut terminal = crate::ui::TerminalApprover;
-    let present = !input_from_stdin && std::io::stdin().is_terminal();
     let mut approver: Option<&mut dyn Approver> = if present { Some(&mut terminal) } else { None };
     let mut ctx = ctx;
     if present {
@@ -91,9 +95,8 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
     }
     let limits = CallLimits {
         timeout: Duration::from_secs_f64(timeout),
-        sandbox: sandbox.policy(&ctx.cwd)?,
-        http: crate::config::load_webfetch(Some(&ctx.cwd))
-            .map_err(|e| CliError::Usage(e.to_string()))?,
+        sandbox: sandbox.policy(&config),
+        http: config.webfetch(),
         ..CallLimits::default()
     };
     let mut result = registry.call(name, &input, &ctx, &limits);
@@ -109,7 +112,18 @@ pub fn run_tool(registry: &PluginRegistry, run: ToolRun) -> Result<ExitCode, Cli
                 key: Some(path),
             })
             .collect();
-        if let Err(denied) = gate.check_changes(&requests, &changes.diff(), approver) {
+        let paths = changes.paths();
+        let protected: Vec<&str> = paths
+            .iter()
+            .map(String::as_str)
+            .filter(|p| crate::changeset::path::is_protected(p))
+            .collect();
+        let decision = if protected.is_empty() {
+            gate.check_changes(&requests, &changes.diff(), approver)
+        } else {
+            gate.check_protected_changes(&requests, &protected, &changes.diff(), approver)
+        };
+        if let Err(denied) = decision {
             return report_error(&ToolError::Denied(denied.message), json);
         }
         if let Err(e) = crate::changeset::commit(&changes) {

@@ -8,8 +8,7 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::placeholder;
 use super::preset;
-use crate::agent::AgentProfile;
-use crate::permission::{Decision, PermissionRule, Policy, ToolSet};
+use crate::permission::{Decision, PermissionRule, Policy};
 
 /// The file name looked for in the project and in the user config dir.
 pub const FILE_NAME: &str = "conch.toml";
@@ -95,6 +94,9 @@ struct SandboxTable {
     network: Option<bool>,
     /// Variables commands may see beside the built-in allowlist.
     env: Option<Vec<String>>,
+    /// Paths commands may not read, beside the built-in list (`~/` is the home dir).
+    #[serde(default)]
+    deny_read: Vec<String>,
 }
 
 /// `[permission]`: a decision per permission key, and `[[permission.rules]]`. Keys other
@@ -140,7 +142,7 @@ struct ProviderTable {
 pub type Text = Result<String, ConfigError>;
 
 /// One source of settings (a file, or the environment); layers merge key by key.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Layer {
     pub provider: Option<Text>,
     pub model: Option<Text>,
@@ -154,8 +156,10 @@ pub struct Layer {
     pub sandbox_mode: Option<crate::sandbox::SandboxMode>,
     pub sandbox_network: Option<bool>,
     pub sandbox_env: Vec<String>,
+    /// Paths commands may not read, beside the built-in list; lists of every file add up.
+    pub sandbox_deny_read: Vec<String>,
     /// Agent profiles by name; a closer file's profile replaces one of the same name.
-    pub agents: BTreeMap<String, AgentProfile>,
+    pub agents: BTreeMap<String, AgentConfig>,
     /// A closer file's list replaces the other's.
     pub webfetch_allow_hosts: Option<Vec<String>>,
     /// Lists of every file add up.
@@ -163,6 +167,20 @@ pub struct Layer {
     pub webfetch_allow_private: Option<bool>,
     /// Built-in tools an installed plugin may replace; lists of every file add up.
     pub replace_builtins: Vec<String>,
+}
+
+/// An `[agents.NAME]` table as plain data (`agent::profile` makes it a profile).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    pub name: String,
+    pub description: String,
+    /// Added to the system prompt.
+    pub prompt: Option<String>,
+    /// The tools it is offered and may call, by name (`None`: all).
+    pub tools: Option<Vec<String>>,
+    pub model: Option<String>,
+    /// Decisions and rules over the config's `[permission]`.
+    pub permission: Policy,
 }
 
 /// What kind of provider a `[providers.NAME]` table describes.
@@ -187,7 +205,7 @@ pub enum AgentCliMode {
     Stateless,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ProviderLayer {
     pub kind: Option<ProviderKind>,
     pub command: Option<Text>,
@@ -217,6 +235,7 @@ impl Layer {
         self.sandbox_mode = over.sandbox_mode.or(self.sandbox_mode);
         self.sandbox_network = over.sandbox_network.or(self.sandbox_network);
         self.sandbox_env.extend(over.sandbox_env);
+        self.sandbox_deny_read.extend(over.sandbox_deny_read);
         self.webfetch_allow_hosts = over.webfetch_allow_hosts.or(self.webfetch_allow_hosts);
         self.webfetch_deny_hosts.extend(over.webfetch_deny_hosts);
         self.webfetch_allow_private = over.webfetch_allow_private.or(self.webfetch_allow_private);
@@ -230,8 +249,152 @@ impl Layer {
         }
         self.permission.defaults.extend(over.permission.defaults);
         self.permission.rules.extend(over.permission.rules);
+        self.permission
+            .restrictions
+            .extend(over.permission.restrictions);
         self.agents.extend(over.agents);
         self
+    }
+}
+
+impl Layer {
+    /// What a file the user has not trusted may set over `under` (the user's settings):
+    /// only what narrows. It may pick a provider and model, and make permissions and the
+    /// sandbox stricter; it may not run a program, send a key or a header anywhere, or
+    /// loosen a rule, a default or the sandbox. Returns the kept settings and a line for
+    /// each setting left out.
+    pub fn untrusted(self, under: &Layer) -> (Layer, Vec<String>) {
+        let mut ignored = Vec::new();
+        let mut kept = Layer {
+            provider: self.provider,
+            model: self.model,
+            max_steps: self.max_steps,
+            retries: self.retries,
+            idle_timeout_secs: self.idle_timeout_secs,
+            compact_at: self.compact_at,
+            webfetch_deny_hosts: self.webfetch_deny_hosts,
+            ..Layer::default()
+        };
+        for (name, p) in self.providers {
+            let mut loosening = Vec::new();
+            let present = [
+                ("kind", p.kind.is_some()),
+                ("command", p.command.is_some()),
+                ("args", !p.args.is_empty()),
+                ("env", !p.env.is_empty()),
+                ("preset", p.preset.is_some()),
+                ("base_url", p.base_url.is_some()),
+                ("api_key", p.api_key.is_some()),
+                ("headers", !p.headers.is_empty()),
+            ];
+            for (field, set) in present {
+                if set {
+                    loosening.push(format!("providers.{name}.{field}"));
+                }
+            }
+            ignored.extend(loosening);
+            kept.providers.insert(
+                name,
+                ProviderLayer {
+                    model: p.model,
+                    mode: p.mode,
+                    context_window: p.context_window,
+                    max_output_tokens: p.max_output_tokens,
+                    ..ProviderLayer::default()
+                },
+            );
+        }
+        for (key, decision) in self.permission.defaults {
+            let base = under
+                .permission
+                .defaults
+                .get(&key)
+                .copied()
+                .unwrap_or_else(|| crate::permission::builtin_default(&key));
+            if decision.strictness() >= base.strictness() {
+                kept.permission.defaults.insert(key, decision);
+            } else {
+                ignored.push(format!("permission.{key} = \"{decision}\""));
+            }
+        }
+        for rule in self
+            .permission
+            .rules
+            .into_iter()
+            .chain(self.permission.restrictions)
+        {
+            if rule.decision == Decision::Allow {
+                ignored.push(format!("an allow rule ({rule})"));
+            } else {
+                // Evaluated apart from the user's rules, and only ever stricter.
+                kept.permission.restrictions.push(rule);
+            }
+        }
+        let sandbox_base = under
+            .sandbox_mode
+            .unwrap_or(crate::sandbox::SandboxMode::WorkspaceWrite);
+        match self.sandbox_mode {
+            Some(mode) if sandbox_strictness(mode) >= sandbox_strictness(sandbox_base) => {
+                kept.sandbox_mode = Some(mode);
+            }
+            Some(mode) => ignored.push(format!("sandbox.mode = \"{}\"", mode.as_str())),
+            None => {}
+        }
+        match self.sandbox_network {
+            Some(true) => ignored.push("sandbox.network = true".into()),
+            other => kept.sandbox_network = other,
+        }
+        if !self.sandbox_env.is_empty() {
+            ignored.push(format!("sandbox.env = {:?}", self.sandbox_env));
+        }
+        kept.sandbox_deny_read = self.sandbox_deny_read;
+        match self.webfetch_allow_hosts {
+            // With no list of the user's, a list only narrows.
+            Some(hosts) if under.webfetch_allow_hosts.is_none() => {
+                kept.webfetch_allow_hosts = Some(hosts);
+            }
+            Some(_) => ignored.push("webfetch.allow_hosts (the user's list applies)".into()),
+            None => {}
+        }
+        match self.webfetch_allow_private {
+            Some(true) => ignored.push("webfetch.allow_private = true".into()),
+            other => kept.webfetch_allow_private = other,
+        }
+        if !self.replace_builtins.is_empty() {
+            ignored.push(format!(
+                "plugins.replace_builtins = {:?}",
+                self.replace_builtins
+            ));
+        }
+        for (name, mut agent) in self.agents {
+            let before = agent.permission.rules.len() + agent.permission.defaults.len();
+            // A profile's decisions override the config's, so only its denials can stay.
+            agent
+                .permission
+                .defaults
+                .retain(|_, decision| *decision == Decision::Deny);
+            agent
+                .permission
+                .rules
+                .retain(|rule| rule.decision == Decision::Deny);
+            if agent.permission.rules.len() + agent.permission.defaults.len() < before {
+                ignored.push(format!(
+                    "agents.{name}.permission (its allow and ask decisions)"
+                ));
+            }
+            kept.agents.insert(name, agent);
+        }
+        (kept, ignored)
+    }
+}
+
+/// How much a sandbox mode holds back: off < workspace-write < read-only.
+fn sandbox_strictness(mode: crate::sandbox::SandboxMode) -> u8 {
+    use crate::sandbox::SandboxMode;
+    match mode {
+        SandboxMode::Off => 0,
+        SandboxMode::WorkspaceWrite => 1,
+        SandboxMode::ReadOnly => 2,
     }
 }
 
@@ -253,15 +416,6 @@ impl ProviderLayer {
         self.max_output_tokens = over.max_output_tokens.or(self.max_output_tokens);
         self
     }
-}
-
-/// Reads and checks one file.
-pub fn read(path: &Path, env: &HashMap<String, String>) -> Result<Layer, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
-    parse(&text, path, env)
 }
 
 /// Parses the text of `path`.
@@ -378,20 +532,17 @@ fn to_layer(
         .agents
         .into_iter()
         .map(|(name, table)| {
-            let profile = AgentProfile {
+            let agent = AgentConfig {
                 description: table
                     .description
                     .unwrap_or_else(|| format!("defined in {}", path.display())),
                 prompt: table.prompt,
-                tools: table.tools.map_or(ToolSet::All, |names| {
-                    ToolSet::Named(names.into_iter().collect())
-                }),
+                tools: table.tools,
                 permission: policy(table.permission),
                 model: table.model,
-                hint: None,
                 name: name.clone(),
             };
-            (name, profile)
+            (name, agent)
         })
         .collect();
     Ok(Layer {
@@ -406,6 +557,7 @@ fn to_layer(
         sandbox_mode: file.sandbox.mode,
         sandbox_network: file.sandbox.network,
         sandbox_env: file.sandbox.env.unwrap_or_default(),
+        sandbox_deny_read: file.sandbox.deny_read,
         webfetch_allow_hosts: file.webfetch.allow_hosts,
         webfetch_deny_hosts: file.webfetch.deny_hosts,
         webfetch_allow_private: file.webfetch.allow_private,
@@ -428,6 +580,7 @@ fn policy(table: PermissionTable) -> Policy {
     Policy {
         defaults,
         rules: table.rules,
+        ..Policy::default()
     }
 }
 
@@ -502,8 +655,7 @@ mod tests {
         let layer = parse(text, Path::new("/proj/conch.toml"), &HashMap::new()).unwrap();
         let review = &layer.agents["review"];
         assert_eq!(review.prompt.as_deref(), Some("hawk"));
-        assert!(review.tools.contains("read", "read"));
-        assert!(!review.tools.contains("grep", "read"));
+        assert_eq!(review.tools, Some(vec!["read".to_string()]));
         assert_eq!(
             review.permission.defaults.get("bash"),
             Some(&Decision::Deny)

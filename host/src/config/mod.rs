@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 pub use env::EnvOverrides;
-pub use file::{AgentCliMode, FILE_NAME};
+pub use file::{AgentCliMode, AgentConfig, FILE_NAME};
 pub use preset::{PRESETS, Preset};
 pub use secret::Secret;
 
@@ -78,12 +78,12 @@ pub struct AgentCli {
 
 /// Why there is no usable configuration. Each names the file and key to fix where
 /// there is one.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {}: {source}", file.display())]
     Read {
         file: PathBuf,
-        source: std::io::Error,
+        source: std::sync::Arc<std::io::Error>,
     },
     #[error("{}:{at}: TOML syntax error: {message}", file.display())]
     Syntax {
@@ -118,13 +118,51 @@ pub enum ConfigError {
         fix: String,
     },
     #[error("cannot read the current directory: {0}")]
-    Cwd(std::io::Error),
+    Cwd(std::sync::Arc<std::io::Error>),
 }
 
-/// Resolves the configuration for a run in `cwd` (default: the current directory) from
-/// the files and the process environment.
-pub fn load(cwd: Option<&Path>) -> Result<ResolvedConfig, ConfigError> {
-    load_with(cwd, &FlagOverrides::default())
+/// Whether a project's `conch.toml` may loosen what the user's file sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectTrust {
+    /// As the trust store says (see `crate::trust`).
+    Stored,
+    /// Trusted for this run: `--trust-project`, or the user just said yes.
+    Granted,
+}
+
+/// A project's `conch.toml` and whether what it sets applies.
+#[derive(Debug, Clone)]
+pub struct ProjectFile {
+    pub file: PathBuf,
+    /// The project root it is trusted under (the enclosing git root, else the cwd).
+    pub root: PathBuf,
+    /// The trust store's name for this file as it is now (changes with its contents).
+    pub subject: String,
+    /// Each setting that needs the user's trust, as `key` (empty: it only narrows).
+    pub needs_trust: Vec<String>,
+    /// Whether those settings apply.
+    pub trusted: bool,
+}
+
+/// Every setting of a run, read once from the files and the environment: the provider
+/// (resolved on demand, so commands that need none work without one), permissions,
+/// sandbox, webfetch, agent profiles and plugins.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The files read, weakest first.
+    pub sources: Vec<PathBuf>,
+    /// The project's file, if there is one.
+    pub project: Option<ProjectFile>,
+    /// The files' settings merged (the project's narrowed when it is not trusted).
+    layer: Layer,
+    env: HashMap<String, String>,
+}
+
+/// Reads the configuration for a run in `cwd` (default: the current directory) from the
+/// files and the process environment.
+pub fn load(cwd: Option<&Path>, trust: ProjectTrust) -> Result<Config, ConfigError> {
+    let (cwd, env) = process_context(cwd)?;
+    read(&cwd, env, trust)
 }
 
 /// What the command line chose (`--provider`, `--model`): stronger than the files and
@@ -135,161 +173,229 @@ pub struct FlagOverrides {
     pub model: Option<String>,
 }
 
-/// [`load`] with the command line's choices on top.
-pub fn load_with(cwd: Option<&Path>, flags: &FlagOverrides) -> Result<ResolvedConfig, ConfigError> {
-    let (cwd, env) = process_context(cwd)?;
-    resolve_with(&cwd, &env, flags)
-}
-
 /// The absolute working directory (default: the current one) and the process
 /// environment as a map (variables that are not UTF-8 are left out).
 fn process_context(
     cwd: Option<&Path>,
 ) -> Result<(std::path::PathBuf, HashMap<String, String>), ConfigError> {
     let cwd = match cwd {
-        Some(dir) => std::path::absolute(dir).map_err(ConfigError::Cwd)?,
-        None => std::env::current_dir().map_err(ConfigError::Cwd)?,
-    };
+        Some(dir) => std::path::absolute(dir),
+        None => std::env::current_dir(),
+    }
+    .map_err(|e| ConfigError::Cwd(std::sync::Arc::new(e)))?;
     let env = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     Ok((cwd, env))
 }
 
-/// Resolves the configuration for a run in `cwd`, with `env` standing for the
-/// environment (including `CONCH_CONFIG_DIR`).
-pub fn resolve(cwd: &Path, env: &HashMap<String, String>) -> Result<ResolvedConfig, ConfigError> {
-    resolve_with(cwd, env, &FlagOverrides::default())
-}
-
-/// [`resolve`] with the command line's choices on top.
-pub fn resolve_with(
+/// Reads the configuration for a run in `cwd`, with `env` standing for the environment
+/// (including `CONCH_CONFIG_DIR`).
+pub fn read(
     cwd: &Path,
-    env: &HashMap<String, String>,
-    flags: &FlagOverrides,
-) -> Result<ResolvedConfig, ConfigError> {
-    let (sources, layer) = read_layers(cwd, env)?;
-    let mut overrides = EnvOverrides::from_env(env);
-    if let Some(provider) = &flags.provider {
-        overrides.provider = Some(provider.clone());
-    }
-    if let Some(model) = &flags.model {
-        overrides.model = Some(model.clone());
-    }
-    let mut config = resolve_layer(layer, &overrides, env)?;
-    config.sources = sources;
-    Ok(config)
-}
-
-/// The permission policy for a run in `cwd` (default: the current directory): the
-/// `[permission]` tables of the user's and the project's files, the project's rules
-/// last. Needs no provider, so tools can run without one configured.
-pub fn load_permission(cwd: Option<&Path>) -> Result<Policy, ConfigError> {
-    let (cwd, env) = process_context(cwd)?;
-    resolve_permission(&cwd, &env)
-}
-
-/// The sandbox settings for commands run in `cwd`: `[sandbox]` of the files, over the
-/// default (workspace-write, no network).
-pub fn load_sandbox(cwd: Option<&Path>) -> Result<crate::sandbox::SandboxPolicy, ConfigError> {
-    let (cwd, env) = process_context(cwd)?;
-    let layer = read_layers(&cwd, &env)?.1;
-    let default = crate::sandbox::SandboxPolicy::default();
-    Ok(crate::sandbox::SandboxPolicy {
-        mode: layer.sandbox_mode.unwrap_or(default.mode),
-        network: layer.sandbox_network.unwrap_or(default.network),
-        pass_env: layer.sandbox_env,
-    })
-}
-
-/// The agent profiles for a run in `cwd`: the built-ins and `[agents.NAME]` of the
-/// files (the project's replacing the user's of the same name).
-pub fn load_agents(cwd: Option<&Path>) -> Result<crate::agent::AgentProfiles, ConfigError> {
-    let (cwd, env) = process_context(cwd)?;
-    let layer = read_layers(&cwd, &env)?.1;
-    Ok(crate::agent::AgentProfiles::new(
-        layer.agents.into_values().collect(),
-    ))
-}
-
-/// The hosts tools may fetch from, for a run in `cwd`: `[webfetch]` of the files, over
-/// the default (any public host, no private or loopback addresses).
-pub fn load_webfetch(cwd: Option<&Path>) -> Result<crate::host_api::HttpPolicy, ConfigError> {
-    let (cwd, env) = process_context(cwd)?;
-    resolve_webfetch(&cwd, &env)
-}
-
-/// [`load_webfetch`] with `env` standing for the environment.
-pub fn resolve_webfetch(
-    cwd: &Path,
-    env: &HashMap<String, String>,
-) -> Result<crate::host_api::HttpPolicy, ConfigError> {
-    let layer = read_layers(cwd, env)?.1;
-    Ok(crate::host_api::HttpPolicy {
-        allow_hosts: layer.webfetch_allow_hosts.unwrap_or_default(),
-        deny_hosts: layer.webfetch_deny_hosts,
-        allow_private: layer.webfetch_allow_private.unwrap_or(false),
-    })
-}
-
-/// The built-in tools installed plugins may replace, for a run in `cwd`: `replace_builtins`
-/// under `[plugins]` of every file.
-pub fn load_replace_builtins(cwd: Option<&Path>) -> Result<Vec<String>, ConfigError> {
-    let (cwd, env) = process_context(cwd)?;
-    Ok(read_layers(&cwd, &env)?.1.replace_builtins)
-}
-
-/// `[webfetch]` and `[plugins]` as they apply to a run in `cwd`, for `conch config show`.
-pub fn render_reach(cwd: Option<&Path>) -> Result<String, ConfigError> {
-    let (cwd, env) = process_context(cwd)?;
-    let layer = read_layers(&cwd, &env)?.1;
-    let mut out = String::from("\n[webfetch]\n");
-    match &layer.webfetch_allow_hosts {
-        Some(hosts) => {
-            let _ = writeln!(out, "allow_hosts = {hosts:?}");
-        }
-        None => out.push_str("# allow_hosts: any public host\n"),
-    }
-    let _ = writeln!(out, "deny_hosts = {:?}", layer.webfetch_deny_hosts);
-    let _ = writeln!(
-        out,
-        "allow_private = {}",
-        layer.webfetch_allow_private.unwrap_or(false)
-    );
-    let _ = writeln!(
-        out,
-        "\n[plugins]\nreplace_builtins = {:?}",
-        layer.replace_builtins
-    );
-    Ok(out)
-}
-
-/// [`load_permission`] with `env` standing for the environment.
-pub fn resolve_permission(
-    cwd: &Path,
-    env: &HashMap<String, String>,
-) -> Result<Policy, ConfigError> {
-    Ok(read_layers(cwd, env)?.1.permission)
-}
-
-/// The files that apply to `cwd`, weakest first, and their settings merged.
-fn read_layers(
-    cwd: &Path,
-    env: &HashMap<String, String>,
-) -> Result<(Vec<PathBuf>, Layer), ConfigError> {
+    env: HashMap<String, String>,
+    trust: ProjectTrust,
+) -> Result<Config, ConfigError> {
     let mut sources = Vec::new();
-    let user_dir = crate::dirs::config_dir_with(env.get("CONCH_CONFIG_DIR").map(Into::into));
-    if let Some(user) = user_dir.map(|d| d.join(FILE_NAME)).filter(|f| f.is_file()) {
-        sources.push(user);
-    }
-    if let Some(project) = file::project_file(cwd).filter(|p| !sources.contains(p)) {
-        sources.push(project);
-    }
     let mut layer = Layer::default();
-    for source in &sources {
-        layer = layer.merge(file::read(source, env)?);
+    let user_dir = crate::dirs::config_dir_with(env.get("CONCH_CONFIG_DIR").map(Into::into));
+    let user_file = user_dir.map(|d| d.join(FILE_NAME)).filter(|f| f.is_file());
+    if let Some(user) = &user_file {
+        layer = file::parse(&read_text(user)?, user, &env)?;
+        sources.push(user.clone());
     }
-    Ok((sources, layer))
+    let mut project = None;
+    if let Some(path) = file::project_file(cwd).filter(|p| Some(p) != user_file.as_ref()) {
+        let text = read_text(&path)?;
+        let parsed = file::parse(&text, &path, &env)?;
+        let root = crate::workspace::root_of(path.parent().unwrap_or(cwd));
+        let subject = crate::trust::config_subject(text.as_bytes());
+        let trusted = trust == ProjectTrust::Granted || crate::trust::is_trusted(&root, &subject);
+        let (narrowed, needs_trust) = parsed.clone().untrusted(&layer);
+        layer = layer.merge(if trusted { parsed } else { narrowed });
+        project = Some(ProjectFile {
+            file: path.clone(),
+            root,
+            subject,
+            needs_trust,
+            trusted,
+        });
+        sources.push(path);
+    }
+    Ok(Config {
+        sources,
+        project,
+        layer,
+        env,
+    })
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_path_buf(),
+        source: std::sync::Arc::new(source),
+    })
+}
+
+/// Resolves the provider configuration for a run in `cwd`, with `env` standing for the
+/// environment and the project's file trusted (for tests of resolution).
+pub fn resolve(cwd: &Path, env: &HashMap<String, String>) -> Result<ResolvedConfig, ConfigError> {
+    read(cwd, env.clone(), ProjectTrust::Granted)?.resolve(&FlagOverrides::default())
+}
+
+impl Config {
+    /// The provider and run limits, with the command line's choices on top.
+    pub fn resolve(&self, flags: &FlagOverrides) -> Result<ResolvedConfig, ConfigError> {
+        let mut overrides = EnvOverrides::from_env(&self.env);
+        if let Some(provider) = &flags.provider {
+            overrides.provider = Some(provider.clone());
+        }
+        if let Some(model) = &flags.model {
+            overrides.model = Some(model.clone());
+        }
+        let mut config = resolve_layer(self.layer.clone(), &overrides, &self.env)?;
+        config.sources = self.sources.clone();
+        Ok(config)
+    }
+
+    /// The permission policy: the `[permission]` tables, the project's rules last.
+    pub fn permission(&self) -> Policy {
+        self.layer.permission.clone()
+    }
+
+    /// How commands are confined: `[sandbox]` over the default (workspace-write, no
+    /// network).
+    pub fn sandbox(&self) -> crate::sandbox::SandboxPolicy {
+        let default = crate::sandbox::SandboxPolicy::default();
+        crate::sandbox::SandboxPolicy {
+            mode: self.layer.sandbox_mode.unwrap_or(default.mode),
+            network: self.layer.sandbox_network.unwrap_or(default.network),
+            pass_env: self.layer.sandbox_env.clone(),
+        }
+    }
+
+    /// The hosts tools may fetch from: `[webfetch]` over the default (any public host,
+    /// no private or loopback addresses).
+    pub fn webfetch(&self) -> crate::host_api::HttpPolicy {
+        crate::host_api::HttpPolicy {
+            allow_hosts: self.layer.webfetch_allow_hosts.clone().unwrap_or_default(),
+            deny_hosts: self.layer.webfetch_deny_hosts.clone(),
+            allow_private: self.layer.webfetch_allow_private.unwrap_or(false),
+        }
+    }
+
+    /// The `[agents.NAME]` tables (the project's replacing the user's of the same name).
+    pub fn agents(&self) -> Vec<AgentConfig> {
+        self.layer.agents.values().cloned().collect()
+    }
+
+    /// The built-in tools installed plugins may replace (`[plugins] replace_builtins`).
+    pub fn replace_builtins(&self) -> &[String] {
+        &self.layer.replace_builtins
+    }
+
+    /// The project's settings that are left out because it is not trusted (empty when it
+    /// is, or when it sets nothing that needs trust).
+    pub fn ignored(&self) -> &[String] {
+        match &self.project {
+            Some(p) if !p.trusted => &p.needs_trust,
+            _ => &[],
+        }
+    }
+
+    /// Records that the user trusts the project's file as it is now.
+    pub fn trust_project(&self) -> std::io::Result<()> {
+        match &self.project {
+            Some(p) => crate::trust::record(&p.root, &p.subject),
+            None => Ok(()),
+        }
+    }
+
+    /// `[permission]`, `[sandbox]`, `[webfetch]`, `[plugins]` and `[agents]` as they apply,
+    /// for `conch config show`.
+    pub fn render_rest(&self) -> String {
+        let mut out = String::new();
+        let policy = &self.layer.permission;
+        out.push_str("\n[permission]\n");
+        for key in ["read", "edit", "bash", "webfetch"] {
+            let decision = policy
+                .defaults
+                .get(key)
+                .copied()
+                .unwrap_or_else(|| crate::permission::builtin_default(key));
+            let _ = writeln!(out, "{key} = \"{decision}\"");
+        }
+        for (key, decision) in policy
+            .defaults
+            .iter()
+            .filter(|(k, _)| !["read", "edit", "bash", "webfetch"].contains(&k.as_str()))
+        {
+            let _ = writeln!(out, "{key} = \"{decision}\"");
+        }
+        for rule in &policy.rules {
+            let _ = writeln!(out, "# rule: {rule}");
+        }
+        for rule in &policy.restrictions {
+            let _ = writeln!(out, "# rule (untrusted project, only stricter): {rule}");
+        }
+        let sandbox = self.sandbox();
+        let _ = writeln!(
+            out,
+            "\n[sandbox]\nmode = {:?}\nnetwork = {}\nenv = {:?}",
+            sandbox.mode.as_str(),
+            sandbox.network,
+            sandbox.pass_env
+        );
+        if !self.layer.sandbox_deny_read.is_empty() {
+            let _ = writeln!(out, "deny_read = {:?}", self.layer.sandbox_deny_read);
+        }
+        out.push_str("\n[webfetch]\n");
+        match &self.layer.webfetch_allow_hosts {
+            Some(hosts) => {
+                let _ = writeln!(out, "allow_hosts = {hosts:?}");
+            }
+            None => out.push_str("# allow_hosts: any public host\n"),
+        }
+        let _ = writeln!(out, "deny_hosts = {:?}", self.layer.webfetch_deny_hosts);
+        let _ = writeln!(
+            out,
+            "allow_private = {}",
+            self.layer.webfetch_allow_private.unwrap_or(false)
+        );
+        let _ = writeln!(
+            out,
+            "\n[plugins]\nreplace_builtins = {:?}",
+            self.layer.replace_builtins
+        );
+        for agent in self.layer.agents.values() {
+            let _ = writeln!(out, "\n[agents.{}]", agent.name);
+            let _ = writeln!(out, "description = {:?}", agent.description);
+            if let Some(tools) = &agent.tools {
+                let _ = writeln!(out, "tools = {tools:?}");
+            }
+            if let Some(model) = &agent.model {
+                let _ = writeln!(out, "model = {model:?}");
+            }
+            for (key, decision) in &agent.permission.defaults {
+                let _ = writeln!(out, "permission.{key} = \"{decision}\"");
+            }
+            for rule in &agent.permission.rules {
+                let _ = writeln!(out, "# rule: {rule}");
+            }
+        }
+        if let Some(project) = &self.project {
+            let state = match (project.trusted, project.needs_trust.is_empty()) {
+                (_, true) => "it only narrows, so it needs no trust".to_string(),
+                (true, false) => "trusted".to_string(),
+                (false, false) => format!(
+                    "NOT trusted, so these settings are ignored: {} (trust it with `conch config trust`, or --trust-project for one run)",
+                    project.needs_trust.join(", ")
+                ),
+            };
+            let _ = writeln!(out, "\n# project file {}: {state}", project.file.display());
+        }
+        out
+    }
 }
 
 /// Picks the active provider from merged files and the environment, and fills in

@@ -332,14 +332,28 @@ fn webfetch_lists_merge_and_the_project_decides_private_addresses() {
     let setup = Setup::new()
         .user_file("[webfetch]\nallow_hosts = [\"docs.rs\"]\ndeny_hosts = [\"a.example\"]\n")
         .project_file("[webfetch]\ndeny_hosts = [\"b.example\"]\nallow_private = true\n");
-    let policy = resolve_webfetch(setup.project.path(), &setup.env).unwrap();
+    let policy = read(
+        setup.project.path(),
+        setup.env.clone(),
+        ProjectTrust::Granted,
+    )
+    .map(|c| c.webfetch())
+    .unwrap();
     assert_eq!(policy.allow_hosts, ["docs.rs"]);
     assert_eq!(policy.deny_hosts, ["a.example", "b.example"]);
     assert!(policy.allow_private);
     let nothing = Setup::new();
-    let default = resolve_webfetch(nothing.project.path(), &nothing.env).unwrap();
+    let default = read(
+        nothing.project.path(),
+        nothing.env.clone(),
+        ProjectTrust::Granted,
+    )
+    .map(|c| c.webfetch())
+    .unwrap();
     assert!(!default.allow_private && default.allow_hosts.is_empty());
     let typo = Setup::new().project_file("[webfetch]\nallow_privat = true\n");
-    let error = resolve_webfetch(typo.project.path(), &typo.env).unwrap_err();
+    let error = read(typo.project.path(), typo.env.clone(), ProjectTrust::Granted)
+        .map(|c| c.webfetch())
+        .unwrap_err();
     assert!(error.to_string().contains("allow_privat"), "{error}");
 }

@@ -22,6 +22,9 @@ pub fn builtin_default(permission: &str) -> Decision {
 pub struct Policy {
     pub defaults: BTreeMap<String, Decision>,
     pub rules: Vec<PermissionRule>,
+    /// Rules of a project file the user has not trusted: applied apart from the others,
+    /// they can only make a decision stricter (an `ask` there never lifts a `deny`).
+    pub restrictions: Vec<PermissionRule>,
 }
 
 /// The command-line overrides.
@@ -304,6 +307,20 @@ impl Gate {
                 source: Source::Rule(rule.clone()),
             };
         }
+        let strictest = self
+            .policy
+            .restrictions
+            .iter()
+            .filter(|rule| rule.matches(&request.tool, &request.permission, request.key.as_deref()))
+            .max_by_key(|rule| rule.decision.strictness());
+        if let Some(rule) = strictest
+            && rule.decision.strictness() > verdict.decision.strictness()
+        {
+            verdict = Verdict {
+                decision: rule.decision,
+                source: Source::Rule(rule.clone()),
+            };
+        }
         if let Some(agent) = &self.agent {
             let by_agent = |decision| Verdict {
                 decision,
@@ -435,6 +452,60 @@ impl Gate {
             paths.join(", ")
         );
         self.ask(approver, &question, first)
+    }
+
+    /// Whether changes that include conch's own configuration in the project may be
+    /// written: a denial still denies, and otherwise only a person can allow it, asked
+    /// every time; flags, allow rules and "yes for this session" do not cover it.
+    pub fn check_protected_changes(
+        &mut self,
+        requests: &[Request],
+        protected: &[&str],
+        preview: &str,
+        approver: Option<&mut (dyn Approver + '_)>,
+    ) -> Result<Allowed, Denied> {
+        for request in requests {
+            let verdict = self.decide(request);
+            if verdict.decision == Decision::Deny {
+                return Err(Denied {
+                    message: self.denied_message(request, &verdict.source),
+                    by: DecidedBy::from(&verdict.source),
+                });
+            }
+        }
+        let tool = requests.first().map_or("", |r| r.tool.as_str());
+        let Some(approver) = approver else {
+            return Err(Denied {
+                message: format!(
+                    "denied: `{tool}` would change {}, conch's own configuration in this project; \
+                     that needs the user's approval on a terminal every time (--yes, --allow-edit \
+                     and rules do not cover it); say what to change there and let the user do it",
+                    protected.join(", ")
+                ),
+                by: DecidedBy::Headless,
+            });
+        };
+        let question = format!(
+            "{preview}`{tool}` wants to change {}, conch's own configuration in this project \
+             (it can change what conch allows next time). Allow it this once?",
+            protected.join(", ")
+        );
+        match approver.approve(&question) {
+            Approval::Once | Approval::ForSession => Ok(Allowed {
+                by: DecidedBy::User,
+                remember: false,
+            }),
+            Approval::No(note) => Err(Denied {
+                message: match note {
+                    Some(note) => format!("denied: the user refused the change and said: {note}"),
+                    None => format!(
+                        "denied: the user refused the change to {}; do not retry it",
+                        protected.join(", ")
+                    ),
+                },
+                by: DecidedBy::User,
+            }),
+        }
     }
 
     /// Asks `approver` about `request` and remembers a "yes for this session".
@@ -586,6 +657,7 @@ mod tests {
                     .iter()
                     .map(|(tool, pattern, d)| PermissionRule::new(tool, pattern, *d))
                     .collect(),
+                ..Policy::default()
             },
             Flags::default(),
         )
@@ -644,6 +716,21 @@ mod tests {
             decision(&reversed, "bash", "bash", "git status"),
             Decision::Deny
         );
+    }
+
+    #[test]
+    fn restrictions_of_an_untrusted_project_only_ever_make_a_decision_stricter() {
+        let mut gate = rules(&[
+            ("bash", "git *", Decision::Allow),
+            ("bash", "rm *", Decision::Deny),
+        ]);
+        gate.policy.restrictions = vec![
+            PermissionRule::new("bash", "rm *", Decision::Ask),
+            PermissionRule::new("bash", "git push*", Decision::Ask),
+        ];
+        assert_eq!(decision(&gate, "bash", "bash", "rm -rf x"), Decision::Deny);
+        assert_eq!(decision(&gate, "bash", "bash", "git push"), Decision::Ask);
+        assert_eq!(decision(&gate, "bash", "bash", "git log"), Decision::Allow);
     }
 
     #[test]

@@ -11,6 +11,6 @@ mod rule;
 
 pub use gate::{
     AgentRestriction, Allowed, Approval, Approver, DecidedBy, Denied, Flags, Gate, Policy, Request,
-    Source, ToolSet, Verdict,
+    Source, ToolSet, Verdict, builtin_default,
 };
 pub use rule::{Decision, PermissionRule, shell_operator, wildcard_match};

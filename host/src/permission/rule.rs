@@ -15,6 +15,15 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// How much it holds back: allow < ask < deny.
+    pub fn strictness(self) -> u8 {
+        match self {
+            Decision::Allow => 0,
+            Decision::Ask => 1,
+            Decision::Deny => 2,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Allow => "allow",

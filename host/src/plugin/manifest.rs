@@ -171,8 +171,9 @@ impl PluginInfo {
             }
             Ok(())
         })?;
-        let manifest = manifest.ok_or(ManifestError::Missing)?;
+        let mut manifest = manifest.ok_or(ManifestError::Missing)?;
         manifest.validate()?;
+        manifest.decide_by_capability();
         let info = PluginInfo { manifest, imports };
         info.check_imports()?;
         Ok(info)
@@ -292,6 +293,32 @@ const ALL_CAPABILITIES: [Capability; 6] = [
 ];
 
 impl Manifest {
+    /// A tool is decided by what its plugin can reach, not by the label in its manifest:
+    /// one whose plugin can run commands is decided as `bash` on its key argument (the
+    /// only command the `process` import will run for that call), one whose plugin can
+    /// fetch as `webfetch`. A plugin with both is decided as `bash`, the wider grant; its
+    /// fetches are still held to the approved key argument and `[webfetch]`.
+    fn decide_by_capability(&mut self) {
+        let key = if self.capabilities.contains(&Capability::Process) {
+            "bash"
+        } else if self.capabilities.contains(&Capability::Http) {
+            "webfetch"
+        } else {
+            return;
+        };
+        for tool in &mut self.tools {
+            if tool.permission != key {
+                tracing::debug!(
+                    plugin = %self.name,
+                    tool = %tool.name,
+                    label = %tool.permission,
+                    "decided as `{key}`: its plugin can reach that far"
+                );
+                key.clone_into(&mut tool.permission);
+            }
+        }
+    }
+
     /// Checks names and schemas: what the model and the providers' APIs will rely on.
     pub fn validate(&self) -> Result<(), ManifestError> {
         let invalid = |m: String| Err(ManifestError::Invalid(m));

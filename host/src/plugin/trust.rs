@@ -2,20 +2,14 @@
 //! project. Built-ins are trusted, and so is a file named with `--plugin` for that run
 //! (you typed it); an installed plugin declaring `process` or `http` is asked about on
 //! its first call in a project (each command or fetch is still asked for by the gate).
-//! A yes is kept in the data dir, by project root and the plugin's digest, so a changed
-//! plugin is asked about again.
+//! A yes is kept in the trust store (`crate::trust`), by project root and the plugin's
+//! digest, so a changed plugin is asked about again.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::reach::listed;
 use super::{Capability, Origin, Plugin, ToolSpec};
 use crate::permission::{Approval, Approver};
-
-/// The file of trusted plugins: project root → `name sha256` entries.
-fn store_file() -> Option<PathBuf> {
-    crate::dirs::data_dir().map(|d| d.join("trusted-plugins.json"))
-}
 
 /// What `plugin` can do that needs trusting first, in words (`run commands and fetch
 /// URLs`): a third-party plugin's reach beyond the workspace, or its taking a built-in
@@ -79,10 +73,10 @@ fn check(
     if yes {
         return Ok(());
     }
-    let entry = format!("{} {}", plugin.name(), plugin.digest());
-    let project = root.to_string_lossy().into_owned();
-    let mut trusted = load();
-    if trusted.get(&project).is_some_and(|e| e.contains(&entry)) {
+    let subject = format!("plugin {} {}", plugin.name(), plugin.digest());
+    // Before the one trust store, entries were `NAME DIGEST`.
+    let legacy = format!("{} {}", plugin.name(), plugin.digest());
+    if crate::trust::is_trusted(root, &subject) || crate::trust::is_trusted(root, &legacy) {
         return Ok(());
     }
     let source = match &plugin.origin {
@@ -101,8 +95,7 @@ fn check(
     );
     match approver.approve(&question) {
         Approval::Once | Approval::ForSession => {
-            trusted.entry(project).or_default().push(entry);
-            if let Err(e) = save(&trusted) {
+            if let Err(e) = crate::trust::record(root, &subject) {
                 tracing::warn!("cannot record the trust in plugin {}: {e}", plugin.name());
             }
             Ok(())
@@ -114,21 +107,4 @@ fn check(
             )
         })),
     }
-}
-
-fn load() -> BTreeMap<String, Vec<String>> {
-    store_file()
-        .and_then(|f| std::fs::read(f).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
-}
-
-fn save(trusted: &BTreeMap<String, Vec<String>>) -> std::io::Result<()> {
-    let file = store_file().ok_or_else(|| std::io::Error::other("no data dir"))?;
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let temp = file.with_extension("json.tmp");
-    std::fs::write(&temp, serde_json::to_vec_pretty(trusted)?)?;
-    std::fs::rename(temp, file)
 }

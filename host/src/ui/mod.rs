@@ -6,7 +6,7 @@ mod prompt;
 mod text;
 
 pub use json::JsonEvents;
-pub use prompt::{TerminalApprover, TerminalAsker};
+pub use prompt::{TerminalApprover, TerminalAsker, confirm};
 pub use text::TextRenderer;
 
 /// Whether to colour output: only on a terminal, and never with `NO_COLOR` set.

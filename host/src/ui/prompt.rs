@@ -27,6 +27,18 @@ impl Approver for TerminalApprover {
     }
 }
 
+/// Asks a yes/no question on stderr and reads the answer from stdin; anything but a yes
+/// (or no answer) is a no.
+pub fn confirm(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
+}
+
 /// Asks a tool's question on stderr and reads the answer from stdin.
 #[derive(Debug)]
 pub struct TerminalAsker;
