@@ -167,6 +167,8 @@ fn a_misbehaving_plugin_is_a_tool_error_from_the_cli() {
         &plugin,
         "--timeout",
         "0.3",
+        // The hostile plugin can run commands, so its tools are decided as `bash`.
+        "--yes",
     ]));
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("limit and was stopped"), "{out:?}");

@@ -110,6 +110,13 @@ fn install_list_inspect_use_and_remove_a_plugin() {
         "{out:?}"
     );
 
+    // A plugin that can run commands has its tools decided as `bash`, whatever their
+    // label: the user allows `echo` by a rule, so only the trust question remains.
+    let config = std::fs::read_to_string(project.config_file()).unwrap();
+    project.write_config(&format!(
+        "{config}\n[[permission.rules]]\ntool = \"echo\"\npattern = \"*\"\ndecision = \"allow\"\n"
+    ));
+
     // It declares `process` and `http`: its first use in a project must be trusted.
     // Headless, it is refused; --yes lets it run without recording anything.
     let out = conch(&project, &["tool", "echo", r#"{"hello":"plugin"}"#]);

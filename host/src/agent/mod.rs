@@ -467,7 +467,20 @@ impl Agent {
                     }
                     reply.reasoning.push_str(&text);
                 }
-                ProviderEvent::ToolCall(call) => reply.tool_calls.push(call),
+                ProviderEvent::ToolCall(mut call) => {
+                    // Each result must answer one call: a repeated (or missing) id would
+                    // leave the model seeing one result for several calls.
+                    let taken = |id: &str| reply.tool_calls.iter().any(|c| c.id == id);
+                    if call.id.is_empty() || taken(&call.id) {
+                        let base = if call.id.is_empty() { "call" } else { &call.id };
+                        let mut n = reply.tool_calls.len() + 1;
+                        while taken(&format!("{base}_{n}")) {
+                            n += 1;
+                        }
+                        call.id = format!("{base}_{n}");
+                    }
+                    reply.tool_calls.push(call);
+                }
                 ProviderEvent::RemoteTool(activity) => {
                     if show {
                         io.events.emit(&match activity {

@@ -277,17 +277,35 @@ fn is_public(ip: IpAddr) -> bool {
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
+            let segments = v6.segments();
+            // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d, so also
+            // `[::127.0.0.1]`) addresses reach the IPv4 address inside.
+            if segments[..6].iter().all(|&s| s == 0) || v6.to_ipv4_mapped().is_some() {
+                if v6.is_loopback() || v6.is_unspecified() {
+                    return false;
+                }
+                if let Some(v4) = v6.to_ipv4() {
+                    return is_public(IpAddr::V4(v4));
+                }
             }
-            let first = v6.segments()[0];
+            let [first, second, third, ..] = segments;
+            // 6to4 (2002::/16) carries an IPv4 address in its next 32 bits.
+            if first == 0x2002 {
+                let [a, b] = second.to_be_bytes();
+                let [c, d] = third.to_be_bytes();
+                return is_public(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
-                || first == 0x0064 && v6.segments()[1] == 0xff9b)
+                || (first & 0xffc0) == 0xfec0
+                || first == 0x2001 && second == 0x0db8
+                // Teredo tunnels to an address the host cannot check.
+                || first == 0x2001 && second == 0
+                // NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48).
+                || first == 0x0064 && second == 0xff9b)
         }
     }
 }
@@ -372,6 +390,29 @@ mod tests {
                 .contains("deny_hosts"),
             "declared, but the user's deny list still wins"
         );
+    }
+
+    #[test]
+    fn ipv4_inside_ipv6_is_judged_by_the_ipv4_address() {
+        for private in [
+            "::127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::1",
+            "2002:7f00:1::1",
+            "2002:c0a8:101::",
+            "2001:0:4136:e378::1",
+            "64:ff9b::7f00:1",
+            "fec0::1",
+        ] {
+            let ip: IpAddr = private.parse().unwrap();
+            assert!(!is_public(ip), "{private}");
+        }
+        for public in ["2606:4700::1111", "::ffff:1.1.1.1", "2002:0101:0101::1"] {
+            let ip: IpAddr = public.parse().unwrap();
+            assert!(is_public(ip), "{public}");
+        }
+        let open = HttpPolicy::default();
+        assert!(check(&open, "http://[::127.0.0.1]/").is_err());
     }
 
     #[test]
