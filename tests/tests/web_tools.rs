@@ -399,3 +399,29 @@ fn a_plugin_fetches_only_from_the_hosts_it_declares_on_every_hop() {
         "{out:?}"
     );
 }
+
+#[test]
+fn replay_with_yes_still_refuses_a_host_the_config_denies() {
+    use conch_tests::mock::{MockLlm, Reply};
+    let server = WebServer::start();
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("webfetch", serde_json::json!({"url": server.url("/page")})),
+        Reply::text("read it"),
+    ]);
+    let project = Project::with_config(&mock.url(), LOCAL);
+    let out = run(&mut project.conch(&["run", "--yes", "read the release notes"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let id = project.session_lines()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let config = std::fs::read_to_string(project.config_file()).unwrap();
+    project.write_config(&config.replace(
+        "allow_private = true",
+        "allow_private = true\ndeny_hosts = [\"127.0.0.1\"]",
+    ));
+    let out = run(&mut project.conch(&["replay", &id, "--yes"]));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stdout.contains("differs"), "{out:?}");
+    assert!(out.stdout.contains("deny_hosts"), "{out:?}");
+}

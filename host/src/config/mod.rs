@@ -465,6 +465,7 @@ fn api_provider(
         ..
     } = p;
 
+    let url_from_preset = overrides.base_url.is_none() && base_url.is_none();
     let base_url = match (&overrides.base_url, base_url) {
         (Some(url), _) => url.clone(),
         (None, Some(url)) => url?,
@@ -509,6 +510,18 @@ fn api_provider(
             .filter(|key| !key.is_empty())
             .cloned(),
     };
+    // A hosted preset's own server refuses every request without its key: say so now,
+    // rather than after a round of retries.
+    if api_key.is_none()
+        && url_from_preset
+        && let Some(var) = preset.and_then(|p| p.key_env)
+    {
+        return Err(ConfigError::Missing {
+            field: "api key",
+            fix: format!("set {var} (or providers.{name}.api_key in conch.toml, or CONCH_API_KEY)"),
+            provider: name,
+        });
+    }
     let headers = headers
         .into_iter()
         .map(|(header, value)| Ok((header, value?)))

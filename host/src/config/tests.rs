@@ -276,6 +276,21 @@ fn a_hosted_preset_needs_only_a_key() {
 }
 
 #[test]
+fn a_hosted_preset_without_its_key_says_which_variable_to_set() {
+    let err = Setup::new().env("CONCH_PROVIDER", "deepseek").error();
+    assert!(err.contains("provider `deepseek` has no api key"), "{err}");
+    assert!(err.contains("set DEEPSEEK_API_KEY"), "{err}");
+    // Behind a URL of the user's own (a proxy), no key may be needed.
+    let config = Setup::new()
+        .project_file(
+            "provider = \"deepseek\"\n[providers.deepseek]\nbase_url = \"http://proxy:8080/v1\"\n",
+        )
+        .resolve()
+        .unwrap();
+    assert!(config.provider.api_key.is_none());
+}
+
+#[test]
 fn missing_model_says_which_provider_and_what_to_set() {
     let err = Setup::new().project_file("provider = \"vllm\"\n").error();
     assert!(err.contains("provider `vllm` has no model"), "{err}");
