@@ -149,3 +149,48 @@ fn a_very_long_path_is_outside() {
     let long = "a/".repeat(5000) + "x.txt";
     assert_outside(&work, "read", serde_json::json!({"path": long}));
 }
+
+/// `conch tool NAME INPUT --cwd DIR ARGS…`, stopped if it has not ended in 30 s.
+fn tool_or_hang(dir: &Path, name: &str, input: &str, args: &[&str]) -> conch_tests::Run {
+    let cwd = dir.to_string_lossy();
+    let mut child = conch_tests::conch(&["tool", name, input, "--cwd", &cwd])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("conch tool {name} {input} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    conch_tests::Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_fifo_or_device_is_refused_instead_of_hanging_the_agent() {
+    let (_base, work) = setup();
+    let made = std::process::Command::new("mkfifo")
+        .arg(work.join("pipe"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    symlink(work.join("pipe"), work.join("link-to-pipe")).unwrap();
+    symlink("/dev/zero", work.join("zeros")).unwrap();
+    for (name, input) in [
+        ("read", r#"{"path":"pipe"}"#),
+        ("read", r#"{"path":"link-to-pipe"}"#),
+        ("read", r#"{"path":"zeros"}"#),
+        ("write", r#"{"path":"pipe","content":"x"}"#),
+    ] {
+        let run = tool_or_hang(&work, name, input, &["--yes"]);
+        assert_eq!(run.code, Some(1), "{name} {input}: {run:?}");
+        assert!(
+            run.stderr.contains("not a regular file"),
+            "{name} {input}: {run:?}"
+        );
+    }
+}

@@ -310,6 +310,11 @@ impl PluginRegistry {
             let input: serde_json::Value = serde_json::from_str(input_json).ok()?;
             input.get(field)?.as_str().map(str::to_string)
         });
+        if spec.key_arg.as_deref() == Some("path")
+            && let Some(path) = &approved
+        {
+            refuse_special_file(&ctx.cwd, path)?;
+        }
         let (engine, pre) = prepare(&self.wasm, &self.cache, plugin)?;
         let _slot = self.slots.take();
         call::invoke(
@@ -325,6 +330,31 @@ impl PluginRegistry {
             },
         )
     }
+}
+
+/// Refuses a path that names a FIFO, a socket or a device: opening one for a plugin
+/// could block the host forever (a FIFO with no writer), where no deadline reaches.
+/// Links are followed, as the plugin's open would; a path that does not exist or leads
+/// out of the workspace is for the plugin to report.
+fn refuse_special_file(cwd: &Path, path: &str) -> Result<(), ToolError> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(metadata) = std::fs::metadata(cwd.join(path)) else {
+        return Ok(());
+    };
+    let kind = metadata.file_type();
+    let what = if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        return Ok(());
+    };
+    Err(ToolError::InvalidInput(format!(
+        "{path} is {what}, not a regular file; tools read and write regular files only \
+         (reading it could wait forever)"
+    )))
 }
 
 /// The plugin's `InstancePre`, made once: engine, then compiled component (through the
