@@ -199,6 +199,7 @@ pub fn load_sandbox(cwd: Option<&Path>) -> Result<crate::sandbox::SandboxPolicy,
         mode: layer.sandbox_mode.unwrap_or(default.mode),
         network: layer.sandbox_network.unwrap_or(default.network),
         pass_env: layer.sandbox_env,
+        deny_read: default.deny_read,
     })
 }
 

@@ -1,21 +1,24 @@
-//! Confining a command on Linux: Landlock (read anywhere, write only where allowed) and a
-//! seccomp filter that refuses network sockets (anything but Unix sockets), applied by
-//! the process that then execs the command.
+//! Confining a command on Linux: Landlock (read anywhere, write only where allowed; where
+//! the kernel has them, no signals to and no abstract Unix sockets of processes outside,
+//! no Unix socket paths outside the writable places) and a seccomp filter that refuses
+//! network sockets (anything but Unix sockets), applied by the process that then execs
+//! the command.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use landlock::{
     ABI, Access, AccessFs, Compatible, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr,
-    path_beneath_rules,
+    Scope, path_beneath_rules,
 };
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
     SeccompRule, TargetArch,
 };
 
-/// The Landlock ABI this code asks for; older kernels get what they support.
-const LANDLOCK_ABI: ABI = ABI::V5;
+/// The Landlock ABI this code asks for; older kernels get what they support (scopes need
+/// 6, confining Unix socket paths 9).
+const LANDLOCK_ABI: ABI = ABI::V9;
 
 /// What a child may do.
 pub struct Confinement {
@@ -39,6 +42,23 @@ pub fn landlock_available() -> bool {
     })
 }
 
+/// The Landlock ABI this kernel offers; 0 without Landlock.
+#[allow(unsafe_code)]
+pub fn landlock_abi() -> i64 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attribute, size 0 and the VERSION flag the syscall reads and
+    // writes no memory; it returns the ABI version or -1.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    abi.max(0)
+}
+
 /// Confines the calling process (single-threaded, about to exec the command) as
 /// `confinement` says. Runs in `conch sandbox-exec`, the small step between conch and
 /// the command: doing it there lets conch start commands with `posix_spawn` instead of
@@ -56,12 +76,14 @@ pub fn confine_self(confinement: &Confinement) -> Result<(), String> {
     Ok(())
 }
 
-/// Read and execute anywhere; write only beneath `writable`.
+/// Read and execute anywhere; write (and connect to Unix sockets) only beneath
+/// `writable`; signal and reach abstract sockets only within the command's own tree.
 fn landlock_ruleset(writable: &[PathBuf]) -> Result<RulesetCreated, landlock::RulesetError> {
     let all = AccessFs::from_all(LANDLOCK_ABI);
     let read = AccessFs::from_read(LANDLOCK_ABI);
     Ruleset::default()
         .handle_access(all)?
+        .scope(Scope::Signal | Scope::AbstractUnixSocket)?
         .create()?
         .add_rules(path_beneath_rules(["/"], read))?
         .add_rules(path_beneath_rules(writable, all))
