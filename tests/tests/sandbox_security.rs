@@ -423,6 +423,22 @@ fn the_network_is_off() {
 }
 
 #[test]
+fn input_cannot_be_pushed_into_a_terminal() {
+    if !Path::new("/usr/bin/python3").exists() {
+        return;
+    }
+    for mode in ALL {
+        let scene = Scene::new(mode);
+        // stdin is /dev/null: without the filter the kernel answers ENOTTY (25); the
+        // filter answers first, EACCES (13).
+        let out = scene.sandbox(
+            "/usr/bin/python3 -c 'import fcntl,termios\ntry: fcntl.ioctl(0, termios.TIOCSTI, b\"x\")\nexcept OSError as e: print(\"errno\", e.errno)'",
+        );
+        assert!(out.stdout.contains("errno 13"), "{mode:?}: {out:?}");
+    }
+}
+
+#[test]
 fn the_fallback_keeps_writes_inside_the_workspace_and_says_what_it_leaves_open() {
     let scene = Scene::new(Mode::Fallback);
     let canary = scene.outside.join("canary");

@@ -69,10 +69,8 @@ pub fn confine_self(confinement: &Confinement) -> Result<(), String> {
             .and_then(RulesetCreated::restrict_self)
             .map_err(|e| format!("cannot enter the Landlock sandbox: {e}"))?;
     }
-    if !confinement.network {
-        seccompiler::apply_filter(&no_network_filter()?)
-            .map_err(|e| format!("cannot install the network filter: {e}"))?;
-    }
+    seccompiler::apply_filter(&syscall_filter(confinement.network)?)
+        .map_err(|e| format!("cannot install the seccomp filter: {e}"))?;
     Ok(())
 }
 
@@ -89,25 +87,39 @@ fn landlock_ruleset(writable: &[PathBuf]) -> Result<RulesetCreated, landlock::Ru
         .add_rules(path_beneath_rules(writable, all))
 }
 
-/// `socket()` for anything but `AF_UNIX` fails with EACCES; so does `io_uring_setup`
-/// (it could open sockets behind the filter's back).
-fn no_network_filter() -> Result<BpfProgram, String> {
-    let not_unix = SeccompCondition::new(
-        0,
-        SeccompCmpArgLen::Dword,
-        SeccompCmpOp::Ne,
-        libc::AF_UNIX as u64,
-    )
-    .and_then(|condition| SeccompRule::new(vec![condition]))
-    .map_err(|e| format!("cannot build the network filter: {e}"))?;
-    let rules = [
-        (libc::SYS_socket, vec![not_unix]),
-        (libc::SYS_io_uring_setup, vec![]),
-    ]
-    .into_iter()
-    .collect();
+/// Pushing input into a terminal (`TIOCSTI`, `TIOCLINUX`) fails with EACCES: a command
+/// shares conch's session, so its controlling terminal is the user's shell. (A new
+/// session, as `bwrap --new-session` makes, would also do, but `setsid` costs ~10 ms
+/// here: the kernel creates a scheduler autogroup for it.) Without network, `socket()`
+/// for anything but `AF_UNIX` fails too, and so does `io_uring_setup` (it could open
+/// sockets behind the filter's back). The ioctl request is compared on its low 32 bits,
+/// which is what the kernel reads.
+fn syscall_filter(network: bool) -> Result<BpfProgram, String> {
+    let rule = |arg: u8, op: SeccompCmpOp, value: u64| {
+        SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
+            .and_then(|condition| SeccompRule::new(vec![condition]))
+            .map_err(|e| format!("cannot build the seccomp filter: {e}"))
+    };
+    // The request type is `c_ulong` with glibc and `c_int` with musl.
+    #[allow(clippy::unnecessary_cast)]
+    let (sti, linux) = (libc::TIOCSTI as u64, libc::TIOCLINUX as u64);
+    let mut rules = vec![(
+        libc::SYS_ioctl,
+        vec![
+            rule(1, SeccompCmpOp::Eq, sti)?,
+            rule(1, SeccompCmpOp::Eq, linux)?,
+        ],
+    )];
+    if !network {
+        rules.push((
+            libc::SYS_socket,
+            vec![rule(0, SeccompCmpOp::Ne, libc::AF_UNIX as u64)?],
+        ));
+        rules.push((libc::SYS_io_uring_setup, vec![]));
+    }
+    let rules = rules.into_iter().collect();
     let arch = TargetArch::try_from(std::env::consts::ARCH)
-        .map_err(|e| format!("no network filter for this architecture: {e}"))?;
+        .map_err(|e| format!("no seccomp filter for this architecture: {e}"))?;
     SeccompFilter::new(
         rules,
         SeccompAction::Allow,
@@ -115,5 +127,5 @@ fn no_network_filter() -> Result<BpfProgram, String> {
         arch,
     )
     .and_then(BpfProgram::try_from)
-    .map_err(|e| format!("cannot build the network filter: {e}"))
+    .map_err(|e| format!("cannot build the seccomp filter: {e}"))
 }

@@ -361,9 +361,9 @@ pub fn enforced(policy: &SandboxPolicy, roots: &[PathBuf]) -> Vec<String> {
     lines.push(format!(
         "seccomp: {}",
         if policy.network {
-            "no filter (network allowed)"
+            "terminal input injection (TIOCSTI) refused; network allowed"
         } else {
-            "sockets other than Unix refused"
+            "terminal input injection (TIOCSTI) refused; sockets other than Unix refused"
         }
     ));
     lines.push(format!(
