@@ -158,13 +158,16 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
     let Some(name) = program.first().cloned() else {
         return Err("no command to run".into());
     };
-    let bwrap = match (request.policy.mode, namespaces()) {
-        (SandboxMode::Off, _) => None,
-        (_, Namespaces::Available(bwrap)) => Some(bwrap),
-        (_, Namespaces::Unavailable(why)) => {
-            say_fallback_once(why);
-            None
-        }
+    // Probed only when a command is to be confined: `--sandbox off` never pays for it.
+    let bwrap = match request.policy.mode {
+        SandboxMode::Off => None,
+        _ => match namespaces() {
+            Namespaces::Available(bwrap) => Some(bwrap),
+            Namespaces::Unavailable(why) => {
+                say_fallback_once(why);
+                None
+            }
+        },
     };
     let writable = match request.policy.mode {
         SandboxMode::Off => None,
