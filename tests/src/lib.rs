@@ -136,11 +136,43 @@ pub fn interrupt_and_check_gone(child: std::process::Child, pid_file: &Path) -> 
 
 /// Whether the process whose pid a command wrote to `pid_file` still runs (a zombie
 /// waiting for its new parent to reap it does not count).
+///
+/// A sandboxed command runs in its own PID namespace, where pids mean something else:
+/// such a command writes `PID NAMESPACE` (`echo $! $(readlink /proc/self/ns/pid)`), and
+/// the process is the one in that namespace whose innermost pid (`NSpid`) is PID.
 pub fn running(pid_file: &Path) -> bool {
-    let Ok(pid) = std::fs::read_to_string(pid_file) else {
+    let Ok(text) = std::fs::read_to_string(pid_file) else {
         return false;
     };
-    std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).is_ok_and(|status| {
+    let mut fields = text.split_whitespace();
+    let Some(pid) = fields.next() else {
+        return false;
+    };
+    let Some(namespace) = fields.next() else {
+        return alive(&format!("/proc/{pid}"));
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        let in_namespace = std::fs::read_link(path.join("ns/pid"))
+            .is_ok_and(|ns| ns.to_string_lossy() == namespace);
+        in_namespace
+            && std::fs::read_to_string(path.join("status")).is_ok_and(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("NSpid:"))
+                    .and_then(|l| l.split_whitespace().last())
+                    == Some(pid)
+            })
+            && alive(&path.to_string_lossy())
+    })
+}
+
+/// Whether the process at `/proc/PID` exists and is not a zombie.
+fn alive(proc_dir: &str) -> bool {
+    std::fs::read_to_string(format!("{proc_dir}/status")).is_ok_and(|status| {
         !status
             .lines()
             .any(|l| l.starts_with("State:") && l.contains('Z'))

@@ -49,7 +49,7 @@ fn exit_codes_and_both_streams_come_back() {
 fn a_timeout_kills_the_whole_group_including_background_children() {
     let dir = workspace();
     let input = json!({
-        "command": "sleep 60 & echo $! > bg.pid; sleep 60",
+        "command": "sleep 60 & echo $! $(readlink /proc/self/ns/pid) > bg.pid; sleep 60",
         "timeout_secs": 1
     })
     .to_string();
@@ -74,7 +74,11 @@ fn a_timeout_kills_the_whole_group_including_background_children() {
 fn what_a_command_leaves_in_the_background_dies_with_it() {
     let dir = workspace();
     let started = Instant::now();
-    let out = bash(dir.path(), "sleep 60 & echo $! > bg.pid; echo started", &[]);
+    let out = bash(
+        dir.path(),
+        "sleep 60 & echo $! $(readlink /proc/self/ns/pid) > bg.pid; echo started",
+        &[],
+    );
     assert!(out.stdout.contains("exit 0"), "{out:?}");
     assert!(started.elapsed() < Duration::from_secs(30));
     std::thread::sleep(Duration::from_millis(200));
@@ -124,7 +128,12 @@ fn the_sandbox_keeps_writes_inside_the_workspace() {
         &format!("touch /etc/conch-probe; touch {probe}; echo inside > inside.txt; cat inside.txt"),
         &[],
     );
-    assert!(out.stdout.contains("Permission denied"), "{out:?}");
+    // Landlock says "Permission denied"; under the namespace layer `/` is a read-only
+    // mount, which the kernel checks first.
+    assert!(
+        out.stdout.contains("Permission denied") || out.stdout.contains("Read-only file system"),
+        "{out:?}"
+    );
     assert!(!Path::new("/etc/conch-probe").exists());
     assert!(!Path::new(&probe).exists(), "wrote to $HOME");
     assert_eq!(
@@ -209,7 +218,7 @@ fn ctrl_c_during_a_command_kills_its_group() {
     let mock = MockLlm::start(vec![
         Reply::tool_call(
             "bash",
-            json!({"command": "sleep 60 & echo $! > bg.pid; wait"}),
+            json!({"command": "sleep 60 & echo $! $(readlink /proc/self/ns/pid) > bg.pid; wait"}),
         ),
         Reply::text("never reached"),
     ]);

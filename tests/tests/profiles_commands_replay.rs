@@ -477,7 +477,7 @@ fn ctrl_c_stops_a_replay_and_its_command() {
     let mock = MockLlm::start(vec![
         Reply::tool_call(
             "bash",
-            json!({"command": "if [ -f slow ]; then sleep 60 & echo $! > bg.pid; wait; fi; echo ok"}),
+            json!({"command": "if [ -f slow ]; then sleep 60 & echo $! $(readlink /proc/self/ns/pid) > bg.pid; wait; fi; echo ok"}),
         ),
         Reply::tool_call("read", json!({"path": "slow"})),
         Reply::text("done"),

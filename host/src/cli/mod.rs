@@ -116,8 +116,12 @@ pub enum Command {
         cwd: Option<PathBuf>,
         #[command(flatten)]
         sandbox: SandboxArgs,
-        /// The command and its arguments (after `--`).
-        #[arg(last = true, required = true)]
+        /// Print what this machine enforces (namespaces, Landlock, seccomp, hidden and
+        /// read-only paths) and run nothing.
+        #[arg(long)]
+        check: bool,
+        /// The program and its arguments (after `--`), exec'd as given: no shell.
+        #[arg(last = true, required_unless_present = "check")]
         command: Vec<String>,
     },
     /// Measure conch's hot paths on this machine (see BENCHMARKS.md).
@@ -353,8 +357,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Sandbox {
             cwd,
             sandbox,
+            check,
             command,
-        } => sandbox_command::run(cwd.as_deref(), &sandbox, &command, trust),
+        } => sandbox_command::run(cwd.as_deref(), &sandbox, check, &command, trust),
         Command::Undo {
             session,
             cwd,

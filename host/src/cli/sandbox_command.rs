@@ -1,17 +1,19 @@
-//! `conch sandbox -- CMD`: run a command under the policy the bash tool gets, so a user
-//! can see what it may and may not do. No gate: the user typed the command.
+//! `conch sandbox -- PROGRAM ARGS…`: run a program, exec'd with its arguments as given,
+//! under the policy the bash tool gets, so a user can see what it may and may not do;
+//! `conch sandbox --check`: what this machine enforces. No gate: the user typed it.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use super::{CliError, SandboxArgs};
-use crate::sandbox::{CommandRequest, DEFAULT_TIMEOUT};
+use crate::sandbox::{CommandRequest, DEFAULT_TIMEOUT, Program};
 
-/// Runs `command` (words, joined into one shell line) and exits with its status.
+/// Runs `command` (a program and its arguments) and exits with its status.
 pub fn run(
     cwd: Option<&Path>,
     args: &SandboxArgs,
+    check: bool,
     command: &[String],
     trust_project: bool,
 ) -> Result<ExitCode, CliError> {
@@ -23,6 +25,17 @@ pub fn run(
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| CliError::Usage(e.to_string()))?;
     let config = super::load_config(&ctx.cwd, trust_project, false)?;
     let policy = args.policy(&config);
+    if check {
+        for line in crate::sandbox::enforced(&policy, &ctx.roots) {
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if command.is_empty() {
+        return Err(CliError::Usage(
+            "give the command after `--` (or --check)".into(),
+        ));
+    }
     eprintln!(
         "sandbox: {}, network {}; writable: {}",
         policy.mode.as_str(),
@@ -34,9 +47,8 @@ pub fn run(
             crate::sandbox::SandboxMode::Off => "everything".into(),
         }
     );
-    let line = command.join(" ");
     let done = crate::sandbox::run(&CommandRequest {
-        command: &line,
+        command: Program::Argv(command),
         cwd: &ctx.cwd,
         roots: &ctx.roots,
         timeout: DEFAULT_TIMEOUT,

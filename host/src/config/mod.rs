@@ -230,6 +230,14 @@ pub fn read(
     })
 }
 
+/// `~/x` as a path under the home directory (`HOME`); other paths as written.
+fn expand_home(path: &str, env: &HashMap<String, String>) -> PathBuf {
+    match (path.strip_prefix("~/"), env.get("HOME")) {
+        (Some(rest), Some(home)) => Path::new(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
 fn read_text(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         file: path.to_path_buf(),
@@ -271,6 +279,12 @@ impl Config {
             mode: self.layer.sandbox_mode.unwrap_or(default.mode),
             network: self.layer.sandbox_network.unwrap_or(default.network),
             pass_env: self.layer.sandbox_env.clone(),
+            deny_read: self
+                .layer
+                .sandbox_deny_read
+                .iter()
+                .map(|path| expand_home(path, &self.env))
+                .collect(),
         }
     }
 

@@ -56,7 +56,7 @@ impl Host for CallState {
             .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into()))
             .min(MAX_TIMEOUT);
         let done = crate::sandbox::run(&CommandRequest {
-            command: &cmd.command,
+            command: crate::sandbox::Program::Shell(&cmd.command),
             cwd: &cwd,
             roots: &access.roots,
             timeout,

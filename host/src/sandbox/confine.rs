@@ -1,21 +1,24 @@
-//! Confining a command on Linux: Landlock (read anywhere, write only where allowed) and a
-//! seccomp filter that refuses network sockets (anything but Unix sockets), applied by
-//! the process that then execs the command.
+//! Confining a command on Linux: Landlock (read anywhere, write only where allowed; where
+//! the kernel has them, no signals to and no abstract Unix sockets of processes outside,
+//! no Unix socket paths outside the writable places) and a seccomp filter that refuses
+//! network sockets (anything but Unix sockets), applied by the process that then execs
+//! the command.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use landlock::{
     ABI, Access, AccessFs, Compatible, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr,
-    path_beneath_rules,
+    Scope, path_beneath_rules,
 };
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
     SeccompRule, TargetArch,
 };
 
-/// The Landlock ABI this code asks for; older kernels get what they support.
-const LANDLOCK_ABI: ABI = ABI::V5;
+/// The Landlock ABI this code asks for; older kernels get what they support (scopes need
+/// 6, confining Unix socket paths 9).
+const LANDLOCK_ABI: ABI = ABI::V9;
 
 /// What a child may do.
 pub struct Confinement {
@@ -39,6 +42,23 @@ pub fn landlock_available() -> bool {
     })
 }
 
+/// The Landlock ABI this kernel offers; 0 without Landlock.
+#[allow(unsafe_code)]
+pub fn landlock_abi() -> i64 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attribute, size 0 and the VERSION flag the syscall reads and
+    // writes no memory; it returns the ABI version or -1.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    abi.max(0)
+}
+
 /// Confines the calling process (single-threaded, about to exec the command) as
 /// `confinement` says. Runs in `conch sandbox-exec`, the small step between conch and
 /// the command: doing it there lets conch start commands with `posix_spawn` instead of
@@ -49,43 +69,57 @@ pub fn confine_self(confinement: &Confinement) -> Result<(), String> {
             .and_then(RulesetCreated::restrict_self)
             .map_err(|e| format!("cannot enter the Landlock sandbox: {e}"))?;
     }
-    if !confinement.network {
-        seccompiler::apply_filter(&no_network_filter()?)
-            .map_err(|e| format!("cannot install the network filter: {e}"))?;
-    }
+    seccompiler::apply_filter(&syscall_filter(confinement.network)?)
+        .map_err(|e| format!("cannot install the seccomp filter: {e}"))?;
     Ok(())
 }
 
-/// Read and execute anywhere; write only beneath `writable`.
+/// Read and execute anywhere; write (and connect to Unix sockets) only beneath
+/// `writable`; signal and reach abstract sockets only within the command's own tree.
 fn landlock_ruleset(writable: &[PathBuf]) -> Result<RulesetCreated, landlock::RulesetError> {
     let all = AccessFs::from_all(LANDLOCK_ABI);
     let read = AccessFs::from_read(LANDLOCK_ABI);
     Ruleset::default()
         .handle_access(all)?
+        .scope(Scope::Signal | Scope::AbstractUnixSocket)?
         .create()?
         .add_rules(path_beneath_rules(["/"], read))?
         .add_rules(path_beneath_rules(writable, all))
 }
 
-/// `socket()` for anything but `AF_UNIX` fails with EACCES; so does `io_uring_setup`
-/// (it could open sockets behind the filter's back).
-fn no_network_filter() -> Result<BpfProgram, String> {
-    let not_unix = SeccompCondition::new(
-        0,
-        SeccompCmpArgLen::Dword,
-        SeccompCmpOp::Ne,
-        libc::AF_UNIX as u64,
-    )
-    .and_then(|condition| SeccompRule::new(vec![condition]))
-    .map_err(|e| format!("cannot build the network filter: {e}"))?;
-    let rules = [
-        (libc::SYS_socket, vec![not_unix]),
-        (libc::SYS_io_uring_setup, vec![]),
-    ]
-    .into_iter()
-    .collect();
+/// Pushing input into a terminal (`TIOCSTI`, `TIOCLINUX`) fails with EACCES: a command
+/// shares conch's session, so its controlling terminal is the user's shell. (A new
+/// session, as `bwrap --new-session` makes, would also do, but `setsid` costs ~10 ms
+/// here: the kernel creates a scheduler autogroup for it.) Without network, `socket()`
+/// for anything but `AF_UNIX` fails too, and so does `io_uring_setup` (it could open
+/// sockets behind the filter's back). The ioctl request is compared on its low 32 bits,
+/// which is what the kernel reads.
+fn syscall_filter(network: bool) -> Result<BpfProgram, String> {
+    let rule = |arg: u8, op: SeccompCmpOp, value: u64| {
+        SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
+            .and_then(|condition| SeccompRule::new(vec![condition]))
+            .map_err(|e| format!("cannot build the seccomp filter: {e}"))
+    };
+    // The request type is `c_ulong` with glibc and `c_int` with musl.
+    #[allow(clippy::unnecessary_cast)]
+    let (sti, linux) = (libc::TIOCSTI as u64, libc::TIOCLINUX as u64);
+    let mut rules = vec![(
+        libc::SYS_ioctl,
+        vec![
+            rule(1, SeccompCmpOp::Eq, sti)?,
+            rule(1, SeccompCmpOp::Eq, linux)?,
+        ],
+    )];
+    if !network {
+        rules.push((
+            libc::SYS_socket,
+            vec![rule(0, SeccompCmpOp::Ne, libc::AF_UNIX as u64)?],
+        ));
+        rules.push((libc::SYS_io_uring_setup, vec![]));
+    }
+    let rules = rules.into_iter().collect();
     let arch = TargetArch::try_from(std::env::consts::ARCH)
-        .map_err(|e| format!("no network filter for this architecture: {e}"))?;
+        .map_err(|e| format!("no seccomp filter for this architecture: {e}"))?;
     SeccompFilter::new(
         rules,
         SeccompAction::Allow,
@@ -93,5 +127,5 @@ fn no_network_filter() -> Result<BpfProgram, String> {
         arch,
     )
     .and_then(BpfProgram::try_from)
-    .map_err(|e| format!("cannot build the network filter: {e}"))
+    .map_err(|e| format!("cannot build the seccomp filter: {e}"))
 }

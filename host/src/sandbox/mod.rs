@@ -1,10 +1,14 @@
-//! Running a command for a tool: `sh -c` in its own process group, stdin from /dev/null,
-//! a scrubbed environment, a deadline (and Ctrl-C) that kill the whole group, output
-//! capped for the model; on Linux confined by Landlock (writes only in the workspace
-//! roots and a private temp dir) and a seccomp filter (no network), unless turned off.
+//! Running a command for a tool: `bash -c` (or an argv as given) in its own process
+//! group, stdin from /dev/null, a scrubbed environment, a deadline (and Ctrl-C) that kill
+//! the whole group, output capped for the model. Unless turned off it is confined in two
+//! layers: namespaces set up by bubblewrap (its own view of the file system, processes,
+//! network; see `namespaces`), and inside them `conch-exec`'s Landlock ruleset (writes
+//! only in the workspace roots and a private temp dir) and seccomp filter (no network).
 
 mod confine;
+mod namespaces;
 mod output;
+mod supervise;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -14,8 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-pub use confine::{Confinement, confine_self, landlock_available};
+pub use confine::{Confinement, confine_self, landlock_abi, landlock_available};
+pub use namespaces::{NAMESPACES_ENV, Namespaces, hidden, namespaces, protected};
 pub use output::Captured;
+pub use supervise::supervise;
 
 /// A command's deadline when the tool asks for none, and the most it may ask for.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -70,6 +76,9 @@ pub struct SandboxPolicy {
     pub network: bool,
     /// Variables passed to commands beside the built-in allowlist (`[sandbox] env`).
     pub pass_env: Vec<String>,
+    /// Paths commands cannot read, beside the built-in list (`~/.ssh`, `~/.aws`, …,
+    /// conch's own config and data); enforced by the namespace layer.
+    pub deny_read: Vec<PathBuf>,
 }
 
 impl Default for SandboxPolicy {
@@ -78,13 +87,23 @@ impl Default for SandboxPolicy {
             mode: SandboxMode::WorkspaceWrite,
             network: false,
             pass_env: Vec::new(),
+            deny_read: Vec::new(),
         }
     }
 }
 
+/// What a command runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Program<'a> {
+    /// A command line for the shell, `bash -c LINE`: what the bash tool sends.
+    Shell(&'a str),
+    /// A program and its arguments, exec'd as given (`conch sandbox -- PROGRAM ARGS…`).
+    Argv(&'a [String]),
+}
+
 /// One command to run.
 pub struct CommandRequest<'a> {
-    pub command: &'a str,
+    pub command: Program<'a>,
     pub cwd: &'a Path,
     pub roots: &'a [PathBuf],
     pub timeout: Duration,
@@ -125,15 +144,35 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
         .prefix("conch-cmd-")
         .tempdir()
         .map_err(|e| format!("cannot create a temp dir for the command: {e}"))?;
-    let shell = if Path::new("/bin/bash").exists() {
-        "/bin/bash"
-    } else {
-        "/bin/sh"
+    let program: Vec<String> = match request.command {
+        Program::Shell(line) => {
+            let shell = if Path::new("/bin/bash").exists() {
+                "/bin/bash"
+            } else {
+                "/bin/sh"
+            };
+            vec![shell.into(), "-c".into(), line.into()]
+        }
+        Program::Argv(argv) => argv.to_vec(),
+    };
+    let Some(name) = program.first().cloned() else {
+        return Err("no command to run".into());
+    };
+    // Probed only when a command is to be confined: `--sandbox off` never pays for it.
+    let bwrap = match request.policy.mode {
+        SandboxMode::Off => None,
+        _ => match namespaces() {
+            Namespaces::Available(bwrap) => Some(bwrap),
+            Namespaces::Unavailable(why) => {
+                say_fallback_once(why);
+                None
+            }
+        },
     };
     let writable = match request.policy.mode {
         SandboxMode::Off => None,
         mode => {
-            if !landlock_available() {
+            if !landlock_available() && bwrap.is_none() {
                 return Err(
                     "this kernel does not enforce Landlock, so the command cannot be sandboxed; \
                      the user can run commands unconfined with `--sandbox off` (or `[sandbox] mode = \"off\"` in conch.toml)"
@@ -148,26 +187,52 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
         }
     };
     // A confined command starts through `conch-exec`, which confines itself and execs
-    // the shell: conch never forks its own (large) address space for a command.
+    // the program: conch never forks its own (large) address space for a command. With
+    // namespaces, bwrap starts `conch-exec` inside them.
     let mut command = if writable.is_some() || !request.policy.network {
-        let mut command = Command::new(exec_helper()?);
+        let helper = exec_helper()?;
+        let mut command = match bwrap {
+            Some(bwrap) => {
+                let writable_roots: &[PathBuf] = match request.policy.mode {
+                    SandboxMode::WorkspaceWrite => request.roots,
+                    _ => &[],
+                };
+                let mut command = Command::new(bwrap);
+                command.args(namespaces::bwrap_args(&namespaces::Layout {
+                    writable_roots,
+                    roots: request.roots,
+                    temp: temp.path(),
+                    cwd: request.cwd,
+                    network: request.policy.network,
+                    deny_read: &request.policy.deny_read,
+                    helper: &helper,
+                }));
+                command.arg(&helper);
+                command
+            }
+            None => Command::new(&helper),
+        };
         for dir in writable.iter().flatten() {
             command.arg("--write").arg(dir);
         }
-        if writable.is_none() {
+        if writable.is_none() || !landlock_available() {
             command.arg("--no-landlock");
         }
         if request.policy.network {
             command.arg("--network");
         }
-        command.arg("--").arg(shell);
+        if bwrap.is_none() {
+            // Without a PID namespace, the tree kill is conch-exec's job.
+            command.arg("--supervise");
+        }
+        command.arg("--").args(&program);
         command
     } else {
-        Command::new(shell)
+        let mut command = Command::new(&name);
+        command.args(&program[1..]);
+        command
     };
     command
-        .arg("-c")
-        .arg(request.command)
         .current_dir(request.cwd)
         .env_clear()
         .stdin(Stdio::null())
@@ -189,7 +254,7 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
     }
     let mut child = command
         .spawn()
-        .map_err(|e| format!("cannot start {shell}: {e}"))?;
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
     let group = child.id();
     let full = |stream: &str| {
         request.output_dir.and_then(|dir| {
@@ -250,6 +315,103 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
         stderr: join(stderr),
         duration: started.elapsed(),
     })
+}
+
+/// What this machine enforces for commands under `policy`, one line each, for
+/// `conch sandbox --check`.
+pub fn enforced(policy: &SandboxPolicy, roots: &[PathBuf]) -> Vec<String> {
+    let network = if policy.network { "on" } else { "off" };
+    let mut lines = vec![format!("mode: {}, network {network}", policy.mode.as_str())];
+    if policy.mode == SandboxMode::Off {
+        lines.push("commands run unconfined (mode off): nothing below applies".into());
+    }
+    let namespaced = match namespaces() {
+        Namespaces::Available(bwrap) => {
+            lines.push(format!(
+                "namespaces: yes ({}: user, mount, PID, IPC, UTS{} namespaces; no capabilities; \
+                 / read-only; private /tmp and /run; a fresh /proc)",
+                bwrap.display(),
+                if policy.network { "" } else { ", network" }
+            ));
+            true
+        }
+        Namespaces::Unavailable(why) => {
+            lines.push(format!("namespaces: no ({why})"));
+            false
+        }
+    };
+    let abi = landlock_abi();
+    lines.push(if abi > 0 {
+        format!("landlock: ABI {abi} (writes only in the workspace roots and a private temp dir)")
+    } else {
+        "landlock: no (this kernel does not enforce it)".into()
+    });
+    let mut scopes = Vec::new();
+    if abi >= 6 {
+        scopes.extend(["signals", "abstract Unix sockets"]);
+    }
+    if abi >= 9 {
+        scopes.push("Unix socket paths");
+    }
+    lines.push(format!(
+        "landlock scopes: {}",
+        if scopes.is_empty() {
+            "none (signals and abstract sockets need ABI 6)".to_string()
+        } else {
+            scopes.join(", ")
+        }
+    ));
+    lines.push(format!(
+        "seccomp: {}",
+        if policy.network {
+            "terminal input injection (TIOCSTI) refused; network allowed"
+        } else {
+            "terminal input injection (TIOCSTI) refused; sockets other than Unix refused"
+        }
+    ));
+    lines.push(format!(
+        "tree kill: {}",
+        if namespaced {
+            "the PID namespace ends with the command"
+        } else {
+            "conch-exec stays as the command's subreaper and kills what is left"
+        }
+    ));
+    let list = |paths: Vec<PathBuf>| match paths.is_empty() {
+        true => "(none here)".to_string(),
+        false => paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    if namespaced {
+        lines.push(format!("hidden: {}", list(hidden(&policy.deny_read))));
+        lines.push(format!(
+            "read-only in the workspace: {}",
+            list(protected(roots))
+        ));
+    } else {
+        lines.push("hidden: nothing (needs namespaces)".into());
+        lines.push("read-only in the workspace: nothing (needs namespaces)".into());
+    }
+    lines
+}
+
+/// Says on stderr, once per run, that commands run without namespaces and what that
+/// leaves open.
+fn say_fallback_once(why: &str) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        eprintln!(
+            "conch: commands run without namespaces ({why}). Landlock and seccomp still keep \
+             writes inside the workspace and the network off, and every process a command \
+             starts dies with it; but a command can change the metadata of files outside \
+             the workspace (chmod, touch), read secrets such as ~/.ssh, write conch.toml, \
+             .conch/ and .git/config inside it, and, on kernels before Landlock ABI 6/9, \
+             signal your other processes and connect to Unix sockets."
+        );
+    });
 }
 
 /// A child's process group, killed (SIGKILL) when this is dropped: nothing a child
