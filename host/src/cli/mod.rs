@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::permission::Flags;
-use crate::plugin::{CompileCache, Origin, PluginRegistry, ToolError, discovery};
+use crate::plugin::{CompileCache, Origin, PluginRegistry, RegistryError, ToolError, discovery};
 
 /// conch: a local coding agent whose tools are sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -346,9 +346,21 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
 pub fn registry(args: &PluginArgs, discover_in: Option<&Path>) -> Result<PluginRegistry, CliError> {
     let mut registry = PluginRegistry::with_builtins(CompileCache::in_cache_dir());
     let replaceable = replaceable_builtins(&registry, discover_in)?;
-    for (_, file) in discover_in.map(discovery::installed).unwrap_or_default() {
-        if let Err(e) = registry.add_installed(&file, &replaceable) {
-            eprintln!("warning: plugin skipped: {e}");
+    let mut from_project: Vec<String> = Vec::new();
+    for (scope, file) in discover_in.map(discovery::installed).unwrap_or_default() {
+        match registry.add_installed(&file, &replaceable) {
+            Ok(plugin) if scope == discovery::Scope::Project => {
+                from_project.push(plugin.name().to_owned());
+            }
+            Ok(_) => {}
+            // The documented order: a project's copy shadows the user's (`conch plugin
+            // list` shows which), so this is no surprise worth a warning on every command.
+            Err(RegistryError::NameTaken { name, .. })
+                if scope == discovery::Scope::User && from_project.contains(&name) =>
+            {
+                tracing::debug!(plugin = %name, "user plugin shadowed by the project's");
+            }
+            Err(e) => eprintln!("warning: plugin skipped: {e}"),
         }
     }
     for file in &args.files {
