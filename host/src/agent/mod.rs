@@ -715,9 +715,10 @@ impl Agent {
                 key: Some(path),
             })
             .collect();
-        let decision =
-            self.gate
-                .check_changes(&requests, &changes.diff(), io.approver.as_deref_mut());
+        let diff = changes.diff();
+        let decision = self
+            .gate
+            .check_changes(&requests, &diff, io.approver.as_deref_mut());
         self.record_decision(call, Some(changes.paths().join(", ")), &decision, io)?;
         if let Err(denied) = decision {
             return Ok(Err(denied.message));
@@ -740,6 +741,10 @@ impl Agent {
         }
         self.record(Entry::Changeset(record))?;
         self.files.note_written(changes);
+        io.events.emit(&AgentEvent::Changes {
+            id: call.id.clone(),
+            diff,
+        });
         Ok(Ok(()))
     }
 
@@ -878,11 +883,21 @@ fn assistant(reply: Reply) -> Message {
     }
 }
 
-/// One line about a result: the error's first line, or how much came back.
+/// One line about a result: the error's first line, how a command ended, or how much came
+/// back.
 fn summarise_output(output: &str, ok: bool) -> String {
     let first = output.lines().next().unwrap_or("").trim();
     if !ok {
-        return first.chars().take(160).collect();
+        // Cut with a mark, so a cut line is not read as the whole message.
+        let mut line: String = first.chars().take(160).collect();
+        if line.len() < first.len() {
+            line.push('…');
+        }
+        return line;
+    }
+    // A command says how it ended first (`exit 3 · 0.2 s`), whatever it printed.
+    if let Some(command) = crate::ui::CommandReport::parse(output) {
+        return command.summary();
     }
     match output.lines().count() {
         0 => "no output".into(),
