@@ -822,6 +822,12 @@ impl Agent {
         compaction::estimate_tokens(&self.messages) + (tools / 4) as u64
     }
 
+    /// Whether compacting now could shrink the conversation (`/compact` asks first, so a
+    /// short conversation costs no summary request that would only make it larger).
+    pub fn can_compact(&self) -> bool {
+        compaction::can_shrink(&repair(&self.messages))
+    }
+
     /// Shrinks the conversation: prunes old tool outputs and, if that is not enough (or
     /// `force`), has the model summarise older turns. Returns whether anything changed.
     pub async fn compact(&mut self, io: &mut TurnIo<'_>, force: bool) -> Result<bool, AgentError> {

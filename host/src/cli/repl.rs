@@ -223,7 +223,11 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
                 approver,
                 interrupt,
             };
-            if line == "/compact" {
+            if line == "/compact" && !agent.can_compact() {
+                eprintln!(
+                    "nothing to compact: a summary would not be shorter than the conversation"
+                );
+            } else if line == "/compact" {
                 match agent.compact(&mut io, true).await {
                     Ok(true) => {}
                     Ok(false) => eprintln!("nothing to compact yet"),
