@@ -2,8 +2,9 @@
 //! short result, and under it a command's output, a denial's hint or an edit's diff),
 //! retries, notices and errors go to stderr, so `conch run … > file` keeps only the
 //! answer. On a terminal the answer streams; into a file or a pipe each message is written
-//! once it is complete, so a retried stream never leaves a partial copy. A spinner (with
-//! the time a command has been running) shows while waiting, only on a terminal.
+//! once it is complete, so a retried stream never leaves a partial copy. A spinner (saying
+//! how long the model has been thinking or a command running) shows while waiting, only
+//! on a terminal.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
@@ -153,7 +154,7 @@ impl EventSink for TextRenderer {
                 self.flush_message();
                 self.streamed = false;
                 if self.interactive {
-                    self.spinner = Some(Spinner::start(false));
+                    self.spinner = Some(Spinner::start("thinking"));
                 }
             }
             AgentEvent::TextDelta { text } => {
@@ -232,7 +233,7 @@ impl EventSink for TextRenderer {
                 // Only a command runs long enough to watch; other tools may ask questions
                 // on the terminal while they run.
                 if *allowed && tool == "bash" && self.interactive {
-                    self.spinner = Some(Spinner::start(true));
+                    self.spinner = Some(Spinner::start("running"));
                 }
             }
             AgentEvent::Changes { id, diff } => {
@@ -364,8 +365,8 @@ struct Spinner {
 }
 
 impl Spinner {
-    /// With `elapsed`, the time since the start follows the frame once it passes a second.
-    fn start(elapsed: bool) -> Self {
+    /// Once a second has passed, `what` is going on and for how long follow the frame.
+    fn start(what: &'static str) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let started = Instant::now();
@@ -378,11 +379,11 @@ impl Spinner {
                         break;
                     }
                     let time = started.elapsed();
-                    if elapsed && time >= Duration::from_secs(1) {
+                    if time >= Duration::from_secs(1) {
                         let _ = write!(
                             std::io::stderr(),
-                            "\r{frame} running · {:.0} s ",
-                            time.as_secs_f64().floor()
+                            "\r{frame} {what} · {} s ",
+                            time.as_secs()
                         );
                     } else {
                         let _ = write!(std::io::stderr(), "\r{frame} ");
