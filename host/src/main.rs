@@ -24,9 +24,21 @@ fn main() -> ExitCode {
     match conch::cli::run(cli) {
         Ok(code) => code,
         Err(conch::cli::CliError::Reported(code)) => ExitCode::from(code),
+        // Whoever read the output stopped (`conch sessions | head -1`): nothing is wrong,
+        // so exit quietly, as ripgrep does.
+        Err(conch::cli::CliError::Failed(e)) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code()
         }
     }
+}
+
+/// Whether `error` comes from writing to a pipe whose reader has gone.
+fn broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

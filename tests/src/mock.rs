@@ -35,10 +35,20 @@ pub struct Reply {
 #[derive(Debug, Clone)]
 enum Kind {
     Answer(Answer),
-    Status { code: u16, body: Value },
-    Hang { send_headers: bool },
+    Status {
+        code: u16,
+        body: Value,
+    },
+    Hang {
+        send_headers: bool,
+    },
     Malformed,
     DropMidToolCall(ScriptedCall),
+    /// The first `chunks` words of a text streamed, then the connection closed.
+    CutText {
+        text: String,
+        chunks: usize,
+    },
     JsonOnly(String),
 }
 
@@ -238,6 +248,15 @@ impl Reply {
             name: name.into(),
             arguments: arguments.to_string(),
         }))
+    }
+
+    /// The first `chunks` words of `text` streamed as deltas, then the connection closed
+    /// mid-answer (a cut stream the client retries).
+    pub fn cut_text(text: impl Into<String>, chunks: usize) -> Self {
+        Reply::new(Kind::CutText {
+            text: text.into(),
+            chunks,
+        })
     }
 
     /// `chunks` text deltas (`w1 `, `w2 `, …) with `delay` between two of them, for
@@ -771,6 +790,16 @@ impl Exchange<'_> {
                 Ok(self.after_reply())
             }
             Kind::DropMidToolCall(call) => self.drop_mid_tool_call(&call, &extra),
+            Kind::CutText { text, chunks } => {
+                self.start_chunked(&extra)?;
+                for word in words(&text).take(chunks) {
+                    let delta = json!({ "role": "assistant", "content": word });
+                    self.send_event(&self.chunk(delta, None).to_string())?;
+                }
+                self.write_last(&[])?;
+                let _ = self.stream.shutdown(Shutdown::Both);
+                Ok(Finish::Close)
+            }
         }
     }
 

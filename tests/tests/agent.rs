@@ -542,6 +542,38 @@ fn the_repl_runs_turns_and_commands_from_piped_input() {
 }
 
 #[test]
+fn compact_in_the_repl_skips_a_conversation_it_cannot_shrink() {
+    let mock = MockLlm::start(vec![
+        Reply::text("a short answer"),
+        Reply::text("another"),
+        Reply::text("- a summary longer than the turns it replaces"),
+    ]);
+    let project = Project::new(&mock.url());
+    let mut child = project
+        .conch(&["repl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"hello\nagain\n/compact\n/exit\n").unwrap();
+    }
+    let out = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("nothing to compact"), "{out:?}");
+    assert_eq!(mock.request_count(), 2, "no summary was asked for");
+    assert!(
+        !project
+            .session_lines()
+            .iter()
+            .any(|l| l["type"] == "compaction")
+    );
+}
+
+#[test]
 fn ctrl_c_in_the_repl_stops_only_the_turn() {
     let mock = MockLlm::start(vec![
         Reply::slow_text(200, Duration::from_millis(50)),

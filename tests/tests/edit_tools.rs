@@ -289,3 +289,53 @@ fn what_was_read_counts_when_the_session_is_continued() {
     );
     assert_eq!(read_file(&project, "a.txt"), "two\n");
 }
+
+#[test]
+fn a_patch_naming_a_directory_says_so_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let patch = "*** Begin Patch\n*** Update File: src\n@@\n-a\n+b\n*** End Patch\n";
+    let input = json!({ "patch": patch }).to_string();
+    let cwd = dir.path().to_string_lossy().into_owned();
+    let out = run(&mut conch_tests::conch(&[
+        "tool",
+        "patch",
+        &input,
+        "--cwd",
+        &cwd,
+        "--allow-edit",
+    ]));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("is a directory"), "{out:?}");
+    assert!(!out.stderr.contains("Failed("), "{out:?}");
+}
+
+#[test]
+fn a_replace_matched_ignoring_indentation_writes_the_files_indentation() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let file = "package main\n\nfunc main() {\n\tif ok {\n\t\trun()\n\t}\n}\n";
+    std::fs::write(dir.path().join("main.go"), file).unwrap();
+    // The model's copy: indentation stripped to spaces, trailing blanks added.
+    let input = json!({
+        "path": "main.go",
+        "old_string": "if ok {  \n    run()\n}",
+        "new_string": "if ok {  \n    run()\n    report()  \n}",
+    })
+    .to_string();
+    let cwd = dir.path().to_string_lossy().into_owned();
+    let out = run(&mut conch_tests::conch(&[
+        "tool",
+        "replace",
+        &input,
+        "--cwd",
+        &cwd,
+        "--allow-edit",
+    ]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("main.go")).unwrap(),
+        "package main\n\nfunc main() {\n\tif ok {\n\t\trun()\n\t\treport()\n\t}\n}\n"
+    );
+}

@@ -178,9 +178,18 @@ fn install_list_inspect_use_and_remove_a_plugin() {
     );
     let out = conch(&project, &["tools"]);
     assert!(
-        out.stderr
-            .contains("a plugin named `hostile` is already loaded"),
-        "the project's copy wins, the user's is skipped with a warning: {out:?}"
+        !out.stderr.contains("already loaded"),
+        "the project's copy wins, as documented, without a warning: {out:?}"
+    );
+    let out = conch(&project, &["plugin", "list"]);
+    let user_line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(" user "))
+        .unwrap_or_default();
+    assert!(
+        user_line.contains("not loaded: the project's copy wins"),
+        "plugin list shows the shadowing: {out:?}"
     );
 
     for scope in [&["--project"][..], &[]] {

@@ -10,6 +10,18 @@ const KEEP_RECENT_BLOCKS: usize = 3;
 /// Tool results shorter than this are left alone: pruning them gains little.
 const PRUNE_MIN_CHARS: usize = 400;
 
+/// A summary of older turns is rarely shorter than this many tokens: summarising fewer
+/// makes the conversation larger, not smaller (and costs a request).
+const SUMMARY_TOKENS: u64 = 256;
+
+/// Whether compacting `messages` now could make them smaller: large old tool outputs to
+/// prune, or older turns long enough that a summary would be shorter than they are.
+pub fn can_shrink(messages: &[Message]) -> bool {
+    let mut pruned = messages.to_vec();
+    prune_tool_outputs(&mut pruned)
+        || plan(messages, 0).is_some_and(|p| estimate_tokens(&p.middle) > SUMMARY_TOKENS)
+}
+
 /// A rough token count: ~4 characters a token, plus a little per message.
 pub fn estimate_tokens(messages: &[Message]) -> u64 {
     messages
@@ -176,6 +188,18 @@ mod tests {
             .collect();
         assert_eq!(pruned, [true, true, false, false, false, false]);
         assert!(!prune_tool_outputs(&mut messages), "nothing more to prune");
+    }
+
+    #[test]
+    fn only_a_conversation_a_summary_would_shorten_can_shrink() {
+        // Two short turns: a summary would be longer than what it replaces.
+        let short = conversation(2, "ok");
+        assert!(!can_shrink(&short));
+        // Large outputs outside the recent blocks can be pruned.
+        let bulky = conversation(6, &"x".repeat(2000));
+        assert!(can_shrink(&bulky));
+        // Many short turns are worth a summary.
+        assert!(can_shrink(&conversation(60, "a short result line")));
     }
 
     #[test]

@@ -51,6 +51,12 @@ pub enum AgentEvent {
         /// What the model reads.
         output: String,
     },
+    /// A call's changes were committed; `diff` is their unified diff (the same the
+    /// permission prompt shows).
+    Changes {
+        id: String,
+        diff: String,
+    },
     /// A tool the provider ran itself (an agent CLI's own tools): shown, not run here.
     RemoteToolUse {
         id: String,

@@ -728,6 +728,7 @@ impl Agent {
                 key: Some(path),
             })
             .collect();
+        let diff = changes.diff();
         let paths = changes.paths();
         let protected: Vec<&str> = paths
             .iter()
@@ -736,12 +737,12 @@ impl Agent {
             .collect();
         let decision = if protected.is_empty() {
             self.gate
-                .check_changes(&requests, &changes.diff(), io.approver.as_deref_mut())
+                .check_changes(&requests, &diff, io.approver.as_deref_mut())
         } else {
             self.gate.check_protected_changes(
                 &requests,
                 &protected,
-                &changes.diff(),
+                &diff,
                 io.approver.as_deref_mut(),
             )
         };
@@ -767,6 +768,10 @@ impl Agent {
         }
         self.record(Entry::Changeset(record))?;
         self.files.note_written(changes);
+        io.events.emit(&AgentEvent::Changes {
+            id: call.id.clone(),
+            diff,
+        });
         Ok(Ok(()))
     }
 
@@ -844,6 +849,12 @@ impl Agent {
         compaction::estimate_tokens(&self.messages) + (tools / 4) as u64
     }
 
+    /// Whether compacting now could shrink the conversation (`/compact` asks first, so a
+    /// short conversation costs no summary request that would only make it larger).
+    pub fn can_compact(&self) -> bool {
+        compaction::can_shrink(&repair(&self.messages))
+    }
+
     /// Shrinks the conversation: prunes old tool outputs and, if that is not enough (or
     /// `force`), has the model summarise older turns. Returns whether anything changed.
     pub async fn compact(&mut self, io: &mut TurnIo<'_>, force: bool) -> Result<bool, AgentError> {
@@ -905,11 +916,21 @@ fn assistant(reply: Reply) -> Message {
     }
 }
 
-/// One line about a result: the error's first line, or how much came back.
+/// One line about a result: the error's first line, how a command ended, or how much came
+/// back.
 fn summarise_output(output: &str, ok: bool) -> String {
     let first = output.lines().next().unwrap_or("").trim();
     if !ok {
-        return first.chars().take(160).collect();
+        // Cut with a mark, so a cut line is not read as the whole message.
+        let mut line: String = first.chars().take(160).collect();
+        if line.len() < first.len() {
+            line.push('…');
+        }
+        return line;
+    }
+    // A command says how it ended first (`exit 3 · 0.2 s`), whatever it printed.
+    if let Some(command) = crate::ui::CommandReport::parse(output) {
+        return command.summary();
     }
     match output.lines().count() {
         0 => "no output".into(),

@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ProjectTrust};
 use crate::permission::Flags;
-use crate::plugin::{CompileCache, Origin, PluginRegistry, ToolError, discovery};
+use crate::plugin::{CompileCache, Origin, PluginRegistry, RegistryError, ToolError, discovery};
 
 /// conch: a local coding agent whose tools are sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -460,12 +460,24 @@ pub fn registry(
     let replaceable = discover_in
         .map(|(_, config)| replaceable_builtins(&registry, config))
         .unwrap_or_default();
-    for (_, file) in discover_in
+    let mut from_project: Vec<String> = Vec::new();
+    for (scope, file) in discover_in
         .map(|(dir, _)| discovery::installed(dir))
         .unwrap_or_default()
     {
-        if let Err(e) = registry.add_installed(&file, &replaceable) {
-            eprintln!("warning: plugin skipped: {e}");
+        match registry.add_installed(&file, &replaceable) {
+            Ok(plugin) if scope == discovery::Scope::Project => {
+                from_project.push(plugin.name().to_owned());
+            }
+            Ok(_) => {}
+            // The documented order: a project's copy shadows the user's (`conch plugin
+            // list` shows which), so this is no surprise worth a warning on every command.
+            Err(RegistryError::NameTaken { name, .. })
+                if scope == discovery::Scope::User && from_project.contains(&name) =>
+            {
+                tracing::debug!(plugin = %name, "user plugin shadowed by the project's");
+            }
+            Err(e) => eprintln!("warning: plugin skipped: {e}"),
         }
     }
     for file in &args.files {

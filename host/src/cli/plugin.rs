@@ -259,6 +259,8 @@ fn list(cwd: &Path) {
         println!("no plugins installed (conch plugin install FILE.wasm)");
         return;
     }
+    // Project plugins come first and win: a user copy of the same name is not loaded.
+    let mut names: Vec<String> = Vec::new();
     for (scope, file) in installed {
         let scope = match scope {
             Scope::Project => "project",
@@ -269,6 +271,8 @@ fn list(cwd: &Path) {
             .and_then(|b| PluginInfo::read(&b).map_err(|e| e.to_string()))
         {
             Ok(info) => {
+                let shadowed = names.contains(&info.manifest.name);
+                names.push(info.manifest.name.clone());
                 let tools: Vec<&str> = info
                     .manifest
                     .tools
@@ -282,7 +286,7 @@ fn list(cwd: &Path) {
                     .map(|c| c.as_str())
                     .collect();
                 println!(
-                    "{:<16} {:<8} {scope:<7} tools: {}  capabilities: {}  {}",
+                    "{:<16} {:<8} {scope:<7} tools: {}  capabilities: {}  {}{}",
                     info.manifest.name,
                     info.manifest.version,
                     tools.join(", "),
@@ -291,7 +295,12 @@ fn list(cwd: &Path) {
                     } else {
                         caps.join(", ")
                     },
-                    file.display()
+                    file.display(),
+                    if shadowed {
+                        "  (not loaded: the project's copy wins)"
+                    } else {
+                        ""
+                    }
                 );
             }
             Err(e) => println!("{:<16} invalid  {scope:<7} {e}  {}", "?", file.display()),

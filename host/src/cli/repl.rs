@@ -13,6 +13,7 @@ use super::chat::{
 use super::{ChatArgs, CliError};
 use crate::agent::{Agent, AgentEvent, AgentProfiles, TurnIo};
 use crate::custom_command::CustomCommand;
+use crate::message::Message;
 use crate::permission::Approver;
 use crate::provider::Provider;
 use crate::ui::{TerminalApprover, TextRenderer};
@@ -26,6 +27,65 @@ Type a task and press Enter. Commands:
   /agent     list the agent profiles; /agent NAME switches to one
   /exit      leave (also Ctrl-D)
 Ctrl-C stops the running turn; the session keeps what happened.";
+
+/// Turns shown when the repl continues a session.
+const RESUME_TURNS: usize = 3;
+
+/// The last `turns` user prompts with what followed each: the answer's text (cut), and a
+/// line per tool call. Empty when there is no user prompt.
+fn last_turns(messages: &[Message], turns: usize) -> String {
+    let users: Vec<usize> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| matches!(m, Message::User { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    let Some(&from) = users
+        .len()
+        .checked_sub(turns)
+        .and_then(|i| users.get(i))
+        .or(users.first())
+    else {
+        return String::new();
+    };
+    let mut out = String::new();
+    if users.len() > turns {
+        let earlier = users.len() - turns;
+        let s = if earlier == 1 { "" } else { "s" };
+        out.push_str(&format!("… {earlier} earlier turn{s}\n"));
+    }
+    for message in &messages[from..] {
+        match message {
+            Message::User { content } => {
+                out.push_str(&format!("> {}\n", crate::ui::one_line(content, 100)));
+            }
+            Message::Assistant {
+                content,
+                tool_calls,
+                ..
+            } => {
+                if let Some(text) = content.as_deref().filter(|t| !t.trim().is_empty()) {
+                    let lines: Vec<&str> = text.trim().lines().collect();
+                    for line in lines.iter().take(6) {
+                        out.push_str(&format!("  {}\n", crate::ui::one_line(line, 100)));
+                    }
+                    if lines.len() > 6 {
+                        out.push_str(&format!("  … {} more lines\n", lines.len() - 6));
+                    }
+                }
+                for call in tool_calls {
+                    out.push_str(&format!(
+                        "  → {} {}\n",
+                        call.name,
+                        crate::ui::one_line(&call.arguments, 80)
+                    ));
+                }
+            }
+            Message::System { .. } | Message::Tool { .. } => {}
+        }
+    }
+    out
+}
 
 /// Runs the repl until the user leaves.
 pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
@@ -51,6 +111,15 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
         eprintln!(
             "conch {verb} {session_id} · {model} via {provider} · agent {agent_name} · /help for commands"
         );
+        if *resumed {
+            // Where the conversation stands, before the user adds to it.
+            let transcript = crate::session::SessionStore::open_default()
+                .and_then(|store| crate::session::Transcript::load(&store, session_id));
+            match transcript {
+                Ok(transcript) => eprint!("{}", last_turns(&transcript.messages, RESUME_TURNS)),
+                Err(e) => tracing::warn!("cannot show the last turns: {e}"),
+            }
+        }
     }
     let mut editor = rustyline::DefaultEditor::new()
         .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start line editing: {e}")))?;
@@ -155,7 +224,11 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
                 approver,
                 interrupt,
             };
-            if line == "/compact" {
+            if line == "/compact" && !agent.can_compact() {
+                eprintln!(
+                    "nothing to compact: a summary would not be shorter than the conversation"
+                );
+            } else if line == "/compact" {
                 match agent.compact(&mut io, true).await {
                     Ok(true) => {}
                     Ok(false) => eprintln!("nothing to compact yet"),
@@ -223,4 +296,52 @@ fn prepare_command(
     with_model.model = Some(model.clone());
     let provider = provider_for(&with_model, config, profile)?;
     Ok(Some(agent.replace_provider(provider)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_turns_show_prompts_answers_and_calls() {
+        let call = crate::message::ToolCall {
+            id: "c1".into(),
+            name: "read".into(),
+            arguments: r#"{"path":"a.rs"}"#.into(),
+        };
+        let messages = vec![
+            Message::system("you are conch"),
+            Message::User {
+                content: "first".into(),
+            },
+            Message::Assistant {
+                content: Some("one".into()),
+                reasoning_content: None,
+                tool_calls: Vec::new(),
+            },
+            Message::User {
+                content: "second".into(),
+            },
+            Message::Assistant {
+                content: None,
+                reasoning_content: None,
+                tool_calls: vec![call],
+            },
+            Message::Tool {
+                tool_call_id: "c1".into(),
+                content: "fn main() {}".into(),
+            },
+            Message::Assistant {
+                content: Some("it is empty".into()),
+                reasoning_content: None,
+                tool_calls: Vec::new(),
+            },
+        ];
+        assert_eq!(
+            last_turns(&messages, 1),
+            "… 1 earlier turn\n> second\n  → read {\"path\":\"a.rs\"}\n  it is empty\n"
+        );
+        assert!(last_turns(&messages, 3).starts_with("> first\n  one\n"));
+        assert_eq!(last_turns(&messages[..1], 3), "");
+    }
 }

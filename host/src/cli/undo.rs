@@ -6,14 +6,22 @@ use std::process::ExitCode;
 use super::CliError;
 use crate::session::{Entry, SessionStore, Transcript};
 
-/// Undoes the last changeset of session `id` (default: the latest in `cwd`); returns
+/// Undoes the last changeset of session `id` (default: the latest in `cwd` that changed
+/// files, a replay's included); returns
 /// what was restored, for the user.
 pub fn undo_last(id: Option<&str>, cwd: &Path, force: bool) -> Result<String, CliError> {
     let usage = |e: &dyn std::fmt::Display| CliError::Usage(e.to_string());
     let store = SessionStore::open_default().map_err(|e| usage(&e))?;
+    let cwd = std::fs::canonicalize(cwd).unwrap_or(cwd.into());
     let transcript = match id {
         Some(id) => Transcript::load(&store, id),
-        None => Transcript::latest_in(&store, &std::fs::canonicalize(cwd).unwrap_or(cwd.into())),
+        // The session that last changed files here, even a replay's (which `--continue`
+        // skips): that is the change a user means right after it.
+        None => match Transcript::latest_with_changes_in(&store, &cwd) {
+            Ok(Some(transcript)) => Ok(transcript),
+            Ok(None) => Transcript::latest_in(&store, &cwd),
+            Err(e) => Err(e),
+        },
     }
     .map_err(|e| usage(&e))?;
     let id = transcript.header.id.clone();
@@ -31,7 +39,7 @@ pub fn undo_last(id: Option<&str>, cwd: &Path, force: bool) -> Result<String, Cl
         })
         .map_err(|e| CliError::Failed(e.into()))?;
     Ok(format!(
-        "undid `{}` ({}): restored {}",
+        "undid `{}` ({}) of session {id}: restored {}",
         record.tool,
         record.call_id,
         restored.paths().join(", ")

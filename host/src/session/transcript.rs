@@ -65,6 +65,28 @@ impl Transcript {
         })
     }
 
+    /// The latest session of `cwd`, replays included, with a change left to undo: what
+    /// `conch undo` means when no session is named. `None` when there is none.
+    pub fn latest_with_changes_in(
+        store: &SessionStore,
+        cwd: &Path,
+    ) -> Result<Option<Self>, SessionError> {
+        let cwd = cwd.to_string_lossy();
+        for id in store.ids()? {
+            let Ok(header) = read_header(&store.path(&id)) else {
+                continue;
+            };
+            if header.cwd != cwd {
+                continue;
+            }
+            let transcript = Self::load(store, &id)?;
+            if transcript.last_changeset().is_some() {
+                return Ok(Some(transcript));
+            }
+        }
+        Ok(None)
+    }
+
     /// Reads a session file. A line that does not parse (a torn last line after a
     /// crash, or a damaged one) is skipped with a warning; only a missing or unreadable
     /// header is an error.

@@ -3,10 +3,12 @@
 
 mod json;
 mod prompt;
+mod result;
 mod text;
 
 pub use json::JsonEvents;
 pub use prompt::{TerminalApprover, TerminalAsker, confirm};
+pub use result::CommandReport;
 pub use text::TextRenderer;
 
 /// Whether to colour output: only on a terminal, and never with `NO_COLOR` set.

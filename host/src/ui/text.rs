@@ -1,20 +1,32 @@
-//! The terminal renderer: the answer streams to stdout; tool calls (one line each with
-//! a short result), retries, notices and errors go to stderr, so `conch run … > file`
-//! keeps only the answer. A spinner shows while waiting, only on a terminal.
+//! The terminal renderer: the answer goes to stdout; tool calls (one line each with a
+//! short result, and under it a command's output, a denial's hint or an edit's diff),
+//! retries, notices and errors go to stderr, so `conch run … > file` keeps only the
+//! answer. On a terminal the answer streams; into a file or a pipe each message is written
+//! once it is complete, so a retried stream never leaves a partial copy. A spinner (saying
+//! how long the model has been thinking or a command running) shows while waiting, only
+//! on a terminal.
 
-use std::io::Write;
+use std::collections::{HashMap, HashSet};
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::one_line;
+use super::{CommandReport, one_line};
 use crate::agent::{AgentEvent, EventSink};
+
+/// Lines of a diff shown under an edit; the rest is counted.
+const DIFF_LINES: usize = 80;
+
+/// Lines of an error (a denial's hint, say) shown under its call.
+const ERROR_LINES: usize = 20;
 
 const DIM: &str = "\x1b[2m";
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
 const CYAN: &str = "\x1b[36m";
+const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
 /// Renders events for a person.
@@ -25,6 +37,16 @@ pub struct TextRenderer {
     /// Whether the last thing written (to either stream) ended a line.
     at_line_start: bool,
     spinner: Option<Spinner>,
+    /// stdout is not a terminal: the message being received, written once complete.
+    pending: Option<String>,
+    /// Answer text went to stdout since the last request (a retry starts it over).
+    streamed: bool,
+    /// The session, once announced, to say how to continue it.
+    session: Option<String>,
+    /// Calls whose diff the user saw at the permission prompt.
+    asked: HashSet<String>,
+    /// Diffs of committed changes, shown under their call's result.
+    diffs: HashMap<String, String>,
 }
 
 impl TextRenderer {
@@ -34,6 +56,65 @@ impl TextRenderer {
             interactive,
             at_line_start: true,
             spinner: None,
+            pending: (!std::io::stdout().is_terminal()).then(String::new),
+            streamed: false,
+            session: None,
+            asked: HashSet::new(),
+            diffs: HashMap::new(),
+        }
+    }
+
+    /// Writes the complete message held back for stdout.
+    fn flush_message(&mut self) {
+        let Some(text) = self.pending.as_mut().map(std::mem::take) else {
+            return;
+        };
+        if text.is_empty() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        self.at_line_start = text.ends_with('\n');
+    }
+
+    /// Forgets a message that will not complete (retried, failed, interrupted).
+    fn drop_message(&mut self) {
+        if let Some(text) = self.pending.as_mut() {
+            text.clear();
+        }
+    }
+
+    /// Lines under a call's result, indented and dimmed.
+    fn details<I: IntoIterator<Item = String>>(&mut self, lines: I) {
+        for line in lines {
+            let line = self.paint(DIM, &format!("    {line}"));
+            self.note(&line);
+        }
+    }
+
+    /// A unified diff, coloured by line kind and cut after [`DIFF_LINES`] lines.
+    fn show_diff(&mut self, diff: &str) {
+        let lines: Vec<&str> = diff.lines().collect();
+        for line in lines.iter().take(DIFF_LINES) {
+            let colour = if line.starts_with("+++") || line.starts_with("---") {
+                BOLD
+            } else if line.starts_with('+') {
+                GREEN
+            } else if line.starts_with('-') {
+                RED
+            } else if line.starts_with("@@") {
+                CYAN
+            } else {
+                DIM
+            };
+            let line = self.paint(colour, &format!("    {line}"));
+            self.note(&line);
+        }
+        if lines.len() > DIFF_LINES {
+            let more = format!("    … {} more diff lines", lines.len() - DIFF_LINES);
+            let more = self.paint(DIM, &more);
+            self.note(&more);
         }
     }
 
@@ -70,11 +151,18 @@ impl EventSink for TextRenderer {
         }
         match event {
             AgentEvent::Request { .. } => {
+                self.flush_message();
+                self.streamed = false;
                 if self.interactive {
-                    self.spinner = Some(Spinner::start());
+                    self.spinner = Some(Spinner::start("thinking"));
                 }
             }
             AgentEvent::TextDelta { text } => {
+                if let Some(pending) = self.pending.as_mut() {
+                    pending.push_str(text);
+                    return;
+                }
+                self.streamed |= !text.is_empty();
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(text.as_bytes());
                 let _ = out.flush();
@@ -91,6 +179,7 @@ impl EventSink for TextRenderer {
                 }
             }
             AgentEvent::ToolCall { name, key, .. } => {
+                self.flush_message();
                 let line = match key {
                     Some(key) => format!("→ {name} {}", one_line(key, 100)),
                     None => format!("→ {name}"),
@@ -98,15 +187,62 @@ impl EventSink for TextRenderer {
                 let line = self.paint(CYAN, &line);
                 self.note(&line);
             }
-            AgentEvent::ToolResult { ok, summary, .. } => {
-                let line = if *ok {
-                    self.paint(GREEN, &format!("  ✓ {summary}"))
-                } else {
+            AgentEvent::ToolResult {
+                id,
+                ok,
+                summary,
+                output,
+                ..
+            } => {
+                let command = CommandReport::parse(output).filter(|_| *ok);
+                let failed = !ok || command.as_ref().is_some_and(|c| !c.succeeded());
+                let line = if failed {
                     self.paint(RED, &format!("  ✗ {summary}"))
+                } else {
+                    self.paint(GREEN, &format!("  ✓ {summary}"))
                 };
                 self.note(&line);
+                if let Some(command) = command {
+                    self.details(command.glimpse());
+                } else if !ok {
+                    // The summary is the first line; a hint (a rule to add, say) follows.
+                    let rest: Vec<&str> = output.lines().skip(1).collect();
+                    let mut lines: Vec<String> = rest
+                        .iter()
+                        .take(ERROR_LINES)
+                        .map(|l| one_line(l, 200))
+                        .collect();
+                    if rest.len() > ERROR_LINES {
+                        lines.push(format!("… {} more lines", rest.len() - ERROR_LINES));
+                    }
+                    self.details(lines);
+                }
+                if let Some(diff) = self.diffs.remove(id) {
+                    self.show_diff(&diff);
+                }
+            }
+            AgentEvent::Permission {
+                id,
+                tool,
+                allowed,
+                by,
+            } => {
+                if by == "user" {
+                    self.asked.insert(id.clone());
+                }
+                // Only a command runs long enough to watch; other tools may ask questions
+                // on the terminal while they run.
+                if *allowed && tool == "bash" && self.interactive {
+                    self.spinner = Some(Spinner::start("running"));
+                }
+            }
+            AgentEvent::Changes { id, diff } => {
+                if self.interactive && !self.asked.contains(id) {
+                    self.diffs.insert(id.clone(), diff.clone());
+                }
             }
             AgentEvent::RemoteToolUse { name, input, .. } => {
+                self.flush_message();
                 let line = self.paint(CYAN, &format!("⤷ {name} {} (remote)", one_line(input, 100)));
                 self.note(&line);
             }
@@ -127,10 +263,14 @@ impl EventSink for TextRenderer {
                 delay_ms,
                 error,
             } => {
-                let line = format!(
+                self.drop_message();
+                let mut line = format!(
                     "{error}; retrying in {:.1} s ({attempt}/{of})",
                     *delay_ms as f64 / 1000.0
                 );
+                if std::mem::take(&mut self.streamed) {
+                    line.push_str("; the answer starts over");
+                }
                 let line = self.paint(DIM, &line);
                 self.note(&line);
             }
@@ -154,18 +294,41 @@ impl EventSink for TextRenderer {
                 self.note(&text);
             }
             AgentEvent::Error { message } => {
+                self.drop_message();
                 let line = self.paint(RED, &format!("error: {message}"));
                 self.note(&line);
             }
-            AgentEvent::Done { .. } => {
+            AgentEvent::Done { reason, .. } => {
+                // Interrupted, the partial answer is what the session keeps: it is shown.
+                if reason == "error" {
+                    self.drop_message();
+                } else {
+                    self.flush_message();
+                }
                 if !self.at_line_start {
                     let _ = writeln!(std::io::stdout());
                     self.at_line_start = true;
                 }
+                if let Some(id) = self.session.clone() {
+                    let line = format!(
+                        "session {id} · continue with: conch run --continue \"…\" (or --session {id})"
+                    );
+                    let line = self.paint(DIM, &line);
+                    self.note(&line);
+                }
             }
-            AgentEvent::SessionStart { .. }
-            | AgentEvent::Permission { .. }
-            | AgentEvent::Usage { .. } => {}
+            AgentEvent::SessionStart {
+                session_id,
+                resumed,
+                ..
+            } => {
+                self.session = Some(session_id.clone());
+                if *resumed {
+                    let line = self.paint(DIM, &format!("continuing session {session_id}"));
+                    self.note(&line);
+                }
+            }
+            AgentEvent::Usage { .. } => {}
         }
     }
 }
@@ -202,9 +365,11 @@ struct Spinner {
 }
 
 impl Spinner {
-    fn start() -> Self {
+    /// Once a second has passed, `what` is going on and for how long follow the frame.
+    fn start(what: &'static str) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let started = Instant::now();
         let thread = std::thread::Builder::new()
             .name("conch-spinner".into())
             .spawn(move || {
@@ -213,7 +378,16 @@ impl Spinner {
                     if flag.load(Ordering::Relaxed) {
                         break;
                     }
-                    let _ = write!(std::io::stderr(), "\r{frame} ");
+                    let time = started.elapsed();
+                    if time >= Duration::from_secs(1) {
+                        let _ = write!(
+                            std::io::stderr(),
+                            "\r{frame} {what} · {} s ",
+                            time.as_secs()
+                        );
+                    } else {
+                        let _ = write!(std::io::stderr(), "\r{frame} ");
+                    }
                     std::thread::park_timeout(Duration::from_millis(80));
                 }
                 let _ = write!(std::io::stderr(), "\r\x1b[K");

@@ -9,6 +9,7 @@
 //! - [`text`]: bytes ⇄ lines.
 //! - [`lines`]: `edit` and `multiedit`, by line numbers.
 //! - [`replace`]: `old_string` → `new_string`, exact first, then more tolerant.
+//! - `restyle`: after a tolerant match, `new_string` in the file's indentation and style.
 //! - [`patch`]: unified diffs and the `*** Begin Patch` format, into [`FileChange`]s.
 //! - `diff` (tests only): renders changes as unified diffs, so the round-trip tests can
 //!   check that `patch` applies what an edit produced. The host renders the diffs users
@@ -20,9 +21,12 @@ pub mod lines;
 mod matching;
 pub mod patch;
 pub mod replace;
+mod restyle;
 pub mod text;
 mod tools;
 
+#[cfg(test)]
+mod restyle_tests;
 #[cfg(test)]
 mod roundtrip_tests;
 

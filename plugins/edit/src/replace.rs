@@ -2,13 +2,15 @@
 //!
 //! The levels are tried in order and the first that matches decides: exact text (line
 //! endings aside, so `\n` in `old_string` matches a CRLF file); then whole lines ignoring
-//! leading and trailing whitespace, with `new_string` re-indented from the indentation
-//! `old_string` had to the one the file has; then the same ignoring Unicode quotes and
-//! dashes as well. A match must be unique unless `replace_all`; when nothing matches, the
-//! error shows the most similar lines of the file.
+//! leading and trailing whitespace; then the same ignoring Unicode quotes and dashes as
+//! well. After a tolerant match `new_string` is written in the file's style (see
+//! [`crate::restyle`]). A match must be unique unless `replace_all` — or, among several
+//! tolerant matches, the only one where the snippet's indentation is the file's shifted by
+//! one amount; when nothing matches, the error shows the most similar lines of the file.
 
 use crate::EditError;
-use crate::matching::{MatchKind, describe_closest, find_all};
+use crate::matching::{MatchKind, describe_closest, find_all, span};
+use crate::restyle::{FileIndent, Unplaceable, consistent_offset, restyle};
 use crate::text::{Splice, Text, split_lines};
 
 /// What a replacement did.
@@ -50,22 +52,60 @@ pub fn replace(
     }
     let contents = text.contents();
     let old_lines = split_lines(&old);
-    let new_lines = split_lines(&new);
+    let mut new_lines = split_lines(&new);
+    let joins_next = old.ends_with('\n') && !new.ends_with('\n');
+    if new.ends_with('\n') && !old.ends_with('\n') {
+        // The match ends at a line's end, so a final newline in `new` starts one more line,
+        // as it would in an exact match.
+        new_lines.push(String::new());
+    }
     if old_lines.iter().any(|l| !l.trim().is_empty()) {
+        let file_indent = FileIndent::scan(&contents);
+        let model = || old_lines.iter().chain(&new_lines).map(String::as_str);
+        let indent_at = |at: usize| file_indent.at(&contents[at..at + old_lines.len()], model());
         for kind in [MatchKind::Whitespace, MatchKind::Unicode] {
-            let found = find_all(&contents, &old_lines, kind);
+            let mut found = find_all(&contents, &old_lines, kind);
             if found.is_empty() {
                 continue;
             }
+            if found.len() > 1 && !replace_all {
+                // Only one place has the snippet's shape, shifted as a whole: that is the
+                // one meant (the others match only once their nesting is ignored).
+                let shaped: Vec<usize> = found
+                    .iter()
+                    .copied()
+                    .filter(|&at| {
+                        let matched = &contents[at..at + old_lines.len()];
+                        consistent_offset(&old_lines, matched, indent_at(at)).is_some()
+                    })
+                    .collect();
+                if shaped.len() == 1 {
+                    found = shaped;
+                }
+            }
             check_unique(&found, replace_all, kind)?;
-            let splices = found
-                .iter()
-                .map(|&at| Splice {
+            let mut splices = Vec::with_capacity(found.len());
+            for &at in &found {
+                let matched = &contents[at..at + old_lines.len()];
+                let mut lines = restyle(&new_lines, &old_lines, matched, indent_at(at), kind)
+                    .map_err(|Unplaceable(j)| {
+                        unplaceable(at, old_lines.len(), kind, &new_lines[j])
+                    })?;
+                let mut end = at + old_lines.len();
+                if joins_next && let Some(next) = contents.get(end) {
+                    // As in an exact match, dropping the final newline joins the next line.
+                    match lines.last_mut() {
+                        Some(last) => last.push_str(next),
+                        None => lines.push((*next).to_owned()),
+                    }
+                    end += 1;
+                }
+                splices.push(Splice {
                     start: at,
-                    end: at + old_lines.len(),
-                    lines: reindent(&new_lines, &old_lines, &contents[at..at + old_lines.len()]),
-                })
-                .collect();
+                    end,
+                    lines,
+                });
+            }
             return Ok(Replaced {
                 bytes: text.apply(splices, None).encode(),
                 matched: kind,
@@ -109,6 +149,16 @@ fn exact(
         return Ok(None);
     }
     let line_of = |offset: usize| starts.partition_point(|&s| s <= offset).saturating_sub(1);
+    // A snippet whose lines all lost their indentation can still match exactly from the
+    // middle of an indented first line, when the lines after it happen to sit at column 0:
+    // its new lines would keep the model's flat indentation. The tolerant level re-indents
+    // them (or refuses).
+    if found
+        .iter()
+        .any(|&at| flat_after_indent(&joined, at, old, &starts[line_of(at)..]))
+    {
+        return Ok(None);
+    }
     let first_lines: Vec<usize> = found.iter().map(|&at| line_of(at)).collect();
     check_unique(&first_lines, replace_all, MatchKind::Exact)?;
     // Each match rewrites the lines it touches, plus the line right after it when it ends
@@ -159,6 +209,20 @@ fn exact(
     }))
 }
 
+/// Whether the exact match of `old` at byte `at` of `joined` (whose line starts from the
+/// match's line on are `starts`) covers whole lines from the end of an indentation, while
+/// every later line of `old` has none: a snippet that lost all of its indentation.
+pub(crate) fn flat_after_indent(joined: &str, at: usize, old: &str, starts: &[usize]) -> bool {
+    let later: Vec<&str> = old.split('\n').skip(1).collect();
+    let before = &joined[starts[0]..at];
+    let end = at + old.len();
+    before.trim().is_empty()
+        && !before.is_empty()
+        && later.iter().any(|l| !l.trim().is_empty())
+        && later.iter().all(|l| !l.starts_with(char::is_whitespace))
+        && (old.ends_with('\n') || end == joined.len() || joined[end..].starts_with('\n'))
+}
+
 /// `found` are 0-based first lines of the matches.
 fn check_unique(found: &[usize], replace_all: bool, kind: MatchKind) -> Result<(), EditError> {
     if found.len() <= 1 || replace_all {
@@ -177,25 +241,16 @@ fn check_unique(found: &[usize], replace_all: bool, kind: MatchKind) -> Result<(
     )))
 }
 
-/// `new` moved from the indentation `old` has to the one the file's matched lines have:
-/// the first non-blank line of each gives the base.
-fn reindent(new: &[String], old: &[String], matched: &[&str]) -> Vec<String> {
-    let indent = |s: &str| s.len() - s.trim_start().len();
-    let base = old.iter().zip(matched).find(|(o, _)| !o.trim().is_empty());
-    let Some((old_line, file_line)) = base else {
-        return new.to_vec();
-    };
-    let (from, to) = (
-        &old_line[..indent(old_line)],
-        &file_line[..indent(file_line)],
-    );
-    new.iter()
-        .map(|line| match line.strip_prefix(from) {
-            _ if line.trim().is_empty() => String::new(),
-            Some(rest) => format!("{to}{rest}"),
-            None => line.clone(),
-        })
-        .collect()
+/// The refusal when a line of `new_string` has no indentation that follows from the match.
+fn unplaceable(at: usize, len: usize, kind: MatchKind, line: &str) -> EditError {
+    EditError::InvalidInput(format!(
+        "old_string matched {} {}, but its lines are indented differently from the file's by \
+         different amounts, so the indentation of the new line `{}` cannot be told. The file \
+         is unchanged; copy old_string and new_string with the file's indentation and retry.",
+        span(at + 1, at + len),
+        kind.describe(),
+        line.trim()
+    ))
 }
 
 /// Every non-blank line starts like `  12| ` or `12→`: pasted from numbered output.
@@ -278,6 +333,33 @@ mod tests {
     }
 
     #[test]
+    fn trailing_spaces_and_tabs_in_new_string_follow_the_file() {
+        let file = "fn f() {\n\tif x {\n\t\ty();\n\t}\n}\n";
+        // The model wrote spaces and trailing blanks; the file has tabs and none.
+        let out = ok(
+            file,
+            "    if x {  \n        y();  \n    }",
+            "    if x {  \n        y();  \n        z();  \n    }",
+        );
+        assert_eq!(out, "fn f() {\n\tif x {\n\t\ty();\n\t\tz();\n\t}\n}\n");
+    }
+
+    #[test]
+    fn of_two_whitespace_matches_the_one_with_the_snippets_shape_is_taken() {
+        // Both blocks match ignoring indentation; only the second is the snippet's shape.
+        let file = "if a {\nb();\n}\nfn g() {\n    if a {\n        b();\n    }\n}\n";
+        let out = ok(file, "if a {\n    b();\n}", "if a {\n    c();\n}");
+        assert_eq!(
+            out,
+            "if a {\nb();\n}\nfn g() {\n    if a {\n        c();\n    }\n}\n"
+        );
+        // With both in the same shape, it stays a question for the model.
+        let twice = "    if a {\n        b();\n    }\n  if a {\n      b();\n  }\n";
+        let message = err(twice, "if a {\n    b();\n}", "if a {\n    c();\n}");
+        assert!(message.contains("occurs 2 times"), "{message}");
+    }
+
+    #[test]
     fn unicode_quotes_and_dashes_are_tolerated() {
         let file = "msg = \u{201C}it\u{2019}s ok \u{2014} really\u{201D}\n";
         let out = replace(
@@ -288,7 +370,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out.matched, MatchKind::Unicode);
-        assert_eq!(String::from_utf8(out.bytes).unwrap(), "msg = \"fine\"\n");
+        // The quotes the model straightened are the file's again around its change.
+        assert_eq!(
+            String::from_utf8(out.bytes).unwrap(),
+            "msg = \u{201C}fine\u{201D}\n"
+        );
     }
 
     #[test]

@@ -236,9 +236,8 @@ impl Tool for Patch {
 
     /// Stages the changes; the details say where each hunk was placed.
     fn run(input: PatchInput, _ctx: &CallContext) -> Result<ToolOutput, ToolError> {
-        let outcome =
-            crate::apply_patch(&input.patch, |path| read(path).map_err(|e| e.to_string()))
-                .map_err(tool_error)?;
+        let outcome = crate::apply_patch(&input.patch, |path| read(path).map_err(message))
+            .map_err(tool_error)?;
         let hunks: Vec<String> = outcome.hunks.iter().map(|h| h.describe()).collect();
         staged(&outcome.changes, hunks.join("\n"))
     }
@@ -291,6 +290,18 @@ fn existing(path: &str) -> Result<Vec<u8>, ToolError> {
             "{path} does not exist; use `write` to create a file"
         ))
     })
+}
+
+/// The message alone (the error's `Display` is its debug form).
+fn message(e: ToolError) -> String {
+    match e {
+        ToolError::InvalidInput(m)
+        | ToolError::OutsideWorkspace(m)
+        | ToolError::NotFound(m)
+        | ToolError::Denied(m)
+        | ToolError::UnknownTool(m)
+        | ToolError::Failed(m) => m,
+    }
 }
 
 fn tool_error(e: EditError) -> ToolError {

@@ -92,6 +92,21 @@ pub(super) fn parse(patch: &str) -> Result<Vec<FilePatch>, EditError> {
     Ok(files)
 }
 
+/// A line that ends an update's chunks, indented or not (as the top level reads them): a
+/// context line of a file can start with `*** ` too, so only the format's own markers count.
+fn is_marker(line: &str) -> bool {
+    let line = line.trim();
+    line == "*** End Patch"
+        || [
+            "*** Add File:",
+            "*** Update File:",
+            "*** Delete File:",
+            "*** Move to:",
+        ]
+        .iter()
+        .any(|m| line.starts_with(m))
+}
+
 fn file_path(text: &str) -> Option<String> {
     let path = text.trim();
     (!path.is_empty()).then(|| path.to_owned())
@@ -103,7 +118,7 @@ fn chunks(lines: &[&str], offset: usize) -> Result<(Vec<Hunk>, usize), EditError
     let mut hunks: Vec<Hunk> = Vec::new();
     let mut used = 0;
     for (n, &line) in lines.iter().enumerate() {
-        if line.starts_with("*** ") && line.trim() != "*** End of File" {
+        if is_marker(line) {
             break;
         }
         used = n + 1;

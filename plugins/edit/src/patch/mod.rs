@@ -115,11 +115,19 @@ where
     let patch = strip_fence(patch);
     // A diff may well contain `*** Begin Patch` as text; only a leading one decides.
     let first = patch.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let files = if first.trim() == "*** Begin Patch" {
+    let begin_patch = first.trim() == "*** Begin Patch";
+    let files = if begin_patch {
         begin::parse(patch)?
     } else {
         unified::parse(patch)?
     };
+    if files.is_empty() && begin_patch {
+        return Err(EditError::InvalidInput(
+            "the *** Begin Patch block changes nothing: it has no *** Add File:, *** Update \
+             File: or *** Delete File: section"
+                .to_owned(),
+        ));
+    }
     if files.is_empty() {
         return Err(EditError::InvalidInput(
             "the patch changes no file: expected a unified diff (--- a/path, +++ b/path, @@ \

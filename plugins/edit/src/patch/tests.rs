@@ -336,3 +336,28 @@ fn garbage_is_not_a_patch() {
         .to_string();
     assert!(message.contains("changes no file"), "{message}");
 }
+
+#[test]
+fn indented_markers_inside_an_update_end_its_chunks() {
+    let fs = files(&[("a.rs", TEN), ("b.rs", "x\ny\n")]);
+    // Models indent the markers after a chunk; they are markers, not context lines.
+    let patch = "*** Begin Patch\n*** Update File: a.rs\n@@\n four\n-five\n+5\n  *** Update File: b.rs\n@@\n x\n-y\n+z\n *** End Patch\n";
+    let out = run(patch, &fs).unwrap();
+    assert_eq!(out.changes.len(), 2);
+    assert_eq!(new_text(&out.changes[0]), TEN.replace("five\n", "5\n"));
+    assert_eq!(new_text(&out.changes[1]), "x\nz\n");
+    // A file line that merely starts with `*** ` is still context.
+    let fs = files(&[("n.md", "*** note\ntext\n")]);
+    let patch = "*** Begin Patch\n*** Update File: n.md\n *** note\n-text\n+prose\n*** End Patch\n";
+    let out = run(patch, &fs).unwrap();
+    assert_eq!(new_text(&out.changes[0]), "*** note\nprose\n");
+}
+
+#[test]
+fn an_empty_begin_patch_block_is_said_to_change_nothing() {
+    let message = run("*** Begin Patch\n*** End Patch\n", &HashMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("block changes nothing"), "{message}");
+    assert!(!message.contains("unified diff"), "{message}");
+}
