@@ -8,6 +8,7 @@
 
 mod gate;
 mod rule;
+pub mod shell;
 
 pub use gate::{
     AgentRestriction, Allowed, Approval, Approver, DecidedBy, Denied, Flags, Gate, Policy, Request,
