@@ -14,4 +14,4 @@ pub use gate::{
     AgentRestriction, Allowed, Approval, Approver, DecidedBy, Denied, Flags, Gate, Policy, Request,
     Source, ToolSet, Verdict,
 };
-pub use rule::{Decision, PermissionRule, shell_operator, wildcard_match};
+pub use rule::{CommandSubject, Decision, PermissionRule, wildcard_match};
