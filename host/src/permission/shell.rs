@@ -281,6 +281,8 @@ impl<'a> Text<'a> {
             "arithmetic_expansion" | "c_style_for_statement" | "subscript" => {
                 out.flag(Construct::Arithmetic)
             }
+            // The old `$[ … ]` arithmetic, which the grammar reads as a plain word.
+            "word" if self.text(node).contains("$[") => out.flag(Construct::Arithmetic),
             // `(( … ))` as a statement.
             "compound_statement" if self.text(node).starts_with("((") => {
                 out.flag(Construct::Arithmetic)
@@ -636,6 +638,17 @@ fn runs_of(out: &mut Walker, command: SimpleCommand, depth: usize) {
         "trap" | "watch" | "su" | "runuser" | "script" => {
             out.flag(Construct::CommandString(program))
         }
+        "let" => out.flag(Construct::Arithmetic),
+        // Builtins that take variable names evaluate a subscript in one as arithmetic:
+        // `printf -v 'a[$(cmd)]' x` runs `cmd`.
+        "printf" | "read" | "unset" | "test" | "[" | "declare" | "typeset" | "local" | "export"
+        | "readonly" | "mapfile" | "readarray" | "getopts" | "wait"
+            if args
+                .iter()
+                .any(|(word, _)| word.contains('[') && word.contains(['$', '`'])) =>
+        {
+            out.flag(Construct::Arithmetic)
+        }
         "xargs" => {
             out.flag(Construct::Xargs);
             let rest = after_options(
@@ -689,6 +702,9 @@ fn runs_of(out: &mut Walker, command: SimpleCommand, depth: usize) {
             let Some((with_value, positionals, assignments)) = wrapper_options(wrapper) else {
                 return;
             };
+            if wrapper == "flock" && args.iter().any(|(a, _)| a == "-c" || a == "--command") {
+                out.flag(Construct::CommandString(program.clone()));
+            }
             if wrapper == "env"
                 && args
                     .iter()
@@ -748,9 +764,11 @@ fn wrapper_options(program: &str) -> Option<(&'static [&'static str], usize, boo
             false,
         ),
         "exec" => (&["-a"], 0, false),
-        "nohup" | "command" | "builtin" | "time" | "setsid" | "chronic" | "unbuffer" => {
+        "nohup" | "command" | "builtin" | "time" | "setsid" | "chronic" | "unbuffer" | "coproc" => {
             (&[], 0, false)
         }
+        "chroot" => (&["--userspec", "--groups"], 1, false),
+        "flock" => (&["-E", "-w", "--conflict-exit-code", "--timeout"], 1, false),
         _ => return None,
     })
 }
@@ -983,6 +1001,8 @@ mod tests {
             "exec rm f1",
             "time rm f1",
             "env nice timeout 5 rm f1",
+            "coproc rm f1",
+            "flock lockfile rm f1",
             "find . -name x -exec rm f1 \\;",
             "find . -execdir rm f1 \\;",
         ] {
@@ -1052,6 +1072,10 @@ mod tests {
             ("curl x | sh", true),
             ("trap 'rm f1' EXIT", true),
             ("env -S 'rm f1'", true),
+            ("printf -v 'a[$(rm f1)]' x", true),
+            ("let x=y", true),
+            ("echo $[x]", true),
+            ("flock -c 'rm f1' lock", true),
             ("echo 'unterminated", true),
             ("if true; then", true),
             ("echo $(date)", false),
