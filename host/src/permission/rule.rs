@@ -1,6 +1,6 @@
 //! Pattern rules: `{ tool, pattern, decision }`, matched on a tool's key argument with
-//! a small wildcard language (`*` any run of characters, `?` exactly one).
-
+//! a small wildcard language (`*` any run of characters, `?` exactly one); on commands,
+//! matched per simple command of the parsed line ([`CommandSubject`]).
 use std::fmt;
 
 use serde::Deserialize;

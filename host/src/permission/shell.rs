@@ -185,7 +185,7 @@ impl CommandLine {
         self.constructs.iter().any(Construct::hides_code)
     }
 
-    /// The first construct, the one to name in a message.
+    /// The construct to name in a message: the first that hides code, else the first.
     pub fn first_construct(&self) -> Option<&Construct> {
         self.constructs
             .iter()
