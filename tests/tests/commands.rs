@@ -207,7 +207,11 @@ fn the_agent_runs_approved_commands_and_rules_can_allow_them_one_at_a_time() {
     let result = |i: usize| mock.last_tool_result(i);
     assert!(result(1).contains("hello from bash"), "{}", result(1));
     // `echo *` allows an echo, not a second command joined to one.
-    assert!(result(2).contains("joined with `&`"), "{}", result(2));
+    assert!(
+        result(2).contains("allow each of its commands"),
+        "{}",
+        result(2)
+    );
     assert!(!project.path().join("pwned.txt").exists());
     assert!(result(3).contains("needs approval"), "{}", result(3));
     assert!(project.path().join("notes/keep.txt").exists());

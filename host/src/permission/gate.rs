@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use super::rule::{Decision, PermissionRule};
+use super::rule::{CommandSubject, Decision, PermissionRule};
+use super::shell;
 use crate::plugin::{CallContext, ToolSpec};
 
 /// The decision for a permission key no one configured. Tools that touch only the
@@ -240,9 +241,8 @@ pub struct Denied {
 pub struct Gate {
     policy: Policy,
     flags: Flags,
-    /// (tool, pattern on its key argument; `None`: any) the user said yes to for the
-    /// session.
-    session_allowed: std::collections::BTreeSet<(String, Option<String>)>,
+    /// (tool, what of it) the user said yes to for the session.
+    session_allowed: std::collections::BTreeSet<(String, SessionScope)>,
     agent: Option<AgentRestriction>,
 }
 
@@ -268,79 +268,77 @@ impl Gate {
     }
 
     /// From now on, calls like `request` that would ask are allowed ("yes for this
-    /// session"): any call of the tool, or for commands, those with the same prefix.
+    /// session"): any call of the tool, or for commands, see [`session_scope`].
     pub fn allow_for_session(&mut self, request: &Request) {
         self.session_allowed
             .insert((request.tool.clone(), session_scope(request)));
     }
 
+    /// Whether a "yes for this session" covers `request`: for a command, the same
+    /// command line, or one of plain simple commands each starting with words the user
+    /// said yes to.
     fn allowed_for_session(&self, request: &Request) -> bool {
-        self.session_allowed.iter().any(|(tool, pattern)| {
-            *tool == request.tool
-                && match (pattern, &request.key) {
-                    (None, _) => true,
-                    (Some(pattern), Some(key)) => super::rule::allows_command(pattern, key),
-                    (Some(_), None) => false,
-                }
-        })
+        let scopes: Vec<&SessionScope> = self
+            .session_allowed
+            .iter()
+            .filter(|(tool, _)| *tool == request.tool)
+            .map(|(_, scope)| scope)
+            .collect();
+        if scopes.contains(&&SessionScope::Any) {
+            return true;
+        }
+        let Some(key) = request.key.as_deref() else {
+            return false;
+        };
+        if scopes.contains(&&SessionScope::Exact(key.trim().to_string())) {
+            return true;
+        }
+        let line = shell::parse(key);
+        line.constructs.is_empty()
+            && !line.commands.is_empty()
+            && line.commands.iter().all(|command| {
+                let text = command.text();
+                scopes.iter().any(|scope| {
+                    matches!(scope, SessionScope::Prefix(prefix)
+                        if super::rule::wildcard_match(&format!("{prefix}*"), &text))
+                })
+            })
     }
 
     /// The decision for a request, before anyone is asked.
+    ///
+    /// A command (permission `bash`) is decided per part of its parsed command line
+    /// ([`CommandSubject`]), each by the usual layers, and gets the strictest of those
+    /// decisions: one denied command denies the line, and an allow rule allows it only
+    /// when it allows every command in it.
     pub fn decide(&self, request: &Request) -> Verdict {
-        let default = self
-            .policy
-            .defaults
-            .get(&request.permission)
-            .copied()
-            .unwrap_or_else(|| builtin_default(&request.permission));
-        let mut verdict = Verdict {
-            decision: default,
-            source: Source::Default,
-        };
-        let matching =
-            self.policy.rules.iter().rev().find(|rule| {
-                rule.matches(&request.tool, &request.permission, request.key.as_deref())
-            });
-        if let Some(rule) = matching {
-            verdict = Verdict {
-                decision: rule.decision,
-                source: Source::Rule(rule.clone()),
-            };
-        }
-        let strictest = self
-            .policy
-            .restrictions
-            .iter()
-            .filter(|rule| rule.matches(&request.tool, &request.permission, request.key.as_deref()))
-            .max_by_key(|rule| rule.decision.strictness());
-        if let Some(rule) = strictest
-            && rule.decision.strictness() > verdict.decision.strictness()
+        if let Some(agent) = &self.agent
+            && !agent.tools.contains(&request.tool, &request.permission)
         {
-            verdict = Verdict {
-                decision: rule.decision,
-                source: Source::Rule(rule.clone()),
-            };
-        }
-        if let Some(agent) = &self.agent {
-            let by_agent = |decision| Verdict {
-                decision,
+            return Verdict {
+                decision: Decision::Deny,
                 source: Source::Agent,
             };
-            if !agent.tools.contains(&request.tool, &request.permission) {
-                return by_agent(Decision::Deny);
+        }
+        let verdict = match (request.permission.as_str(), request.key.as_deref()) {
+            ("bash", Some(text)) => {
+                let line = shell::parse(text);
+                CommandSubject::of(&line, text)
+                    .iter()
+                    .map(|subject| self.layered(request, |rule| rule.matches_command(subject)))
+                    .reduce(|strictest, verdict| {
+                        if verdict.decision.strictness() > strictest.decision.strictness() {
+                            verdict
+                        } else {
+                            strictest
+                        }
+                    })
+                    .unwrap_or_else(|| self.layered(request, |_| false))
             }
-            if let Some(decision) = agent.policy.defaults.get(&request.permission) {
-                verdict = by_agent(*decision);
-            }
-            let matching = agent.policy.rules.iter().rev().find(|rule| {
-                rule.matches(&request.tool, &request.permission, request.key.as_deref())
-            });
-            if let Some(rule) = matching {
-                verdict = by_agent(rule.decision);
-            }
-            if verdict.decision == Decision::Deny && verdict.source == Source::Agent {
-                return verdict;
-            }
+            (_, key) => self.layered(request, |rule| rule.pattern_matches(key)),
+        };
+        if verdict.decision == Decision::Deny && verdict.source == Source::Agent {
+            return verdict;
         }
         if self.flags.no_bash && request.permission == "bash" {
             return Verdict {
@@ -360,6 +358,58 @@ impl Gate {
                     decision: Decision::Allow,
                     source: Source::Flag("--yes"),
                 };
+            }
+        }
+        verdict
+    }
+
+    /// The decision of the configured default, then the last rule matching (by
+    /// `matches`, among the rules for this tool), then the agent profile's.
+    fn layered(&self, request: &Request, matches: impl Fn(&PermissionRule) -> bool) -> Verdict {
+        let for_this = |rule: &&PermissionRule| {
+            rule.is_for(&request.tool, &request.permission) && matches(rule)
+        };
+        let default = self
+            .policy
+            .defaults
+            .get(&request.permission)
+            .copied()
+            .unwrap_or_else(|| builtin_default(&request.permission));
+        let mut verdict = Verdict {
+            decision: default,
+            source: Source::Default,
+        };
+        if let Some(rule) = self.policy.rules.iter().rev().find(for_this) {
+            verdict = Verdict {
+                decision: rule.decision,
+                source: Source::Rule(rule.clone()),
+            };
+        }
+        // An untrusted project's rules: applied apart, and only ever stricter.
+        let strictest = self
+            .policy
+            .restrictions
+            .iter()
+            .filter(for_this)
+            .max_by_key(|rule| rule.decision.strictness());
+        if let Some(rule) = strictest
+            && rule.decision.strictness() > verdict.decision.strictness()
+        {
+            verdict = Verdict {
+                decision: rule.decision,
+                source: Source::Rule(rule.clone()),
+            };
+        }
+        if let Some(agent) = &self.agent {
+            let by_agent = |decision| Verdict {
+                decision,
+                source: Source::Agent,
+            };
+            if let Some(decision) = agent.policy.defaults.get(&request.permission) {
+                verdict = by_agent(*decision);
+            }
+            if let Some(rule) = agent.policy.rules.iter().rev().find(for_this) {
+                verdict = by_agent(rule.decision);
             }
         }
         verdict
@@ -389,13 +439,11 @@ impl Gate {
             }),
             Decision::Ask => match approver {
                 Some(approver) => {
-                    let question = match session_scope(request) {
-                        Some(scope) => format!(
-                            "Allow {}? (\"yes for this session\" covers `{scope}`)",
-                            request.describe()
-                        ),
-                        None => format!("Allow {}?", request.describe()),
-                    };
+                    let question = format!(
+                        "Allow {}?{}",
+                        request.describe(),
+                        session_scope(request).question()
+                    );
                     self.ask(approver, &question, request)
                 }
                 None => Err(Denied {
@@ -544,22 +592,53 @@ impl Gate {
     }
 }
 
-/// What "yes for this session" covers: a command's first words (`git status*` for
-/// `git status -s`, `ls*` for `ls -la`), so saying yes to one command does not allow
-/// every command; any call of other tools.
-fn session_scope(request: &Request) -> Option<String> {
-    if request.permission != "bash" {
-        return None;
+/// What a "yes for this session" covers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum SessionScope {
+    /// Every call of the tool.
+    Any,
+    /// Simple commands starting with these words (`git status` covers `git status -s`).
+    Prefix(String),
+    /// Exactly this command line.
+    Exact(String),
+}
+
+impl SessionScope {
+    /// The end of the question asking about it.
+    fn question(&self) -> String {
+        match self {
+            SessionScope::Any => String::new(),
+            SessionScope::Prefix(prefix) => {
+                format!(" (\"yes for this session\" covers `{prefix}*`)")
+            }
+            SessionScope::Exact(_) => {
+                " (\"yes for this session\" covers exactly this command line)".to_string()
+            }
+        }
     }
-    let words: Vec<&str> = request.key.as_deref()?.split_whitespace().collect();
-    let prefix = match words.as_slice() {
+}
+
+/// What "yes for this session" covers: for one simple command, its first words
+/// (`git status` for `git status -s`, `ls` for `ls -la`), so saying yes to one command
+/// does not allow every command; for a command line that joins or nests commands, or
+/// does more than run one, exactly that line; any call of other tools.
+fn session_scope(request: &Request) -> SessionScope {
+    let (true, Some(key)) = (request.permission == "bash", request.key.as_deref()) else {
+        return SessionScope::Any;
+    };
+    let line = shell::parse(key);
+    let Some(command) = line.single() else {
+        return SessionScope::Exact(key.trim().to_string());
+    };
+    let text = command.text();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    SessionScope::Prefix(match words.as_slice() {
         [first, second, ..] if !second.starts_with('-') && !second.contains(['/', '.', '=']) => {
             format!("{first} {second}")
         }
         [first, ..] => first.to_string(),
-        [] => return Some(String::new()),
-    };
-    Some(format!("{prefix}*"))
+        [] => String::new(),
+    })
 }
 
 impl Gate {
@@ -593,7 +672,10 @@ fn denied_message(request: &Request, source: &Source) -> String {
             "`{}` is set to \"deny\" in the [permission] table of conch.toml",
             request.permission
         ),
-        Source::Rule(rule) => format!("by the rule `{rule}` in conch.toml"),
+        Source::Rule(rule) => format!(
+            "by the rule `{rule}` in conch.toml{}",
+            hidden_code_note(request, rule)
+        ),
         Source::Flag(flag) => format!("by {flag}"),
         Source::Agent => "by the agent profile in use".to_string(),
     };
@@ -604,32 +686,70 @@ fn denied_message(request: &Request, source: &Source) -> String {
     )
 }
 
+/// Why a deny or ask rule caught a command line none of whose commands it names: the line
+/// may run code no rule can see.
+fn hidden_code_note(request: &Request, rule: &PermissionRule) -> String {
+    let (true, Some(key)) = (request.permission == "bash", request.key.as_deref()) else {
+        return String::new();
+    };
+    let line = shell::parse(key);
+    let named = line.commands.iter().any(|command| {
+        rule.matches_command(&CommandSubject::Command {
+            command,
+            coverable: false,
+        })
+    });
+    match line.constructs.iter().find(|c| c.hides_code()) {
+        Some(construct) if !named && rule.decision != Decision::Allow => {
+            format!(", which also catches what a command line may run unseen: {construct}")
+        }
+        _ => String::new(),
+    }
+}
+
 fn headless_message(request: &Request) -> String {
     let flag = match request.permission.as_str() {
         "edit" => "--yes or --allow-edit",
         _ => "--yes",
     };
-    if request.permission == "bash"
-        && let Some(op) = request.key.as_deref().and_then(super::shell_operator)
-    {
-        return format!(
-            "denied: {} ({} permission) needs approval and there is no terminal to ask on; \
-             rerun with {flag}. A command line joined with `{}` is allowed by no rule but \
-             pattern \"*\", so run its commands one by one to let rules allow them",
-            request.describe(),
-            request.permission,
-            op.escape_debug()
-        );
-    }
-    let pattern = request.key.as_deref().unwrap_or("*");
-    format!(
-        "denied: {} ({} permission) needs approval and there is no terminal to ask on; \
-         rerun with {flag}, or allow it in conch.toml:\n\
-         [[permission.rules]]\ntool = {:?}\npattern = {:?}\ndecision = \"allow\"",
+    let needs = format!(
+        "denied: {} ({} permission) needs approval and there is no terminal to ask on",
         request.describe(),
-        request.permission,
-        request.tool,
-        pattern
+        request.permission
+    );
+    let rule = |pattern: &str| {
+        format!(
+            "\n[[permission.rules]]\ntool = {:?}\npattern = {pattern:?}\ndecision = \"allow\"",
+            request.tool
+        )
+    };
+    if let ("bash", Some(key)) = (request.permission.as_str(), request.key.as_deref()) {
+        let line = shell::parse(key);
+        if let Some(construct) = line.first_construct() {
+            return format!(
+                "{needs}; rerun with {flag}. No allow rule but pattern \"*\" covers this \
+                 command line, because {construct}; a rule allows only plain simple commands, \
+                 so run them one by one to let rules allow them"
+            );
+        }
+        if line.commands.len() > 1 {
+            let mut patterns: Vec<String> = line.commands.iter().map(|c| c.text()).collect();
+            patterns.dedup();
+            let rules: String = patterns.iter().map(|p| rule(p)).collect();
+            return format!(
+                "{needs}; rerun with {flag}, or allow each of its commands in conch.toml:{rules}"
+            );
+        }
+        if let Some(command) = line.commands.first() {
+            return format!(
+                "{needs}; rerun with {flag}, or allow it in conch.toml:{}",
+                rule(&command.text())
+            );
+        }
+    }
+    format!(
+        "{needs}; rerun with {flag}, or allow it in conch.toml:{}",
+        rule(request.key.as_deref().unwrap_or("*"))
     )
 }
 
@@ -795,8 +915,206 @@ mod tests {
             .check(&request("bash", "bash", Some("ls; rm x")), None)
             .unwrap_err()
             .message;
-        assert!(joined.contains("joined with `;`"), "{joined}");
-        assert!(!joined.contains("[[permission.rules]]"), "{joined}");
+        assert!(joined.contains("allow each of its commands"), "{joined}");
+        assert!(joined.contains("pattern = \"ls\""), "{joined}");
+        assert!(joined.contains("pattern = \"rm x\""), "{joined}");
+        let hidden = gate
+            .check(&request("bash", "bash", Some("git status $(rm x)")), None)
+            .unwrap_err()
+            .message;
+        assert!(hidden.contains("rerun with --yes"), "{hidden}");
+        assert!(hidden.contains("command substitution `$( )`"), "{hidden}");
+        assert!(!hidden.contains('\n'), "{hidden}");
+    }
+
+    /// Every way found to run `rm f1` past a deny rule, or code past an allow rule.
+    const ESCAPES: [&str; 26] = [
+        "{ rm f1; }",
+        "rm\tf1",
+        "if true; then rm f1; fi",
+        "/bin/rm f1",
+        "true; rm f1",
+        "true && rm f1",
+        "false || rm f1",
+        "ls | rm f1",
+        "rm f1 &",
+        "true\nrm f1",
+        "echo $(rm f1)",
+        "echo `rm f1`",
+        "cat <(rm f1)",
+        "echo ${X:=$(rm f1)}",
+        "eval 'rm f1'",
+        "bash -c 'rm f1'",
+        "env rm f1",
+        "echo f1 | xargs rm",
+        "find . -name f1 -exec rm {} \\;",
+        "r\\m f1",
+        "$'\\x72m' f1",
+        "$(echo rm) f1",
+        "/bin/r? f1",
+        "X=rm; $X f1",
+        "sudo -u root rm f1",
+        "timeout 5 rm f1",
+    ];
+
+    #[test]
+    fn a_deny_rule_catches_rm_in_every_escape_form() {
+        let mut policy = Policy::default();
+        policy.defaults.insert("bash".into(), Decision::Allow);
+        policy
+            .rules
+            .push(PermissionRule::new("bash", "rm *", Decision::Deny));
+        let gate = Gate::new(policy, Flags::default());
+        for line in ESCAPES {
+            assert_eq!(
+                decision(&gate, "bash", "bash", line),
+                Decision::Deny,
+                "{line:?}"
+            );
+        }
+        assert_eq!(decision(&gate, "bash", "bash", "ls -la"), Decision::Allow);
+        assert_eq!(
+            decision(&gate, "bash", "bash", "echo rm f1"),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn an_allow_rule_covers_no_escape_form() {
+        let gate = rules(&[
+            ("bash", "true*", Decision::Allow),
+            ("bash", "false*", Decision::Allow),
+            ("bash", "echo*", Decision::Allow),
+            ("bash", "ls*", Decision::Allow),
+            ("bash", "cat*", Decision::Allow),
+            ("bash", "find*", Decision::Allow),
+            ("bash", "git status*", Decision::Allow),
+        ]);
+        for line in ESCAPES {
+            assert_eq!(
+                decision(&gate, "bash", "bash", line),
+                Decision::Ask,
+                "{line:?}"
+            );
+        }
+        assert_eq!(
+            decision(
+                &gate,
+                "bash",
+                "bash",
+                "git status ${Y:=$'\\x24'(touch PWNED)}${Y@P}"
+            ),
+            Decision::Ask
+        );
+        for plain in [
+            "git status --short",
+            "ls -la | wc -l",
+            "echo \"a; b\"",
+            "ls && echo done",
+        ] {
+            let expected = if plain.contains("wc") {
+                Decision::Ask
+            } else {
+                Decision::Allow
+            };
+            assert_eq!(
+                decision(&gate, "bash", "bash", plain),
+                expected,
+                "{plain:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_commands_still_match_their_rules() {
+        let gate = rules(&[
+            ("bash", "git status*", Decision::Allow),
+            ("bash", "cargo test*", Decision::Allow),
+            ("bash", "ls*", Decision::Allow),
+            ("bash", "wc*", Decision::Allow),
+        ]);
+        for line in [
+            "git status --short",
+            "cargo test -p x",
+            "ls -la | wc -l",
+            "cargo test 2>&1",
+            "  git status  ",
+        ] {
+            assert_eq!(
+                decision(&gate, "bash", "bash", line),
+                Decision::Allow,
+                "{line:?}"
+            );
+        }
+        assert_eq!(decision(&gate, "bash", "bash", "ls > x"), Decision::Ask);
+    }
+
+    #[test]
+    fn a_line_gets_the_strictest_decision_of_its_commands() {
+        let gate = rules(&[
+            ("bash", "ls*", Decision::Allow),
+            ("bash", "git push*", Decision::Ask),
+            ("bash", "rm *", Decision::Deny),
+        ]);
+        assert_eq!(
+            decision(&gate, "bash", "bash", "ls; git push; rm x"),
+            Decision::Deny
+        );
+        assert_eq!(
+            decision(&gate, "bash", "bash", "ls && git push"),
+            Decision::Ask
+        );
+        let mut gate = rules(&[("bash", "rm *", Decision::Deny)]);
+        let denied = gate
+            .check(&request("bash", "bash", Some("$(echo rm) f1")), None)
+            .unwrap_err()
+            .message;
+        assert!(denied.contains("pattern = \"rm *\""), "{denied}");
+        assert!(denied.contains("computed when it runs"), "{denied}");
+    }
+
+    #[test]
+    fn yes_for_the_session_to_a_joined_line_covers_exactly_that_line() {
+        let mut gate = Gate::default();
+        let mut always = Answer(Approval::ForSession, Vec::new());
+        let line = "sleep 30; echo done";
+        gate.check(&request("bash", "bash", Some(line)), Some(&mut always))
+            .unwrap();
+        assert!(
+            always.1[0].contains("covers exactly this command line"),
+            "{:?}",
+            always.1
+        );
+        let again = gate
+            .check(&request("bash", "bash", Some(line)), None)
+            .unwrap();
+        assert_eq!(again.by, DecidedBy::Session);
+        for other in ["sleep 30; rm x", "sleep 30", "echo done"] {
+            assert!(
+                gate.check(&request("bash", "bash", Some(other)), None)
+                    .is_err(),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn yes_for_the_session_to_commands_covers_lines_of_them() {
+        let mut gate = Gate::default();
+        let mut always = Answer(Approval::ForSession, Vec::new());
+        for line in ["ls -la", "wc -l x"] {
+            gate.check(&request("bash", "bash", Some(line)), Some(&mut always))
+                .unwrap();
+        }
+        assert!(always.1[0].contains("covers `ls*`"), "{:?}", always.1);
+        let joined = gate
+            .check(&request("bash", "bash", Some("ls | wc -l")), None)
+            .unwrap();
+        assert_eq!(joined.by, DecidedBy::Session);
+        assert!(
+            gate.check(&request("bash", "bash", Some("ls $(rm x)")), None)
+                .is_err()
+        );
     }
 
     #[test]

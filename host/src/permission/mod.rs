@@ -8,9 +8,10 @@
 
 mod gate;
 mod rule;
+pub mod shell;
 
 pub use gate::{
     AgentRestriction, Allowed, Approval, Approver, DecidedBy, Denied, Flags, Gate, Policy, Request,
     Source, ToolSet, Verdict, builtin_default,
 };
-pub use rule::{Decision, PermissionRule, shell_operator, wildcard_match};
+pub use rule::{CommandSubject, Decision, PermissionRule, wildcard_match};

@@ -6,7 +6,8 @@
 //! fetch (each redirect hop included).
 
 use super::manifest::{Capability, Manifest, ToolSpec};
-use crate::permission::{shell_operator, wildcard_match};
+use crate::permission::shell::{self, CommandLine};
+use crate::permission::wildcard_match;
 
 /// Checks a manifest's `commands` and `hosts`: each needs its capability, and each
 /// pattern must be one the checks below can honour. The error is for the author.
@@ -25,10 +26,10 @@ pub fn validate(manifest: &Manifest) -> Result<(), String> {
             if pattern.trim().is_empty() {
                 return Err("`commands` has an empty pattern".into());
             }
-            if let Some(op) = shell_operator(pattern) {
+            if let Err(why) = one_command(&shell::parse(pattern)) {
                 return Err(format!(
-                    "command pattern `{pattern}` contains `{op}`; a pattern is one command \
-                     (`*` any text, `?` one character)"
+                    "command pattern `{pattern}` is not one simple command: {why}; a pattern is \
+                     one command (`*` any text, `?` one character)"
                 ));
             }
         }
@@ -76,25 +77,39 @@ pub fn precheck(manifest: &Manifest, spec: &ToolSpec, key: Option<&str>) -> Resu
     }
 }
 
-/// Whether plugin `plugin`, declaring `patterns`, may run `command`: a single command
-/// (no shell operator: `git status; rm -rf ~` must not pass for `git status*`) that
-/// matches one of them.
+/// Whether plugin `plugin`, declaring `patterns`, may run `command`: a single simple
+/// command with nothing that runs other code (`git status; rm -rf ~` or
+/// `git status $(rm -rf ~)` must not pass for `git status*`), whose text after quote
+/// removal matches one of them.
 pub fn check_command(plugin: &str, patterns: &[String], command: &str) -> Result<(), String> {
     let command = command.trim();
-    if let Some(op) = shell_operator(command) {
-        return Err(format!(
+    let line = shell::parse(command);
+    let simple = one_command(&line).map_err(|why| {
+        format!(
             "refused: plugin `{plugin}` may run only the commands it declares, one at a time, \
-             and `{command}` contains `{}`",
-            op.escape_debug()
-        ));
-    }
-    if patterns.iter().any(|p| wildcard_match(p.trim(), command)) {
+             and `{command}` is not one simple command: {why}"
+        )
+    })?;
+    let text = simple.text();
+    if patterns.iter().any(|p| wildcard_match(p.trim(), &text)) {
         return Ok(());
     }
     Err(format!(
         "refused: plugin `{plugin}` declares that it runs only {}; `{command}` is not one of them",
         listed(patterns)
     ))
+}
+
+/// The one simple command of `line`, or why it is not one.
+fn one_command(line: &CommandLine) -> Result<&shell::SimpleCommand, String> {
+    if let Some(construct) = line.first_construct() {
+        return Err(construct.to_string());
+    }
+    match line.commands.as_slice() {
+        [only] => Ok(only),
+        [] => Err("it holds no command".to_string()),
+        more => Err(format!("it holds {} commands", more.len())),
+    }
 }
 
 /// Whether plugin `plugin`, declaring `patterns`, may fetch from `host`.
@@ -171,6 +186,7 @@ mod tests {
         let patterns = narrow().commands.unwrap_or_default();
         assert!(check_command("git-tools", &patterns, "git status").is_ok());
         assert!(check_command("git-tools", &patterns, "git log --oneline -5").is_ok());
+        assert!(check_command("git-tools", &patterns, "git log \"--format=%h %s\"").is_ok());
         let refused = check_command("git-tools", &patterns, "rm -rf /").unwrap_err();
         assert!(
             refused.contains("`git status`, `git log *`") && refused.contains("`rm -rf /`"),
@@ -190,6 +206,12 @@ mod tests {
             "git log `rm -rf ~`",
             "git log x\nrm -rf ~",
             "git log x & sleep 100",
+            "git log ${Y:=$'\\x24'(touch P)}${Y@P}",
+            "git log x <(rm -rf ~)",
+            "{ git log x; rm -rf ~; }",
+            "git log x > ~/.bashrc",
+            "X=1 git log x",
+            "eval git log x",
         ] {
             let refused = check_command("git-tools", &patterns, sneaky);
             assert!(refused.is_err(), "{sneaky:?} passed");
@@ -260,7 +282,7 @@ mod tests {
         assert!(
             with(json!(["process"]), json!({"commands": ["make; rm x"]}))
                 .unwrap_err()
-                .contains("contains `;`")
+                .contains("not one simple command: it holds 2 commands")
         );
         assert!(
             with(
