@@ -67,6 +67,8 @@ struct ScriptedCall {
     name: String,
     /// The arguments exactly as sent, which need not be valid JSON.
     arguments: String,
+    /// The id to send instead of the next `call_N` (a misbehaving server's).
+    id: Option<String>,
 }
 
 impl Reply {
@@ -117,10 +119,25 @@ impl Reply {
                 .map(|(name, arguments)| ScriptedCall {
                     name: name.into(),
                     arguments: arguments.to_string(),
+                    id: None,
                 })
                 .collect(),
             ..Answer::default()
         })
+    }
+
+    /// Several tool calls that all carry the same `id`, as a misbehaving server sends.
+    pub fn tool_calls_sharing_id<N: Into<String>>(
+        id: &str,
+        calls: impl IntoIterator<Item = (N, Value)>,
+    ) -> Self {
+        let mut reply = Reply::tool_calls(calls);
+        if let Kind::Answer(answer) = &mut reply.kind {
+            for call in &mut answer.calls {
+                call.id = Some(id.to_string());
+            }
+        }
+        reply
     }
 
     /// One tool call whose arguments text is sent as given, valid JSON or not.
@@ -129,6 +146,7 @@ impl Reply {
             calls: vec![ScriptedCall {
                 name: name.into(),
                 arguments: arguments.into(),
+                id: None,
             }],
             ..Answer::default()
         })
@@ -247,6 +265,7 @@ impl Reply {
         Reply::new(Kind::DropMidToolCall(ScriptedCall {
             name: name.into(),
             arguments: arguments.to_string(),
+            id: None,
         }))
     }
 
@@ -815,7 +834,7 @@ impl Exchange<'_> {
         for (index, call) in answer.calls.iter().enumerate() {
             deltas.push(json!({ "tool_calls": [{
                 "index": index,
-                "id": self.server.call_id(),
+                "id": call.id.clone().unwrap_or_else(|| self.server.call_id()),
                 "type": "function",
                 "function": { "name": call.name, "arguments": "" },
             }]}));
@@ -901,7 +920,7 @@ impl Exchange<'_> {
                 .iter()
                 .map(|call| {
                     json!({
-                        "id": self.server.call_id(),
+                        "id": call.id.clone().unwrap_or_else(|| self.server.call_id()),
                         "type": "function",
                         "function": { "name": call.name, "arguments": call.arguments },
                     })

@@ -623,3 +623,46 @@ fn an_unwritable_session_dir_is_a_clear_error_before_any_request() {
     assert!(out.stderr.contains("CONCH_DATA_DIR"), "{out:?}");
     assert_eq!(mock.request_count(), 0);
 }
+
+#[test]
+fn calls_that_share_one_id_each_get_their_own_result() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_calls_sharing_id(
+            "dup",
+            [
+                ("read", json!({"path": "a.txt"})),
+                ("read", json!({"path": "b.txt"})),
+                ("read", json!({"path": "c.txt"})),
+            ],
+        ),
+        Reply::text("read them"),
+    ]);
+    let project = Project::new(&mock.url());
+    for (file, text) in [("a.txt", "alpha"), ("b.txt", "bravo"), ("c.txt", "charlie")] {
+        project.write(file, text);
+    }
+    let out = run(&mut project.conch(&["run", "read three files"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let messages = mock.requests()[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let calls = messages
+        .iter()
+        .find_map(|m| m["tool_calls"].as_array())
+        .unwrap()
+        .clone();
+    let results: Vec<&serde_json::Value> =
+        messages.iter().filter(|m| m["role"] == "tool").collect();
+    assert_eq!(results.len(), 3, "{messages:?}");
+    for (call, word) in calls.iter().zip(["alpha", "bravo", "charlie"]) {
+        let answer = results
+            .iter()
+            .find(|r| r["tool_call_id"] == call["id"])
+            .unwrap_or_else(|| panic!("no result for {call}"));
+        assert!(
+            answer["content"].as_str().unwrap().contains(word),
+            "{answer}"
+        );
+    }
+}

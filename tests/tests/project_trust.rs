@@ -201,3 +201,64 @@ fn config_show_says_what_an_untrusted_project_file_loses() {
     );
     assert!(out.stdout.contains("allow_private = true"), "{out:?}");
 }
+
+/// `conch ARGS` on a pseudo-terminal (`script`) with `typed` as the user's answers;
+/// stdout and stderr both arrive in `stdout`.
+fn on_terminal(project: &Project, args: &str, typed: &str) -> conch_tests::Run {
+    use std::io::Write;
+    let command = format!("{} {args}", conch_tests::conch_bin().display());
+    let base = project.conch(&[]);
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(project.path())
+        .envs(base.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("`script` (util-linux) gives conch a pseudo-terminal");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(typed.as_bytes())
+        .unwrap();
+    conch_tests::Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn on_a_terminal_the_user_is_shown_the_settings_and_asked_once() {
+    let project = Project::new("http://127.0.0.1:9/v1");
+    hostile(&project, "[permission]\nbash = \"allow\"\n");
+    let echo = json!({ "command": "echo ran-here" }).to_string();
+    let args = format!("tool bash '{echo}'");
+    // No: the setting is ignored, and bash asks (answered no).
+    let out = on_terminal(&project, &args, "n\nn\n");
+    assert!(
+        out.stdout.contains("permission.bash = \"allow\""),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("Trust this file"), "{out:?}");
+    assert!(!out.stdout.contains("ran-here\r\n"), "{out:?}");
+    // Yes: applied now, and remembered for this version of the file.
+    let out = on_terminal(&project, &args, "y\n");
+    assert!(out.stdout.contains("ran-here"), "{out:?}");
+    let out = run(&mut project.conch(&["tool", "bash", &echo]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("ran-here"), "{out:?}");
+}
+
+#[test]
+fn a_users_deny_read_hides_a_path_from_commands() {
+    let project = Project::new("http://127.0.0.1:9/v1");
+    let home = project.path().join("../home");
+    std::fs::create_dir_all(home.join("private")).unwrap();
+    std::fs::write(home.join("private/token"), "tok-visible-secret").unwrap();
+    let user = std::fs::read_to_string(project.config_file()).unwrap();
+    project.write_config(&format!("{user}\n[sandbox]\ndeny_read = [\"~/private\"]\n"));
+    let cat = json!({ "command": format!("cat {}/private/token", home.display()) }).to_string();
+    let out = run(project
+        .conch(&["tool", "bash", &cat, "--yes"])
+        .env("HOME", &home));
+    assert!(!out.stdout.contains("tok-visible-secret"), "{out:?}");
+}

@@ -261,3 +261,83 @@ fn undo_right_after_a_replay_undoes_the_replays_change() {
     assert!(out.stdout.contains("of session"), "{out:?}");
     assert!(!out.stdout.contains(&format!("of session {id}")), "{out:?}");
 }
+
+#[test]
+fn ctrl_c_at_a_permission_prompt_stops_the_run_at_once() {
+    use std::io::{Read, Write};
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("bash", json!({"command": "touch never.txt"})),
+        Reply::text("this is never asked for"),
+    ]);
+    let project = Project::new(&mock.url());
+    let command = format!("{} run 'make a file'", conch_tests::conch_bin().display());
+    let base = project.conch(&[]);
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(project.path())
+        .envs(base.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("`script` (util-linux) gives conch a pseudo-terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    while !seen.lock().unwrap().contains("yes once") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no prompt: {}",
+            seen.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let asked = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if asked.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!(
+                "Ctrl-C at the prompt did not stop the run: {}",
+                seen.lock().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    let _ = reader.join();
+    let shown = seen.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(130), "{shown}");
+    assert!(!project.path().join("never.txt").exists(), "{shown}");
+    assert_eq!(
+        mock.request_count(),
+        1,
+        "the model was asked again: {shown}"
+    );
+    let lines = project.session_lines();
+    assert!(
+        lines.iter().any(|l| l["type"] == "permission"
+            && l["by"] == "interrupted"
+            && l["allowed"] == false),
+        "{lines:?}"
+    );
+}

@@ -25,7 +25,7 @@ pub use tools::{InvalidArguments, ToolBox};
 
 use crate::changeset::{Changeset, PathRules};
 use crate::message::{Message, ToolCall};
-use crate::permission::{Allowed, Approver, Decision, Denied, Gate, Request};
+use crate::permission::{Allowed, Approver, DecidedBy, Decision, Denied, Gate, Request};
 use crate::plugin::{CallContext, CallLimits, ToolSpec};
 use crate::provider::{
     ChatRequest, Provider, ProviderError, ProviderEvent, RemoteTool, ToolDefinition,
@@ -512,6 +512,12 @@ impl Agent {
                         arguments: ask.input.to_string(),
                     };
                     self.record_decision(&call, request.key.clone(), &decision, io)?;
+                    if decision
+                        .as_ref()
+                        .is_err_and(|denied| denied.by == DecidedBy::Interrupted)
+                    {
+                        io.interrupt.cancel();
+                    }
                     ask.answer(decision.map(|_| ()).map_err(|denied| denied.message));
                 }
                 ProviderEvent::Usage(usage) => {
@@ -652,6 +658,11 @@ impl Agent {
             let decision = self.gate.check(&request, io.approver.as_deref_mut());
             self.record_decision(call, request.key.clone(), &decision, io)?;
             if let Err(denied) = decision {
+                if denied.by == DecidedBy::Interrupted {
+                    // Ctrl-C at the prompt: the turn stops now.
+                    io.interrupt.cancel();
+                    return Ok(None);
+                }
                 return Ok(Some((denied.message, false)));
             }
         }
@@ -685,12 +696,14 @@ impl Agent {
         };
         self.apply_state(std::mem::take(&mut output.state_changes), io)?;
         if let Some(changes) = output.changes {
-            return Ok(Some(
-                match self.apply_changes(call, &spec, &changes, io)? {
-                    Ok(()) => (changes.report(&output.text), true),
-                    Err(refused) => (refused, false),
-                },
-            ));
+            let applied = self.apply_changes(call, &spec, &changes, io)?;
+            if io.interrupt.is_cancelled() {
+                return Ok(None);
+            }
+            return Ok(Some(match applied {
+                Ok(()) => (changes.report(&output.text), true),
+                Err(refused) => (refused, false),
+            }));
         }
         // What a read tool returned is what later edits may start from.
         if spec.permission == "read"
@@ -748,6 +761,9 @@ impl Agent {
         };
         self.record_decision(call, Some(changes.paths().join(", ")), &decision, io)?;
         if let Err(denied) = decision {
+            if denied.by == DecidedBy::Interrupted {
+                io.interrupt.cancel();
+            }
             return Ok(Err(denied.message));
         }
         let record = match crate::changeset::record(

@@ -171,6 +171,8 @@ pub enum Approval {
     ForSession,
     /// No, optionally with a message for the model.
     No(Option<String>),
+    /// Ctrl-C instead of an answer: the call does not run and the turn stops.
+    Interrupted,
 }
 
 /// Asks a person whether a call may run.
@@ -193,6 +195,8 @@ pub enum DecidedBy {
     Headless,
     /// The agent profile in use.
     Agent,
+    /// The user pressed Ctrl-C instead of answering.
+    Interrupted,
 }
 
 impl DecidedBy {
@@ -205,6 +209,7 @@ impl DecidedBy {
             DecidedBy::Session => "session",
             DecidedBy::Headless => "headless",
             DecidedBy::Agent => "agent",
+            DecidedBy::Interrupted => "interrupted",
         }
     }
 }
@@ -539,6 +544,7 @@ impl Gate {
             protected.join(", ")
         );
         match approver.approve(&question) {
+            Approval::Interrupted => Err(interrupted()),
             Approval::Once | Approval::ForSession => Ok(Allowed {
                 by: DecidedBy::User,
                 remember: false,
@@ -564,6 +570,7 @@ impl Gate {
         request: &Request,
     ) -> Result<Allowed, Denied> {
         match approver.approve(question) {
+            Approval::Interrupted => Err(interrupted()),
             Approval::Once => Ok(Allowed {
                 by: DecidedBy::User,
                 remember: false,
@@ -615,6 +622,14 @@ impl SessionScope {
                 " (\"yes for this session\" covers exactly this command line)".to_string()
             }
         }
+    }
+}
+
+/// The denial of a call the user interrupted at its prompt.
+fn interrupted() -> Denied {
+    Denied {
+        message: "error: not run: the user interrupted the turn".into(),
+        by: DecidedBy::Interrupted,
     }
 }
 

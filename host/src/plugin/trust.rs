@@ -100,6 +100,7 @@ fn check(
             }
             Ok(())
         }
+        Approval::Interrupted => Err("error: not run: the user interrupted the turn".into()),
         Approval::No(message) => Err(message.unwrap_or_else(|| {
             format!(
                 "the user did not trust plugin `{}` in this project",

@@ -19,12 +19,81 @@ impl Approver for TerminalApprover {
             "{question}\n  [y] yes once  [a] yes for the rest of this session  [n] no (or type what to do instead): "
         );
         let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        if std::io::stdin().lock().read_line(&mut answer).is_err() {
-            return Approval::No(None);
+        match read_answer() {
+            Answer::Line(answer) => parse_answer(&answer),
+            Answer::Interrupted => {
+                eprintln!("^C");
+                Approval::Interrupted
+            }
+            Answer::Failed => Approval::No(None),
         }
-        parse_answer(&answer)
     }
+}
+
+/// What came back from the terminal.
+enum Answer {
+    Line(String),
+    /// Ctrl-C instead of an answer.
+    Interrupted,
+    Failed,
+}
+
+/// Set by the SIGINT handler [`read_answer`] installs while it waits.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Reads one line from stdin, or notices Ctrl-C while waiting for it. The prompt is
+/// asked from inside a turn, whose own Ctrl-C watcher cannot run while this thread
+/// waits; so for the wait a handler of its own notes SIGINT, and once the wait is over
+/// the run's handler is put back and the signal raised again for it (the turn stops).
+#[allow(unsafe_code)]
+fn read_answer() -> Answer {
+    use std::sync::atomic::Ordering;
+    INTERRUPTED.store(false, Ordering::SeqCst);
+    // SAFETY: sigaction with zeroed structs filled in as the man page says; the handler
+    // only stores to an atomic (async-signal-safe). No SA_RESTART, so poll is woken.
+    let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
+    let installed = unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_interrupt as *const () as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGINT, &action, &mut previous) == 0
+    };
+    let answer = loop {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            break Answer::Interrupted;
+        }
+        let mut stdin = libc::pollfd {
+            fd: libc::STDIN_FILENO,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, a bounded wait.
+        let ready = unsafe { libc::poll(&mut stdin, 1, 100) };
+        if ready > 0
+            || (ready < 0
+                && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted)
+        {
+            let mut line = String::new();
+            break match std::io::stdin().lock().read_line(&mut line) {
+                Ok(_) => Answer::Line(line),
+                Err(_) => Answer::Failed,
+            };
+        }
+    };
+    if installed {
+        // SAFETY: restores the handler saved above, then re-raises a caught SIGINT.
+        unsafe {
+            libc::sigaction(libc::SIGINT, &previous, std::ptr::null_mut());
+            if matches!(answer, Answer::Interrupted) {
+                libc::raise(libc::SIGINT);
+            }
+        }
+    }
+    answer
 }
 
 /// Asks a yes/no question on stderr and reads the answer from stdin; anything but a yes
