@@ -317,3 +317,21 @@ fn ctrl_c_kills_the_cli_and_what_it_started() {
     assert!(conch_tests::running(&pid_file));
     conch_tests::interrupt_and_check_gone(child, &pid_file);
 }
+
+#[test]
+fn the_cli_runs_in_the_workspace_conch_was_given() {
+    let (project, log) = cli_project("text");
+    project.write("sub/here.txt", "x");
+    let workspace = project.path().join("sub");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = run(project
+        .conch(&["run", "--cwd", workspace.to_str().unwrap(), "say hello"])
+        .current_dir(elsewhere.path()));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let cwd = std::fs::read_to_string(log.with_extension("log.cwd")).unwrap();
+    assert_eq!(
+        std::path::Path::new(cwd.trim()),
+        workspace.canonicalize().unwrap(),
+        "{out:?}"
+    );
+}

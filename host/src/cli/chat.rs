@@ -67,7 +67,7 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
     let policy = loaded.permission();
     // Compile (or load) the plugins while the first request is on its way.
     registry.warm_up();
-    let provider = crate::provider::from_config(&config).map_err(|e| usage(&e))?;
+    let provider = crate::provider::from_config(&config, &ctx.cwd).map_err(|e| usage(&e))?;
     let mut gate = Gate::new(policy, args.permission.flags());
     let tools = ToolBox::new(registry);
     let settings = Settings {
@@ -239,9 +239,10 @@ pub fn provider_for(
     args: &ChatArgs,
     loaded: &config::Config,
     profile: &AgentProfile,
+    workdir: &std::path::Path,
 ) -> Result<Arc<dyn crate::provider::Provider>, CliError> {
     let config = resolve_config(args, loaded, profile)?;
-    crate::provider::from_config(&config).map_err(|e| CliError::Usage(e.to_string()))
+    crate::provider::from_config(&config, workdir).map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// The custom commands for a run with `args` (see [`crate::custom_command`]).

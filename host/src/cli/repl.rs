@@ -263,7 +263,7 @@ fn switch_agent(
     let profile = profiles
         .find(name)
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let provider = provider_for(args, config, profile)?;
+    let provider = provider_for(args, config, profile, agent.working_dir())?;
     agent
         .switch_agent(profile, Some(provider))
         .map_err(|e| CliError::Failed(e.into()))
@@ -294,7 +294,7 @@ fn prepare_command(
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let mut with_model = args.clone();
     with_model.model = Some(model.clone());
-    let provider = provider_for(&with_model, config, profile)?;
+    let provider = provider_for(&with_model, config, profile, agent.working_dir())?;
     Ok(Some(agent.replace_provider(provider)))
 }
 

@@ -40,17 +40,25 @@ pub struct AgentCliProvider {
     model: String,
     cli: AgentCli,
     idle_timeout: Duration,
+    /// The workspace directory the CLI runs in.
+    workdir: std::path::PathBuf,
     /// Persistent mode: the CLI kept between turns, idle, with what it knows.
     kept: Arc<Mutex<Option<Process>>>,
 }
 
 impl AgentCliProvider {
-    pub fn new(config: &ResolvedProvider, cli: AgentCli, idle_timeout: Duration) -> Self {
+    pub fn new(
+        config: &ResolvedProvider,
+        cli: AgentCli,
+        idle_timeout: Duration,
+        workdir: &std::path::Path,
+    ) -> Self {
         AgentCliProvider {
             name: config.name.clone(),
             model: config.model.clone(),
             cli,
             idle_timeout,
+            workdir: workdir.to_path_buf(),
             kept: Arc::default(),
         }
     }
@@ -73,6 +81,7 @@ impl Provider for AgentCliProvider {
             model: self.model.clone(),
             cli: self.cli.clone(),
             idle_timeout: self.idle_timeout,
+            workdir: self.workdir.clone(),
             kept: Arc::clone(&self.kept),
             events,
         };
@@ -177,6 +186,7 @@ struct Turn {
     model: String,
     cli: AgentCli,
     idle_timeout: Duration,
+    workdir: std::path::PathBuf,
     kept: Arc<Mutex<Option<Process>>>,
     events: mpsc::Sender<Result<ProviderEvent, ProviderError>>,
 }
@@ -227,6 +237,9 @@ impl Turn {
     /// Starts the CLI (the prompt goes on stdin).
     fn spawn(&self) -> Result<Process, ProviderError> {
         let mut command = tokio::process::Command::new(&self.cli.command);
+        // The CLI's own tools work where conch was told to (`--cwd`), not where conch
+        // happened to be started.
+        command.current_dir(&self.workdir);
         command.arg("-p").args([
             "--input-format",
             "stream-json",

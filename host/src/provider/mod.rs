@@ -21,12 +21,16 @@ use crate::message::{Message, ToolCall, Usage};
 
 /// The provider `config` describes: an agent CLI when it has a `command`, else an
 /// OpenAI-compatible API.
-pub fn from_config(config: &ResolvedConfig) -> anyhow::Result<Arc<dyn Provider>> {
+pub fn from_config(
+    config: &ResolvedConfig,
+    workdir: &std::path::Path,
+) -> anyhow::Result<Arc<dyn Provider>> {
     if let Some(cli) = &config.provider.agent_cli {
         return Ok(Arc::new(agent_cli::AgentCliProvider::new(
             &config.provider,
             cli.clone(),
             config.idle_timeout,
+            workdir,
         )));
     }
     let provider = openai::OpenAiProvider::new(&config.provider, config.idle_timeout)?;
