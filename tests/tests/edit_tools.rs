@@ -339,3 +339,23 @@ fn a_replace_matched_ignoring_indentation_writes_the_files_indentation() {
         "package main\n\nfunc main() {\n\tif ok {\n\t\trun()\n\t\treport()\n\t}\n}\n"
     );
 }
+
+#[test]
+fn a_direct_tool_call_that_changes_a_file_is_journaled_and_undone() {
+    let project = conch_tests::project::Project::new("http://127.0.0.1:9/v1");
+    project.write("notes.txt", "before\n");
+    let input = serde_json::json!({"path": "notes.txt", "content": "after\n"}).to_string();
+    let out = conch_tests::run(&mut project.conch(&["tool", "write", &input, "--yes"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let path = project.path().join("notes.txt");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "after\n");
+    let out = conch_tests::run(&mut project.conch(&["sessions"]));
+    assert!(out.stdout.contains("(conch tool write)"), "{out:?}");
+    let out = conch_tests::run(&mut project.conch(&["undo"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "before\n");
+    // A call that changes nothing leaves no session behind.
+    let out = conch_tests::run(&mut project.conch(&["tool", "read", r#"{"path":"notes.txt"}"#]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(project.session_files().len(), 1);
+}

@@ -136,6 +136,7 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
                 version: env!("CARGO_PKG_VERSION").into(),
                 created: crate::session::now_rfc3339(),
                 replay_of: None,
+                tool_run: None,
             };
             let writer = store
                 .create(header)

@@ -122,6 +122,7 @@ pub fn run(args: &ReplayArgs, trust_project: bool) -> Result<ExitCode, CliError>
             version: env!("CARGO_PKG_VERSION").into(),
             created: crate::session::now_rfc3339(),
             replay_of: Some(transcript.header.id.clone()),
+            tool_run: None,
         })
         .map_err(|e| CliError::Failed(e.into()))?;
     let settings = Settings {

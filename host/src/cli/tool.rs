@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::{CliError, error_kind};
+use crate::message::{Message, ToolCall};
 use crate::permission::{Approver, Decision, Flags, Gate, Request};
 use crate::plugin::{CallLimits, ToolError};
+use crate::session::{Entry, Header, SessionStore, SessionWriter};
 
 /// What `conch tool` was asked to do.
 pub struct ToolRun {
@@ -126,8 +128,16 @@ pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
         if let Err(denied) = decision {
             return report_error(&ToolError::Denied(denied.message), json);
         }
+        let session = match journal(name, &input, &ctx, &changes) {
+            Ok(session) => session,
+            Err(message) => return report_error(&ToolError::Failed(message), json),
+        };
         if let Err(e) = crate::changeset::commit(&changes) {
             return report_error(&ToolError::Failed(e.to_string()), json);
+        }
+        let (mut writer, record) = session;
+        if let Err(e) = writer.append(&Entry::Changeset(record)) {
+            eprintln!("warning: the change was made but not journaled for undo: {e}");
         }
         output.text = changes.report(&output.text);
         let mut metadata = output
@@ -157,6 +167,53 @@ pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
     };
     written.map_err(|e| CliError::Failed(e.into()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A one-call session for a direct call that changes files, so that `conch undo` can put
+/// them back: the call and its pre-images are saved before anything is written.
+fn journal(
+    name: &str,
+    input: &str,
+    ctx: &crate::plugin::CallContext,
+    changes: &crate::changeset::Changeset,
+) -> Result<(SessionWriter, crate::changeset::ChangeRecord), String> {
+    let cannot = |e: &dyn std::fmt::Display| {
+        format!("cannot save the copy needed to undo this change ({e}); nothing was written")
+    };
+    let store = SessionStore::open_default().map_err(|e| cannot(&e))?;
+    let mut writer = store
+        .create(Header {
+            id: String::new(),
+            cwd: ctx.cwd.to_string_lossy().into_owned(),
+            provider: String::new(),
+            model: String::new(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            created: crate::session::now_rfc3339(),
+            replay_of: None,
+            tool_run: Some(name.to_string()),
+        })
+        .map_err(|e| cannot(&e))?;
+    let call = ToolCall {
+        id: "tool-1".into(),
+        name: name.to_string(),
+        arguments: input.to_string(),
+    };
+    writer
+        .append(&Entry::Message(Message::Assistant {
+            content: None,
+            reasoning_content: None,
+            tool_calls: vec![call.clone()],
+        }))
+        .map_err(|e| cannot(&e))?;
+    let record = crate::changeset::record(changes, &call.id, name, &writer.blob_dir())
+        .map_err(|e| cannot(&e))?;
+    writer
+        .append(&Entry::Message(Message::tool_result(
+            &call.id,
+            changes.paths().join(", "),
+        )))
+        .map_err(|e| cannot(&e))?;
+    Ok((writer, record))
 }
 
 /// Prints a tool error (as JSON with `--json`) and exits 1.

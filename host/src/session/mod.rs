@@ -33,6 +33,10 @@ pub struct Header {
     /// session is never the one `--continue` picks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<String>,
+    /// Set on the session a direct `conch tool` call that changed files records: the
+    /// tool's name. Such a session is never the one `--continue` picks either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_run: Option<String>,
 }
 
 /// One line after the header.

@@ -262,6 +262,7 @@ mod tests {
             version: "0".into(),
             created: "now".into(),
             replay_of: None,
+            tool_run: None,
         };
         let writer = store.create(header).unwrap();
         let id = writer.id().to_string();

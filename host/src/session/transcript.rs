@@ -56,7 +56,7 @@ impl Transcript {
             let Ok(header) = read_header(&store.path(&id)) else {
                 continue;
             };
-            if header.cwd == cwd && header.replay_of.is_none() {
+            if header.cwd == cwd && header.replay_of.is_none() && header.tool_run.is_none() {
                 return Self::load(store, &id);
             }
         }
@@ -232,9 +232,10 @@ impl Transcript {
             Entry::Message(Message::User { content }) => Some(content.as_str()),
             _ => None,
         });
-        let first_prompt = match &self.header.replay_of {
-            Some(original) => format!("(replay of {original})"),
-            None => prompts.next().unwrap_or("").to_string(),
+        let first_prompt = match (&self.header.replay_of, &self.header.tool_run) {
+            (Some(original), _) => format!("(replay of {original})"),
+            (None, Some(tool)) => format!("(conch tool {tool})"),
+            (None, None) => prompts.next().unwrap_or("").to_string(),
         };
         SessionSummary {
             id: self.header.id.clone(),
@@ -377,6 +378,7 @@ mod tests {
             version: "0.1.0".into(),
             created: "2026-11-23T12:00:00Z".into(),
             replay_of: None,
+            tool_run: None,
         }
     }
 
