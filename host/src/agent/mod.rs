@@ -610,11 +610,7 @@ impl Agent {
         let parsed = self.tools.parse_arguments(&call.name, &call.arguments);
         let spec = self.tools.spec(&call.name).cloned();
         let key = match (&spec, &parsed) {
-            (Some(spec), Ok(input)) => spec
-                .key_arg
-                .as_deref()
-                .and_then(|field| input.get(field))
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)),
+            (Some(spec), Ok(input)) => spec.key_value(input),
             _ => None,
         };
         io.events.emit(&AgentEvent::ToolCall {

@@ -57,14 +57,7 @@ impl Request {
     /// `src/../secret/x` and the absolute path all match `secret/*`. A path leading out
     /// of the workspace stays absolute.
     pub fn new(spec: &ToolSpec, input: &serde_json::Value, ctx: &CallContext) -> Self {
-        let mut key = spec
-            .key_arg
-            .as_deref()
-            .and_then(|field| input.get(field))
-            .map(|value| match value {
-                serde_json::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            });
+        let mut key = spec.key_value(input);
         if let (Some("path"), Some(path), Some(root)) =
             (spec.key_arg.as_deref(), &key, ctx.roots.first())
         {

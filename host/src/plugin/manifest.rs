@@ -59,6 +59,27 @@ pub struct ToolSpec {
     pub stale_check: bool,
 }
 
+impl ToolSpec {
+    /// The value of the key argument in `input`, as the gate and the UI see it: a string
+    /// as it is, any other JSON value as JSON text. The one place that reads it.
+    pub fn key_value(&self, input: &serde_json::Value) -> Option<String> {
+        let value = input.get(self.key_arg.as_deref()?)?;
+        Some(match value {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+    }
+
+    /// The key argument a call may use as a command or URL: only a string is approved
+    /// (a `process` or `http` import compares the command or URL with it byte for byte).
+    pub fn approved_value(&self, input: &serde_json::Value) -> Option<String> {
+        input
+            .get(self.key_arg.as_deref()?)?
+            .as_str()
+            .map(str::to_string)
+    }
+}
+
 fn stale_check_default() -> bool {
     true
 }

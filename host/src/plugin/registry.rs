@@ -306,10 +306,9 @@ impl PluginRegistry {
         let Some((plugin, spec)) = self.find(name) else {
             return Err(self.unknown_tool(name));
         };
-        let approved = spec.key_arg.as_deref().and_then(|field| {
-            let input: serde_json::Value = serde_json::from_str(input_json).ok()?;
-            input.get(field)?.as_str().map(str::to_string)
-        });
+        let approved = serde_json::from_str(input_json)
+            .ok()
+            .and_then(|input| spec.approved_value(&input));
         if spec.key_arg.as_deref() == Some("path")
             && let Some(path) = &approved
         {
