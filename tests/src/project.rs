@@ -73,6 +73,40 @@ impl Project {
         crate::Run::from(child.wait_with_output().expect("conch repl output"))
     }
 
+    /// `conch ARGS` (a shell line) on a pseudo-terminal (`script`) in the project, with
+    /// `env` added; stdin, stdout and stderr piped (stdout carries both of conch's).
+    ///
+    /// # Panics
+    /// When `script` (util-linux) cannot be started.
+    pub fn on_terminal_child(&self, args: &str, env: &[(&str, &str)]) -> std::process::Child {
+        use std::process::Stdio;
+        let command = format!("{} {args}", crate::conch_bin().display());
+        let base = self.conch(&[]);
+        Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(self.path())
+            .envs(base.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("`script` (util-linux) gives conch a pseudo-terminal")
+    }
+
+    /// [`Project::on_terminal_child`] with `typed` as what the user types, to the end.
+    ///
+    /// # Panics
+    /// When `script` cannot be started or its output read.
+    pub fn on_terminal(&self, args: &str, typed: &str, env: &[(&str, &str)]) -> crate::Run {
+        use std::io::Write;
+        let mut child = self.on_terminal_child(args, env);
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(typed.as_bytes());
+        }
+        crate::Run::from(child.wait_with_output().expect("script's output"))
+    }
+
     /// The user's `conch.toml` (in [`Project::config_dir`]).
     pub fn config_file(&self) -> PathBuf {
         self.config_dir().join("conch.toml")

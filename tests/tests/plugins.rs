@@ -46,29 +46,6 @@ fn with_manifest(component: &Path, manifest: &serde_json::Value, out: &Path) -> 
     out.to_path_buf()
 }
 
-/// `conch ARGS` on a pseudo-terminal (`script`), with `typed` as what the user types.
-fn on_terminal(project: &Project, args: &str, typed: &str) -> Run {
-    use std::io::Write;
-    let command = format!("{} {args}", conch_tests::conch_bin().display());
-    let env = project.conch(&[]);
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(project.path())
-        .envs(env.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("`script` (util-linux) gives conch a pseudo-terminal");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(typed.as_bytes())
-        .unwrap();
-    Run::from(child.wait_with_output().unwrap())
-}
-
 fn hostile_manifest() -> serde_json::Value {
     serde_json::from_str(
         &std::fs::read_to_string(
@@ -140,10 +117,10 @@ fn install_list_inspect_use_and_remove_a_plugin() {
     );
 
     // On a terminal the user is asked once; the answer is kept for the project.
-    let out = on_terminal(&project, r#"tool echo '{"asked":"once"}'"#, "n\n");
+    let out = project.on_terminal(r#"tool echo '{"asked":"once"}'"#, "n\n", &[]);
     assert!(out.stdout.contains("Trust it in this project?"), "{out:?}");
     assert!(!out.stdout.contains(r#"{"asked":"once"}"#), "{out:?}");
-    let out = on_terminal(&project, r#"tool echo '{"asked":"once"}'"#, "y\n");
+    let out = project.on_terminal(r#"tool echo '{"asked":"once"}'"#, "y\n", &[]);
     assert!(out.stdout.contains(r#"{"asked":"once"}"#), "{out:?}");
     let out = conch(&project, &["tool", "echo", r#"{"hello":"plugin"}"#]);
     assert_eq!(

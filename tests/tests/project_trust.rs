@@ -202,30 +202,6 @@ fn config_show_says_what_an_untrusted_project_file_loses() {
     assert!(out.stdout.contains("allow_private = true"), "{out:?}");
 }
 
-/// `conch ARGS` on a pseudo-terminal (`script`) with `typed` as the user's answers;
-/// stdout and stderr both arrive in `stdout`.
-fn on_terminal(project: &Project, args: &str, typed: &str) -> conch_tests::Run {
-    use std::io::Write;
-    let command = format!("{} {args}", conch_tests::conch_bin().display());
-    let base = project.conch(&[]);
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(project.path())
-        .envs(base.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("`script` (util-linux) gives conch a pseudo-terminal");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(typed.as_bytes())
-        .unwrap();
-    conch_tests::Run::from(child.wait_with_output().unwrap())
-}
-
 #[test]
 fn on_a_terminal_the_user_is_shown_the_settings_and_asked_once() {
     let project = Project::new("http://127.0.0.1:9/v1");
@@ -233,7 +209,7 @@ fn on_a_terminal_the_user_is_shown_the_settings_and_asked_once() {
     let echo = json!({ "command": "echo ran-here" }).to_string();
     let args = format!("tool bash '{echo}'");
     // No: the setting is ignored, and bash asks (answered no).
-    let out = on_terminal(&project, &args, "n\nn\n");
+    let out = project.on_terminal(&args, "n\nn\n", &[]);
     assert!(
         out.stdout.contains("permission.bash = \"allow\""),
         "{out:?}"
@@ -241,7 +217,7 @@ fn on_a_terminal_the_user_is_shown_the_settings_and_asked_once() {
     assert!(out.stdout.contains("Trust this file"), "{out:?}");
     assert!(!out.stdout.contains("ran-here\r\n"), "{out:?}");
     // Yes: applied now, and remembered for this version of the file.
-    let out = on_terminal(&project, &args, "y\n");
+    let out = project.on_terminal(&args, "y\n", &[]);
     assert!(out.stdout.contains("ran-here"), "{out:?}");
     let out = run(&mut project.conch(&["tool", "bash", &echo]));
     assert_eq!(out.code, Some(0), "{out:?}");

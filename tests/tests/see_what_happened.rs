@@ -16,31 +16,6 @@ fn run_in(project: &Project, args: &[&str]) -> Run {
     run(&mut project.conch(args))
 }
 
-/// `conch ARGS` on a pseudo-terminal (`script`), with `typed` as what the user types and
-/// `env` added. stdout and stderr both arrive in `stdout`.
-fn on_terminal(project: &Project, args: &str, typed: &str, env: &[(&str, &str)]) -> Run {
-    use std::io::Write;
-    let command = format!("{} {args}", conch_tests::conch_bin().display());
-    let base = project.conch(&[]);
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(project.path())
-        .envs(base.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("`script` (util-linux) gives conch a pseudo-terminal");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(typed.as_bytes())
-        .unwrap();
-    Run::from(child.wait_with_output().unwrap())
-}
-
 fn only_session_id(project: &Project) -> String {
     project.session_lines()[0]["id"]
         .as_str()
@@ -147,7 +122,7 @@ fn on_a_terminal_a_retry_says_the_answer_starts_over() {
     let answer = "This is a long answer that goes on for a while";
     let mock = MockLlm::start(vec![Reply::cut_text(answer, 6), Reply::text(answer)]);
     let project = Project::new(&mock.url());
-    let out = on_terminal(&project, "run explain", "", &[("NO_COLOR", "1")]);
+    let out = project.on_terminal("run explain", "", &[("NO_COLOR", "1")]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let retry = out
         .stdout
@@ -170,7 +145,7 @@ fn an_edit_with_yes_on_a_terminal_shows_its_diff() {
     };
     let mock = MockLlm::start(reply());
     let project = Project::new(&mock.url());
-    let out = on_terminal(&project, "run --yes write-it", "", &[("NO_COLOR", "1")]);
+    let out = project.on_terminal("run --yes write-it", "", &[("NO_COLOR", "1")]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("    +new line"), "{out:?}");
     assert!(!out.stdout.contains("\x1b[3"), "NO_COLOR: {out:?}");
@@ -178,7 +153,7 @@ fn an_edit_with_yes_on_a_terminal_shows_its_diff() {
     let mock = MockLlm::start(reply());
     let project = Project::new(&mock.url());
     // The harness sets NO_COLOR; empty, it is as if unset.
-    let out = on_terminal(&project, "run --yes write-it", "", &[("NO_COLOR", "")]);
+    let out = project.on_terminal("run --yes write-it", "", &[("NO_COLOR", "")]);
     assert!(out.stdout.contains("\x1b[32m    +new line"), "{out:?}");
 }
 
@@ -231,7 +206,7 @@ fn the_repl_shows_the_last_turns_when_it_continues_a_session() {
     let project = Project::new(&mock.url());
     let out = run_in(&project, &["run", "what is the answer"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let out = on_terminal(&project, "repl --continue", "/exit\n", &[("NO_COLOR", "1")]);
+    let out = project.on_terminal("repl --continue", "/exit\n", &[("NO_COLOR", "1")]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("> what is the answer"), "{out:?}");
     assert!(out.stdout.contains("  the answer was 42"), "{out:?}");
@@ -270,17 +245,7 @@ fn ctrl_c_at_a_permission_prompt_stops_the_run_at_once() {
         Reply::text("this is never asked for"),
     ]);
     let project = Project::new(&mock.url());
-    let command = format!("{} run 'make a file'", conch_tests::conch_bin().display());
-    let base = project.conch(&[]);
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(project.path())
-        .envs(base.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("`script` (util-linux) gives conch a pseudo-terminal");
+    let mut child = project.on_terminal_child("run 'make a file'", &[]);
     let mut stdout = child.stdout.take().unwrap();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let reader = {

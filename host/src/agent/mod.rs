@@ -738,23 +738,12 @@ impl Agent {
             })
             .collect();
         let diff = changes.diff();
-        let paths = changes.paths();
-        let protected: Vec<&str> = paths
-            .iter()
-            .map(String::as_str)
-            .filter(|p| crate::changeset::path::is_protected(p))
-            .collect();
-        let decision = if protected.is_empty() {
-            self.gate
-                .check_changes(&requests, &diff, io.approver.as_deref_mut())
-        } else {
-            self.gate.check_protected_changes(
-                &requests,
-                &protected,
-                &diff,
-                io.approver.as_deref_mut(),
-            )
-        };
+        let decision = self.gate.check_changeset(
+            &requests,
+            &diff,
+            crate::changeset::path::is_protected,
+            io.approver.as_deref_mut(),
+        );
         self.record_decision(call, Some(changes.paths().join(", ")), &decision, io)?;
         if let Err(denied) = decision {
             if denied.by == DecidedBy::Interrupted {

@@ -232,6 +232,12 @@ impl SandboxArgs {
     }
 }
 
+/// `cwd`, or the current directory.
+fn cwd_or_current(cwd: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    cwd.map_or_else(std::env::current_dir, Ok)
+        .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))
+}
+
 /// The configuration for work in `cwd`, read once for the whole command.
 ///
 /// A project's conch.toml that sets what only a trusted project may (a provider's
@@ -404,9 +410,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Config {
             command: ConfigCommand::Show { cwd },
         } => {
-            let cwd = cwd
-                .map_or_else(std::env::current_dir, Ok)
-                .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?;
+            let cwd = cwd_or_current(cwd)?;
             let config = load_config(&cwd, trust, false)?;
             let provider = config
                 .resolve(&crate::config::FlagOverrides::default())
@@ -417,9 +421,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Config {
             command: ConfigCommand::Trust { cwd },
         } => {
-            let cwd = cwd
-                .map_or_else(std::env::current_dir, Ok)
-                .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?;
+            let cwd = cwd_or_current(cwd)?;
             let config = crate::config::load(Some(&cwd), ProjectTrust::Granted)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             let Some(project) = &config.project else {

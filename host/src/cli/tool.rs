@@ -114,17 +114,12 @@ pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
                 key: Some(path),
             })
             .collect();
-        let paths = changes.paths();
-        let protected: Vec<&str> = paths
-            .iter()
-            .map(String::as_str)
-            .filter(|p| crate::changeset::path::is_protected(p))
-            .collect();
-        let decision = if protected.is_empty() {
-            gate.check_changes(&requests, &changes.diff(), approver)
-        } else {
-            gate.check_protected_changes(&requests, &protected, &changes.diff(), approver)
-        };
+        let decision = gate.check_changeset(
+            &requests,
+            &changes.diff(),
+            crate::changeset::path::is_protected,
+            approver,
+        );
         if let Err(denied) = decision {
             return report_error(&ToolError::Denied(denied.message), json);
         }

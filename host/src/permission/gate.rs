@@ -500,10 +500,32 @@ impl Gate {
         self.ask(approver, &question, first)
     }
 
+    /// Whether a tool's staged changes (`requests`, one per path, and their `diff`) may be
+    /// written: as [`Gate::check_changes`], except that a change to conch's own
+    /// configuration in the project (`is_protected`) needs a person every time.
+    pub fn check_changeset(
+        &mut self,
+        requests: &[Request],
+        diff: &str,
+        is_protected: impl Fn(&str) -> bool,
+        approver: Option<&mut (dyn Approver + '_)>,
+    ) -> Result<Allowed, Denied> {
+        let protected: Vec<&str> = requests
+            .iter()
+            .filter_map(|r| r.key.as_deref())
+            .filter(|path| is_protected(path))
+            .collect();
+        if protected.is_empty() {
+            self.check_changes(requests, diff, approver)
+        } else {
+            self.check_protected_changes(requests, &protected, diff, approver)
+        }
+    }
+
     /// Whether changes that include conch's own configuration in the project may be
     /// written: a denial still denies, and otherwise only a person can allow it, asked
     /// every time; flags, allow rules and "yes for this session" do not cover it.
-    pub fn check_protected_changes(
+    fn check_protected_changes(
         &mut self,
         requests: &[Request],
         protected: &[&str],
