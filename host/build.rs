@@ -1,12 +1,16 @@
 //! Builds the plugins (their own workspace, target wasm32-wasip2, their own target dir),
-//! embeds each one's manifest, and generates the table of built-ins that the binary
-//! carries. Fails with the exact command to run when the wasm target cannot be installed.
+//! embeds each one's manifest, precompiles each built-in for the runtime's engine
+//! configuration and a baseline CPU, and generates the table of built-ins (component and
+//! compiled artifact) that the binary carries. Fails with the exact command to run when
+//! the wasm target cannot be installed.
 
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "src/plugin/engine_config.rs"]
+mod engine_config;
 #[path = "src/plugin/package.rs"]
 mod package;
 
@@ -94,6 +98,7 @@ fn run() -> Result<(), String> {
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/plugin/engine_config.rs");
 
     ensure_wasm_target()?;
     let target_dir = root.join("target").join("plugins");
@@ -103,21 +108,56 @@ fn run() -> Result<(), String> {
     let components = target_dir.join("components");
     fs::create_dir_all(&components)
         .map_err(|e| format!("creating {}: {e}", components.display()))?;
+    let engine = baseline_engine()?;
     let mut table = String::from("/// Built-in plugins: (name, packaged component).\n");
     table.push_str("pub static BUILTINS: &[(&str, &[u8])] = &[\n");
+    let mut compiled =
+        String::from("/// Built-in plugins: (name, artifact precompiled for the baseline CPU).\n");
+    compiled.push_str("pub static PRECOMPILED: &[(&str, &[u8])] = &[\n");
     for plugin in BUILTINS {
         let packaged = package(&plugins, &artifacts, &components, plugin)?;
+        let artifact = precompile(&engine, &packaged)?;
         let name = plugin.name;
         table.push_str(&format!(
             "    ({name:?}, include_bytes!({:?})),\n",
             packaged.display()
+        ));
+        compiled.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            artifact.display()
         ));
     }
     for fixture in FIXTURES {
         package(&plugins, &artifacts, &components, fixture)?;
     }
     table.push_str("];\n");
+    compiled.push_str("];\n");
+    table.push_str(&compiled);
     fs::write(out_dir.join("builtins.rs"), table).map_err(|e| format!("writing builtins.rs: {e}"))
+}
+
+/// The engine that compiles the built-ins: the runtime's code settings, for the target
+/// being built and its baseline CPU.
+fn baseline_engine() -> Result<wasmtime::Engine, String> {
+    let triple = env::var("TARGET").map_err(|e| format!("TARGET: {e}"))?;
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").map_err(|e| format!("target arch: {e}"))?;
+    let config = engine_config::baseline_config(&triple, &arch)
+        .map_err(|e| format!("configuring wasmtime for {triple}: {e:#}"))?;
+    wasmtime::Engine::new(&config).map_err(|e| format!("starting wasmtime: {e:#}"))
+}
+
+/// Compiles the packaged component at `packaged` into `NAME.cwasm` beside it, rewriting
+/// the file only when its bytes change (so the binary relinks only then).
+fn precompile(engine: &wasmtime::Engine, packaged: &Path) -> Result<PathBuf, String> {
+    let wasm = fs::read(packaged).map_err(|e| format!("reading {}: {e}", packaged.display()))?;
+    let artifact = packaged.with_extension("cwasm");
+    let bytes = engine
+        .precompile_component(&wasm)
+        .map_err(|e| format!("precompiling {}: {e:#}", packaged.display()))?;
+    if fs::read(&artifact).ok().as_deref() != Some(&bytes[..]) {
+        fs::write(&artifact, bytes).map_err(|e| format!("writing {}: {e}", artifact.display()))?;
+    }
+    Ok(artifact)
 }
 
 /// Installs the wasm target with rustup when it is missing.

@@ -1,8 +1,9 @@
 //! The agent loop's own overhead, measured on the real binary against the loopback mock
-//! LLM: a scripted turn (read a file, read it again, answer), run with a cold and a warm
-//! compile cache. The mock answers at once, so the first call's gap includes waiting for
-//! the plugin to load or compile, which a real model's seconds of thinking would hide;
-//! the second call's gap is the loop's steady state. See BENCHMARKS.md.
+//! LLM (which sets TCP_NODELAY and answers at once): a scripted 4-turn run — read a file,
+//! `replace` in it, `bash cat` it, answer — with an empty compile cache each run (cold)
+//! and with a filled one (warm). It reports the whole run's wall time, start → first
+//! request, each gap (the end of one response → the next request: everything conch does
+//! in between), the last response → exit, and peak RSS. See BENCHMARKS.md.
 //!
 //! `cargo build --release && cargo bench -p conch-tests --bench agent_loop [-- --runs N]`
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -14,16 +15,19 @@ use conch_tests::mock::{MockLlm, Reply};
 use conch_tests::project::Project;
 use serde_json::json;
 
+/// The calls of the scenario, in order; the mock answers with text after the last.
+const GAPS: [&str; 3] = ["read", "replace", "bash"];
+
 /// What one run measured.
 struct Sample {
+    /// Process start → exit.
+    wall: Duration,
     /// Process start → the first request arriving at the mock.
     first_request: Duration,
-    /// The first response's last byte → the second request (the first read in between).
-    first_gap: Duration,
-    /// The same for the second read, with the plugin loaded.
-    steady_gap: Duration,
-    /// Process start → exit.
-    total: Duration,
+    /// For each call of [`GAPS`]: its response's last byte → the next request.
+    gaps: [Duration; 3],
+    /// The final answer's last byte → the process exited.
+    exit: Duration,
     peak_rss_kib: i64,
 }
 
@@ -38,24 +42,34 @@ fn main() {
     sample(Some(warm_cache.path()));
     let cold: Vec<Sample> = (0..runs).map(|_| sample(None)).collect();
     let warm: Vec<Sample> = (0..runs).map(|_| sample(Some(warm_cache.path()))).collect();
-    println!("agent loop, {runs} runs each (read a file → answer), p50 / p90 / max");
-    for (label, samples) in [("cold compile cache", &cold), ("warm compile cache", &warm)] {
+    println!("agent loop, {runs} runs each (read → replace → bash cat → answer), p50 / p90 / max");
+    for (label, samples) in [
+        ("empty compile cache", &cold),
+        ("warm compile cache", &warm),
+    ] {
         println!("{label}:");
+        report("  wall", samples.iter().map(|s| s.wall));
         report(
             "  start → first request",
             samples.iter().map(|s| s.first_request),
         );
-        report(
-            "  first read: response → next request",
-            samples.iter().map(|s| s.first_gap),
+        for (i, tool) in GAPS.iter().enumerate() {
+            report(
+                &format!("  gap after {tool}"),
+                samples.iter().map(|s| s.gaps[i]),
+            );
+        }
+        report("  last response → exit", samples.iter().map(|s| s.exit));
+        let mut rss: Vec<i64> = samples.iter().map(|s| s.peak_rss_kib).collect();
+        rss.sort();
+        let mb = |kib: i64| kib as f64 / 1024.0;
+        println!(
+            "  {:<38} {:>6.1} MB {:>6.1} MB {:>6.1} MB",
+            "peak RSS",
+            mb(rss[(rss.len() - 1) / 2]),
+            mb(rss[(rss.len() - 1) * 9 / 10]),
+            mb(rss[rss.len() - 1])
         );
-        report(
-            "  later read: response → next request",
-            samples.iter().map(|s| s.steady_gap),
-        );
-        report("  whole run", samples.iter().map(|s| s.total));
-        let rss = samples.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
-        println!("  {:<38} {:.1} MB", "peak RSS (max)", rss as f64 / 1024.0);
     }
 }
 
@@ -63,27 +77,42 @@ fn main() {
 fn sample(cache: Option<&std::path::Path>) -> Sample {
     let mock = MockLlm::start(vec![
         Reply::tool_call("read", json!({"path": "src/lib.rs"})),
-        Reply::tool_call("read", json!({"path": "src/lib.rs", "offset": 2})),
-        Reply::text("It defines one function."),
+        Reply::tool_call(
+            "replace",
+            json!({"path": "src/lib.rs", "old_string": "fn answer_0()", "new_string": "fn first()"}),
+        ),
+        Reply::tool_call("bash", json!({"command": "cat src/lib.rs"})),
+        Reply::text("It defines forty functions; the first is now `first`."),
     ]);
     let project = Project::new(&mock.url());
-    project.write("src/lib.rs", &"pub fn answer() -> u32 { 42 }\n".repeat(40));
+    let source: String = (0..40)
+        .map(|i| format!("pub fn answer_{i}() -> u32 {{ {i} }}\n"))
+        .collect();
+    project.write("src/lib.rs", &source);
     let fresh = tempfile::tempdir().unwrap();
-    let mut cmd = project.conch(&["run", "what is in src/lib.rs?"]);
+    let mut cmd = project.conch(&["run", "--yes", "rename answer_0 in src/lib.rs"]);
     cmd.env("CONCH_CACHE_DIR", cache.unwrap_or(fresh.path()))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let (started, status, peak_rss_kib) = spawn_and_wait(&mut cmd);
-    let total = started.elapsed();
+    let exited = Instant::now();
     assert!(status == 0, "conch run failed with wait status {status}");
     let requests = mock.requests();
-    assert_eq!(requests.len(), 3, "the scripted turn makes three requests");
-    let gap = |i: usize| requests[i + 1].received_at - requests[i].responded_at.expect("sent");
+    assert_eq!(requests.len(), 4, "the scripted run makes four requests");
+    let read = mock.last_tool_result(1);
+    assert!(read.contains("answer_0"), "read: {read}");
+    let cat = mock.last_tool_result(3);
+    assert!(
+        cat.contains("pub fn first()"),
+        "the replace, then bash: {cat}"
+    );
+    let responded = |i: usize| requests[i].responded_at.expect("sent");
+    let gap = |i: usize| requests[i + 1].received_at - responded(i);
     Sample {
+        wall: exited - started,
         first_request: requests[0].received_at - started,
-        first_gap: gap(0),
-        steady_gap: gap(1),
-        total,
+        gaps: [gap(0), gap(1), gap(2)],
+        exit: exited - responded(3),
         peak_rss_kib,
     }
 }

@@ -186,7 +186,17 @@ fn listing_tools_never_compiles_a_plugin() {
     assert!(!cache.exists(), "listing wrote to the compile cache");
     // A call does compile, and fills the cache.
     let cwd = dir.path().to_string_lossy();
-    let out = run(conch(&["tool", "listdir", "{}", "--cwd", &cwd]).env("CONCH_CACHE_DIR", &cache));
+    let out = run(conch(&[
+        "tool",
+        "echo",
+        "--yes",
+        "{}",
+        "--cwd",
+        &cwd,
+        "--plugin",
+        &plugin.to_string_lossy(),
+    ])
+    .env("CONCH_CACHE_DIR", &cache));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
         cache

@@ -1,3 +1,147 @@
-//! The built-in plugins, packaged by `host/build.rs` and carried inside the binary.
+//! The built-in plugins, packaged by `host/build.rs` and carried inside the binary, each
+//! with its artifact precompiled for a baseline CPU: loading one needs no Cranelift.
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::cache::CompileCache;
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
+
+/// The artifact build.rs precompiled for built-in `name`.
+pub fn precompiled(name: &str) -> Option<&'static [u8]> {
+    PRECOMPILED
+        .iter()
+        .find(|(builtin, _)| *builtin == name)
+        .map(|(_, artifact)| *artifact)
+}
+
+/// The environment variable that, set to `native`, has the built-ins compiled for this
+/// machine's CPU (into the compile cache) instead of loaded from their baseline
+/// artifacts: to measure one against the other, or to use CPU features past the baseline.
+pub const CODE_VAR: &str = "CONCH_BUILTINS";
+
+/// Loads built-in `name` (component `wasm`): its embedded artifact when this machine and
+/// `engine` can run it, else compiled through `cache` like any plugin (a CPU without a
+/// baseline feature, or engine settings that changed since the build).
+pub fn load(
+    engine: &Engine,
+    cache: &CompileCache,
+    name: &str,
+    wasm: &[u8],
+) -> anyhow::Result<Component> {
+    let native = std::env::var_os(CODE_VAR).is_some_and(|v| v == "native");
+    if let Some(artifact) = precompiled(name).filter(|_| !native) {
+        match deserialize_embedded(engine, artifact) {
+            Ok(component) => return Ok(component),
+            Err(e) => {
+                tracing::debug!(plugin = name, "the embedded artifact does not fit: {e:#}")
+            }
+        }
+    }
+    cache.load_or_compile(engine, wasm)
+}
+
+#[allow(unsafe_code)]
+fn deserialize_embedded(engine: &Engine, artifact: &[u8]) -> anyhow::Result<Component> {
+    // SAFETY: the artifact was written by `precompile_component` in build.rs and is part
+    // of this binary, as trusted as the code running; wasmtime checks that its target,
+    // settings and CPU features suit `engine` and this machine before using it.
+    Ok(unsafe { Component::deserialize(engine, artifact) }?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::plugin::engine::new_engine;
+    use crate::plugin::engine_config::code_config;
+
+    fn cache_entries(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    }
+
+    fn wasm(name: &str) -> &'static [u8] {
+        BUILTINS.iter().find(|(n, _)| *n == name).unwrap().1
+    }
+
+    #[test]
+    fn every_builtin_loads_from_its_embedded_artifact_without_compiling() {
+        let engine = new_engine().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(Some(dir.path().to_path_buf()));
+        assert_eq!(BUILTINS.len(), PRECOMPILED.len());
+        for (name, wasm) in BUILTINS {
+            deserialize_embedded(&engine, precompiled(name).unwrap()).unwrap();
+            load(&engine, &cache, name, wasm).unwrap();
+        }
+        assert_eq!(cache_entries(dir.path()), 0, "nothing was compiled");
+    }
+
+    #[test]
+    fn an_engine_with_other_settings_compiles_into_the_cache() {
+        // Epoch checks off: the embedded code (with them) would not suit this engine.
+        let mut config = code_config();
+        config.epoch_interruption(false);
+        let engine = Engine::new(&config).unwrap();
+        assert!(deserialize_embedded(&engine, precompiled("shell").unwrap()).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(Some(dir.path().to_path_buf()));
+        load(&engine, &cache, "shell", wasm("shell")).unwrap();
+        assert_eq!(cache_entries(dir.path()), 1, "compiled and cached");
+    }
+
+    /// This machine's answer for every x86 feature wasmtime asks about, except SSE4.2,
+    /// which the x86-64-v2 baseline needs: a CPU older than the baseline.
+    #[cfg(target_arch = "x86_64")]
+    fn host_without_sse42(feature: &str) -> Option<bool> {
+        use std::arch::is_x86_feature_detected as has;
+        Some(match feature {
+            "sse4.2" => false,
+            "cmpxchg16b" => has!("cmpxchg16b"),
+            "sse3" => has!("sse3"),
+            "ssse3" => has!("ssse3"),
+            "sse4.1" => has!("sse4.1"),
+            "popcnt" => has!("popcnt"),
+            "avx" => has!("avx"),
+            "avx2" => has!("avx2"),
+            "fma" => has!("fma"),
+            "avxvnni" => has!("avxvnni"),
+            "bmi1" => has!("bmi1"),
+            "bmi2" => has!("bmi2"),
+            "avx512bitalg" => has!("avx512bitalg"),
+            "avx512dq" => has!("avx512dq"),
+            "avx512f" => has!("avx512f"),
+            "avx512vl" => has!("avx512vl"),
+            "avx512vbmi" => has!("avx512vbmi"),
+            "avx512vnni" => has!("avx512vnni"),
+            "lzcnt" => has!("lzcnt"),
+            _ => return None,
+        })
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    #[allow(unsafe_code)]
+    fn a_cpu_without_a_baseline_feature_compiles_into_the_cache() {
+        let mut config = code_config();
+        // SAFETY: the engine is told of one feature fewer than the CPU has, and compiles
+        // without it, so its code only uses what the CPU has.
+        unsafe {
+            config
+                .detect_host_feature(host_without_sse42)
+                .cranelift_flag_set("has_sse42", "false");
+        }
+        let engine = Engine::new(&config).unwrap();
+        let refused = deserialize_embedded(&engine, precompiled("shell").unwrap()).unwrap_err();
+        assert!(format!("{refused:?}").contains("has_sse42"), "{refused:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(Some(dir.path().to_path_buf()));
+        load(&engine, &cache, "shell", wasm("shell")).unwrap();
+        assert_eq!(cache_entries(dir.path()), 1, "compiled and cached");
+        // The second time it comes from the cache.
+        load(&engine, &cache, "shell", wasm("shell")).unwrap();
+        assert_eq!(cache_entries(dir.path()), 1);
+    }
+}

@@ -6,7 +6,9 @@ use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::engine_config::code_config;
 
 /// How many tool calls may run at once; the pool has a slot for each.
 pub const MAX_CONCURRENT_CALLS: u32 = 16;
@@ -15,8 +17,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// The largest linear memory a pool slot can hold; per-call caps are at most this.
 pub const MAX_MEMORY_BYTES: usize = 1 << 30;
 
-/// Creates the engine and starts the thread that advances its epoch. The thread ends
-/// when the engine is dropped.
+/// Creates the engine (the shared code settings, for this machine's CPU) and starts the
+/// thread that advances its epoch. The thread ends when the engine is dropped.
 pub fn new_engine() -> anyhow::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(MAX_CONCURRENT_CALLS)
@@ -25,11 +27,8 @@ pub fn new_engine() -> anyhow::Result<Engine> {
         .total_tables(MAX_CONCURRENT_CALLS * 16)
         .max_memories_per_component(2)
         .max_memory_size(MAX_MEMORY_BYTES);
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let mut config = code_config();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     let engine = Engine::new(&config)?;
     let weak = engine.weak();
     thread::Builder::new()

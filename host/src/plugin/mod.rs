@@ -7,6 +7,7 @@ pub mod cache;
 pub mod call;
 pub mod discovery;
 pub mod engine;
+pub mod engine_config;
 pub mod manifest;
 pub mod package;
 pub mod reach;

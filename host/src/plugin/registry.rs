@@ -9,7 +9,7 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 use super::bindings::PluginPre;
-use super::builtin::BUILTINS;
+use super::builtin::{self, BUILTINS};
 use super::cache::CompileCache;
 use super::call::{self, CallContext, CallLimits, Invocation, ToolError, ToolOutput};
 use super::engine::{CallSlots, MAX_CONCURRENT_CALLS, new_engine};
@@ -356,8 +356,9 @@ fn refuse_special_file(cwd: &Path, path: &str) -> Result<(), ToolError> {
     )))
 }
 
-/// The plugin's `InstancePre`, made once: engine, then compiled component (through the
-/// cache), then linked. Whoever comes second waits for the first.
+/// The plugin's `InstancePre`, made once: engine, then compiled component (a built-in's
+/// embedded artifact, or through the cache), then linked. Whoever comes second waits for
+/// the first.
 fn prepare<'a>(
     wasm: &'a OnceLock<Result<Wasm, String>>,
     cache: &CompileCache,
@@ -390,9 +391,11 @@ fn prepare<'a>(
             }
             let _span = tracing::debug_span!("prepare", plugin = plugin.name()).entered();
             let started = std::time::Instant::now();
-            let component = cache
-                .load_or_compile(&wasm.engine, &plugin.bytes)
-                .map_err(|e| format!("{e:#}"))?;
+            let component = match plugin.origin {
+                Origin::Builtin => builtin::load(&wasm.engine, cache, plugin.name(), &plugin.bytes),
+                _ => cache.load_or_compile(&wasm.engine, &plugin.bytes),
+            }
+            .map_err(|e| format!("{e:#}"))?;
             let pre = wasm
                 .linker
                 .instantiate_pre(&component)
