@@ -185,6 +185,10 @@ fn a_fifo_or_device_is_refused_instead_of_hanging_the_agent() {
         ("read", r#"{"path":"link-to-pipe"}"#),
         ("read", r#"{"path":"zeros"}"#),
         ("write", r#"{"path":"pipe","content":"x"}"#),
+        (
+            "patch",
+            r#"{"patch":"*** Begin Patch\n*** Update File: pipe\n@@\n-a\n+b\n*** End Patch\n"}"#,
+        ),
     ] {
         let run = tool_or_hang(&work, name, input, &["--yes"]);
         assert_eq!(run.code, Some(1), "{name} {input}: {run:?}");

@@ -203,6 +203,10 @@ impl Staging {
 fn read_disk(dir: &Dir, relative: &Path, shown: &str) -> Result<Current, String> {
     match dir.metadata(relative) {
         Ok(meta) if meta.is_dir() => Ok(Current::Dir),
+        // A FIFO with no writer would block this read forever, out of any deadline's reach.
+        Ok(meta) if !meta.is_file() => Err(format!(
+            "{shown} is not a regular file (a FIFO, socket or device); tools change regular files only"
+        )),
         Ok(_) => dir
             .read(relative)
             .map(Current::File)
