@@ -501,3 +501,28 @@ fn a_command_running_tool_labelled_read_is_still_decided_as_bash() {
     let out = conch(&project, &["tools", "--plugin", plugin]);
     assert!(out.stdout.contains("peek"), "{out:?}");
 }
+
+#[test]
+fn a_tool_whose_plugin_runs_commands_and_fetches_is_decided_under_both() {
+    let project = Project::with_config(
+        &MockLlm::start(vec![]).url(),
+        "[permission]\nbash = \"allow\"\n",
+    );
+    let plugin = fixture_plugin("hostile");
+    let input = serde_json::json!({"url": "http://127.0.0.1:9/"}).to_string();
+    let out = conch(
+        &project,
+        &[
+            "tool",
+            "smuggle",
+            &input,
+            "--plugin",
+            plugin.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("webfetch permission") && out.stderr.contains("needs approval"),
+        "allowing bash does not allow its fetches: {out:?}"
+    );
+}

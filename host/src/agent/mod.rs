@@ -650,7 +650,12 @@ impl Agent {
         // stages); before that, only an outright denial stops it.
         let decide_on_changes =
             spec.permission == EDIT && self.gate.decide(&request).decision != Decision::Deny;
-        if !decide_on_changes {
+        let requests = if decide_on_changes {
+            Vec::new()
+        } else {
+            Request::all_for(&spec, &input, &ctx)
+        };
+        for request in requests {
             let decision = self.gate.check(&request, io.approver.as_deref_mut());
             self.record_decision(call, request.key.clone(), &decision, io)?;
             if let Err(denied) = decision {

@@ -164,6 +164,7 @@ fn provisional_manifest(package: Package, cargo_file: &Path) -> Result<Manifest,
             key_arg: None,
             input_schema: serde_json::json!({"type": "object"}),
             stale_check: true,
+            also_decided_as: None,
         }],
     })
 }

@@ -92,8 +92,15 @@ pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
     // A tool that changes files is asked about with its diff once it has staged them.
     let decide_on_changes =
         spec.permission == "edit" && gate.decide(&request).decision != Decision::Deny;
-    if !decide_on_changes && let Err(denied) = gate.check(&request, approver.as_deref_mut()) {
-        return report_error(&ToolError::Denied(denied.message), json);
+    let requests = if decide_on_changes {
+        Vec::new()
+    } else {
+        Request::all_for(spec, &value, &ctx)
+    };
+    for request in &requests {
+        if let Err(denied) = gate.check(request, approver.as_deref_mut()) {
+            return report_error(&ToolError::Denied(denied.message), json);
+        }
     }
     let limits = CallLimits {
         timeout: Duration::from_secs_f64(timeout),

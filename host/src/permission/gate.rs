@@ -70,6 +70,17 @@ impl Request {
         }
     }
 
+    /// Every request a call of `spec` must pass: [`Request::new`], and the same call under
+    /// the second permission its plugin's reach calls for, if any.
+    pub fn all_for(spec: &ToolSpec, input: &serde_json::Value, ctx: &CallContext) -> Vec<Self> {
+        let first = Request::new(spec, input, ctx);
+        let also = spec.also_decided_as.as_ref().map(|permission| Request {
+            permission: permission.clone(),
+            ..first.clone()
+        });
+        std::iter::once(first).chain(also).collect()
+    }
+
     /// `read secret/x`, or just `read` without a key argument.
     fn describe(&self) -> String {
         match &self.key {

@@ -57,6 +57,11 @@ pub struct ToolSpec {
     /// their own check (a patch's context lines).
     #[serde(default = "stale_check_default", skip_serializing_if = "Clone::clone")]
     pub stale_check: bool,
+    /// A second permission the call is also decided under, on the same key argument: a
+    /// tool whose plugin can both run commands and fetch is asked as `bash` and as
+    /// `webfetch` (set by the host from the capabilities, never read from a manifest).
+    #[serde(skip)]
+    pub also_decided_as: Option<String>,
 }
 
 impl ToolSpec {
@@ -317,17 +322,19 @@ impl Manifest {
     /// A tool is decided by what its plugin can reach, not by the label in its manifest:
     /// one whose plugin can run commands is decided as `bash` on its key argument (the
     /// only command the `process` import will run for that call), one whose plugin can
-    /// fetch as `webfetch`. A plugin with both is decided as `bash`, the wider grant; its
-    /// fetches are still held to the approved key argument and `[webfetch]`.
+    /// fetch as `webfetch`. A plugin with both has each call decided under both.
     fn decide_by_capability(&mut self) {
-        let key = if self.capabilities.contains(&Capability::Process) {
-            "bash"
-        } else if self.capabilities.contains(&Capability::Http) {
-            "webfetch"
-        } else {
-            return;
+        let process = self.capabilities.contains(&Capability::Process);
+        let http = self.capabilities.contains(&Capability::Http);
+        let key = match (process, http) {
+            (true, _) => "bash",
+            (false, true) => "webfetch",
+            (false, false) => return,
         };
         for tool in &mut self.tools {
+            if process && http {
+                tool.also_decided_as = Some("webfetch".into());
+            }
             if tool.permission != key {
                 tracing::debug!(
                     plugin = %self.name,

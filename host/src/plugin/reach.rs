@@ -245,6 +245,7 @@ mod tests {
             key_arg: Some("k".into()),
             input_schema: json!({"type": "object"}),
             stale_check: true,
+            also_decided_as: None,
         };
         assert!(precheck(&m, &tool("bash"), Some("git status")).is_ok());
         assert!(precheck(&m, &tool("bash"), Some("make")).is_err());
