@@ -161,10 +161,16 @@ fn read_dir(dir: &Path) -> Result<Vec<CustomCommand>, CommandError> {
         else {
             continue;
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| CommandError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text = crate::workspace::read_regular(&path)
+            .and_then(|bytes| {
+                String::from_utf8(bytes).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+                })
+            })
+            .map_err(|source| CommandError::Read {
+                path: path.clone(),
+                source,
+            })?;
         commands.push(parse(name, &text, &path)?);
     }
     Ok(commands)

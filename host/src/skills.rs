@@ -42,7 +42,8 @@ pub fn discover(dirs: &[(PathBuf, &'static str)]) -> Vec<Skill> {
         let mut found: Vec<Skill> = entries
             .filter_map(|entry| {
                 let entry = entry.ok()?;
-                let text = std::fs::read_to_string(entry.path().join("SKILL.md")).ok()?;
+                let bytes = crate::workspace::read_regular(&entry.path().join("SKILL.md")).ok()?;
+                let text = String::from_utf8(bytes).ok()?;
                 let folder = entry.file_name().to_string_lossy().into_owned();
                 let (name, description) = front_matter(&text);
                 Some(Skill {

@@ -45,3 +45,17 @@ pub fn root_of(cwd: &Path) -> PathBuf {
         .unwrap_or(cwd)
         .to_path_buf()
 }
+
+/// The bytes of `path` if it is a regular file (links followed). A repository can make
+/// any name a FIFO, which `read` would wait on forever, or a device that never ends: the
+/// files conch reads by itself (AGENTS.md, skills, custom commands) are read only when
+/// they are regular files.
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    std::fs::read(path)
+}

@@ -198,3 +198,35 @@ fn a_fifo_or_device_is_refused_instead_of_hanging_the_agent() {
         );
     }
 }
+
+#[test]
+fn fifos_a_repository_names_as_agents_md_or_a_skill_are_not_waited_on() {
+    use conch_tests::mock::{MockLlm, Reply};
+    let mock = MockLlm::start(vec![Reply::text("answered")]);
+    let project = conch_tests::project::Project::new(&mock.url());
+    std::fs::create_dir_all(project.path().join(".conch/skills/trap")).unwrap();
+    for fifo in ["AGENTS.md", ".conch/skills/trap/SKILL.md"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(project.path().join(fifo))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    let mut child = project
+        .conch(&["run", "hello"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("conch run waited on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = conch_tests::Run::from(child.wait_with_output().unwrap());
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("answered"), "{out:?}");
+}

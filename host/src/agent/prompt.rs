@@ -89,7 +89,7 @@ fn rule_files(cwd: &Path, root: &Path, global_dir: Option<&Path>) -> Vec<(PathBu
 }
 
 fn read_rules(path: &Path) -> Option<(PathBuf, String)> {
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = crate::workspace::read_regular(path).ok()?;
     let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(RULE_FILE_BYTES)]).into_owned();
     if bytes.len() > RULE_FILE_BYTES {
         let _ = write!(
