@@ -84,6 +84,26 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// Waits for `child` to end, up to 30 s; past that it is killed and the test fails,
+/// saying `what` hung. For cases where hanging forever is the bug under test.
+///
+/// # Panics
+/// When the child does not end in time, or cannot be waited on.
+pub fn wait_or_fail(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status,
+            Ok(None) if started.elapsed() > std::time::Duration::from_secs(30) => {
+                let _ = child.kill();
+                panic!("{what} hung");
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+    }
+}
+
 /// Sends SIGINT (what Ctrl-C sends) to a running child.
 pub fn interrupt(child: &std::process::Child) {
     let sent = Command::new("kill")

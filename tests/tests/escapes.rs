@@ -159,25 +159,23 @@ fn tool_or_hang(dir: &Path, name: &str, input: &str, args: &[&str]) -> conch_tes
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > std::time::Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("conch tool {name} {input} hung");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    conch_tests::wait_or_fail(&mut child, &format!("conch tool {name} {input}"));
     conch_tests::Run::from(child.wait_with_output().unwrap())
+}
+
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
 }
 
 #[test]
 fn a_fifo_or_device_is_refused_instead_of_hanging_the_agent() {
     let (_base, work) = setup();
-    let made = std::process::Command::new("mkfifo")
-        .arg(work.join("pipe"))
-        .status()
-        .unwrap();
-    assert!(made.success());
+    mkfifo(&work.join("pipe"));
     symlink(work.join("pipe"), work.join("link-to-pipe")).unwrap();
     symlink("/dev/zero", work.join("zeros")).unwrap();
     for (name, input) in [
@@ -206,11 +204,7 @@ fn fifos_a_repository_names_as_agents_md_or_a_skill_are_not_waited_on() {
     let project = conch_tests::project::Project::new(&mock.url());
     std::fs::create_dir_all(project.path().join(".conch/skills/trap")).unwrap();
     for fifo in ["AGENTS.md", ".conch/skills/trap/SKILL.md"] {
-        let made = std::process::Command::new("mkfifo")
-            .arg(project.path().join(fifo))
-            .status()
-            .unwrap();
-        assert!(made.success());
+        mkfifo(&project.path().join(fifo));
     }
     let mut child = project
         .conch(&["run", "hello"])
@@ -218,14 +212,7 @@ fn fifos_a_repository_names_as_agents_md_or_a_skill_are_not_waited_on() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > std::time::Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("conch run waited on a FIFO");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    conch_tests::wait_or_fail(&mut child, "conch run beside FIFOs");
     let out = conch_tests::Run::from(child.wait_with_output().unwrap());
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("answered"), "{out:?}");

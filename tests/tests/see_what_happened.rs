@@ -274,20 +274,7 @@ fn ctrl_c_at_a_permission_prompt_stops_the_run_at_once() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"\x03").unwrap();
     stdin.flush().unwrap();
-    let asked = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if asked.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!(
-                "Ctrl-C at the prompt did not stop the run: {}",
-                seen.lock().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = conch_tests::wait_or_fail(&mut child, "conch run after Ctrl-C at its prompt");
     drop(stdin);
     let _ = reader.join();
     let shown = seen.lock().unwrap().clone();
