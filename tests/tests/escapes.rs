@@ -217,3 +217,27 @@ fn fifos_a_repository_names_as_agents_md_or_a_skill_are_not_waited_on() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("answered"), "{out:?}");
 }
+
+#[test]
+fn a_plugin_blocked_opening_a_fifo_times_out_instead_of_hanging() {
+    // The path is in an argument the host does not know as one, so no check before the
+    // call sees it: the open blocks inside the host, where the guest's deadline cannot
+    // interrupt, and the call's wall clock must end it.
+    let (_base, work) = setup();
+    mkfifo(&work.join("pipe"));
+    let plugin = conch_tests::fixture_plugin("hostile");
+    let run = tool_or_hang(
+        &work,
+        "stall",
+        r#"{"target":"pipe"}"#,
+        &[
+            "--plugin",
+            &plugin.to_string_lossy(),
+            "--yes",
+            "--timeout",
+            "0.5",
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("limit and was stopped"), "{run:?}");
+}

@@ -7,6 +7,7 @@
 //! or the session file becoming unwritable end a turn with an error.
 
 pub mod compaction;
+mod dispatch;
 mod event;
 mod freshness;
 mod profile;
@@ -18,25 +19,22 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+pub use dispatch::{CallOutcome, Dispatcher, Journal, StaleCheck};
 pub use event::{AgentEvent, EventSink};
 pub use profile::{AgentProfile, AgentProfiles, DEFAULT_AGENT, UnknownAgent};
 pub use prompt::system_prompt;
 pub use tools::{InvalidArguments, ToolBox};
 
-use crate::changeset::{Changeset, PathRules};
 use crate::message::{Message, ToolCall};
-use crate::permission::{Allowed, Approver, DecidedBy, Decision, Denied, Gate, Request};
-use crate::plugin::{CallContext, CallLimits, ToolSpec};
+use crate::permission::{Approver, Gate};
+use crate::plugin::{CallContext, CallLimits};
 use crate::provider::{
     ChatRequest, Provider, ProviderError, ProviderEvent, RemoteTool, ToolDefinition,
 };
-use crate::session::{Entry, PermissionRecord, SessionError, SessionWriter, pending_calls, repair};
-use freshness::FileStates;
+use crate::session::{Entry, SessionError, SessionWriter, pending_calls, repair};
 
 /// The same failing call this many times in a row stops the turn.
 const REPEATED_FAILURE_LIMIT: u32 = 3;
-/// The permission key of tools that change files.
-const EDIT: &str = "edit";
 /// Share of the compaction threshold that recent turns may keep.
 const TAIL_SHARE: f64 = 0.3;
 
@@ -95,14 +93,9 @@ pub struct TurnIo<'a> {
 /// One conversation being worked on.
 pub struct Agent {
     provider: Arc<dyn Provider>,
-    tools: ToolBox,
     definitions: Vec<ToolDefinition>,
-    gate: Gate,
-    ctx: CallContext,
-    rules: PathRules,
-    files: FileStates,
-    /// The session's key/value state (the `state` import), as its entries left it.
-    state: Arc<std::collections::BTreeMap<String, String>>,
+    /// Runs the model's tool calls.
+    dispatch: Dispatcher,
     session: SessionWriter,
     messages: Vec<Message>,
     settings: Settings,
@@ -173,15 +166,11 @@ impl Agent {
         let mut ctx = ctx;
         ctx.session_id = session.id().to_string();
         ctx.output_dir = Some(session.output_dir());
+        let dispatch = Dispatcher::new(tools, gate, ctx, settings.tool_limits.clone());
         Agent {
             provider,
-            tools,
             definitions,
-            gate,
-            rules: PathRules::new(ctx.roots.clone(), ctx.cwd.clone()),
-            files: FileStates::default(),
-            state: Arc::default(),
-            ctx,
+            dispatch,
             session,
             messages,
             settings,
@@ -192,8 +181,8 @@ impl Agent {
     /// Works as `profile` from now on: only its tools are offered, and the gate decides
     /// as it says. Nothing is recorded (see [`Agent::switch_agent`]).
     pub fn use_profile(&mut self, profile: &AgentProfile) {
-        self.definitions = self.tools.definitions_for(profile);
-        self.gate.set_agent(profile.restriction());
+        self.definitions = self.dispatch.tools().definitions_for(profile);
+        self.dispatch.gate_mut().set_agent(profile.restriction());
         self.agent = profile.name.clone();
     }
 
@@ -237,14 +226,13 @@ impl Agent {
     /// so stale-write protection carries over when a session is continued, and the
     /// session's state (the todo list) as it was.
     pub fn with_history(mut self, entries: &[Entry]) -> Self {
-        self.files = FileStates::from_entries(entries);
-        self.state = Arc::new(crate::session::state_from(entries));
+        self.dispatch.resume(entries);
         self
     }
 
     /// Who answers the questions tools ask (`None`: no one, a headless run).
     pub fn set_asker(&mut self, asker: Option<Arc<dyn crate::host_api::Asker>>) {
-        self.ctx.asker = asker;
+        self.dispatch.context_mut().asker = asker;
     }
 
     pub fn session_id(&self) -> &str {
@@ -253,12 +241,12 @@ impl Agent {
 
     /// The tools it can call.
     pub fn tools(&self) -> &ToolBox {
-        &self.tools
+        self.dispatch.tools()
     }
 
     /// The directory the agent works in.
     pub fn working_dir(&self) -> &std::path::Path {
-        &self.ctx.cwd
+        &self.dispatch.context().cwd
     }
 
     /// Appends an entry to the session file (and a message to the conversation).
@@ -500,25 +488,8 @@ impl Agent {
                     }
                 }
                 ProviderEvent::PermissionRequest(ask) => {
-                    let request = Request {
-                        tool: ask.tool.clone(),
-                        permission: ask.permission.clone(),
-                        key: ask.key.clone(),
-                    };
-                    let decision = self.gate.check(&request, io.approver.as_deref_mut());
-                    let call = ToolCall {
-                        id: "remote".into(),
-                        name: ask.tool.clone(),
-                        arguments: ask.input.to_string(),
-                    };
-                    self.record_decision(&call, request.key.clone(), &decision, io)?;
-                    if decision
-                        .as_ref()
-                        .is_err_and(|denied| denied.by == DecidedBy::Interrupted)
-                    {
-                        io.interrupt.cancel();
-                    }
-                    ask.answer(decision.map(|_| ()).map_err(|denied| denied.message));
+                    self.dispatch
+                        .decide_for_provider(&ask, &mut self.session, io)?;
                 }
                 ProviderEvent::Usage(usage) => {
                     io.events.emit(&AgentEvent::Usage {
@@ -601,236 +572,14 @@ impl Agent {
         Ok(outcome)
     }
 
-    /// Validates, decides and runs one call. `None` when the user interrupted it.
+    /// Runs one call through the dispatcher. `None` when the user interrupted it.
     async fn run_call(
         &mut self,
         call: &ToolCall,
         io: &mut TurnIo<'_>,
     ) -> Result<Option<(String, bool)>, AgentError> {
-        let parsed = self.tools.parse_arguments(&call.name, &call.arguments);
-        let spec = self.tools.spec(&call.name).cloned();
-        let key = match (&spec, &parsed) {
-            (Some(spec), Ok(input)) => spec.key_value(input),
-            _ => None,
-        };
-        io.events.emit(&AgentEvent::ToolCall {
-            id: call.id.clone(),
-            name: call.name.clone(),
-            key,
-            arguments: call.arguments.clone(),
-        });
-        let Some(spec) = spec else {
-            let error = self.tools.registry().unknown_tool(&call.name);
-            return Ok(Some((format!("error: {error}"), false)));
-        };
-        let input = match parsed {
-            Ok(input) => input,
-            Err(e) => return Ok(Some((format!("error: {e}"), false))),
-        };
-        let mut ctx = self.ctx.clone();
-        ctx.call_id = call.id.clone();
-        ctx.state = self.state.clone();
-        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        ctx.cancel = cancel.clone();
-        let request = Request::new(&spec, &input, &ctx);
-        if let Some((plugin, _)) = self.tools.registry().find(&call.name)
-            && let Some(root) = ctx.roots.first()
-            && let Err(message) = crate::plugin::trust::admit(
-                plugin,
-                &spec,
-                request.key.as_deref(),
-                root,
-                self.gate.flags().yes,
-                io.approver.as_deref_mut(),
-            )
-        {
-            return Ok(Some((message, false)));
-        }
-        // A tool that changes files is asked about with its diff, after it ran (it only
-        // stages); before that, only an outright denial stops it.
-        let decide_on_changes =
-            spec.permission == EDIT && self.gate.decide(&request).decision != Decision::Deny;
-        let requests = if decide_on_changes {
-            Vec::new()
-        } else {
-            Request::all_for(&spec, &input, &ctx)
-        };
-        for request in requests {
-            let decision = self.gate.check(&request, io.approver.as_deref_mut());
-            self.record_decision(call, request.key.clone(), &decision, io)?;
-            if let Err(denied) = decision {
-                if denied.by == DecidedBy::Interrupted {
-                    // Ctrl-C at the prompt: the turn stops now.
-                    io.interrupt.cancel();
-                    return Ok(None);
-                }
-                return Ok(Some((denied.message, false)));
-            }
-        }
-        tracing::debug!(tool = %call.name, "running");
-        let registry = self.tools.registry().clone();
-        let name = call.name.clone();
-        let arguments = input.to_string();
-        let limits = self.settings.tool_limits.clone();
-        let running =
-            tokio::task::spawn_blocking(move || registry.call(&name, &arguments, &ctx, &limits));
-        tokio::pin!(running);
-        let result = tokio::select! {
-            () = io.interrupt.cancelled() => {
-                // A command the tool started is killed; wait (briefly) until it is gone.
-                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut running).await;
-                return Ok(None);
-            }
-            result = &mut running => result,
-        };
-        tracing::debug!(tool = %call.name, "returned");
-        let mut output = match result {
-            Ok(Ok(output)) => output,
-            Ok(Err(error)) => return Ok(Some((format!("error: {error}"), false))),
-            Err(join) => {
-                return Ok(Some((
-                    format!("error: the tool stopped unexpectedly: {join}"),
-                    false,
-                )));
-            }
-        };
-        self.apply_state(std::mem::take(&mut output.state_changes), io)?;
-        if let Some(changes) = output.changes {
-            let applied = self.apply_changes(call, &spec, &changes, io)?;
-            if io.interrupt.is_cancelled() {
-                return Ok(None);
-            }
-            return Ok(Some(match applied {
-                Ok(()) => (changes.report(&output.text), true),
-                Err(refused) => (refused, false),
-            }));
-        }
-        // What a read tool returned is what later edits may start from.
-        if spec.permission == "read"
-            && let Some(path) = request
-                .key
-                .as_deref()
-                .filter(|_| spec.key_arg.as_deref() == Some("path"))
-            && let Some(seen) = self.files.note_read(&self.rules, path)
-        {
-            self.record(seen)?;
-        }
-        Ok(Some((output.text, true)))
-    }
-
-    /// Checks staged changes (freshness, then the gate with the diff), journals and
-    /// commits them. `Err` is the refusal for the model; the disk is untouched then.
-    fn apply_changes(
-        &mut self,
-        call: &ToolCall,
-        spec: &ToolSpec,
-        changes: &Changeset,
-        io: &mut TurnIo<'_>,
-    ) -> Result<Result<(), String>, AgentError> {
-        if spec.stale_check
-            && let Err(stale) = self.files.check(changes)
-        {
-            return Ok(Err(format!("error: {stale}")));
-        }
-        let requests: Vec<Request> = changes
-            .paths()
-            .into_iter()
-            .map(|path| Request {
-                tool: call.name.clone(),
-                permission: EDIT.into(),
-                key: Some(path),
-            })
-            .collect();
-        let diff = changes.diff();
-        let decision = self.gate.check_changeset(
-            &requests,
-            &diff,
-            crate::changeset::path::is_protected,
-            io.approver.as_deref_mut(),
-        );
-        self.record_decision(call, Some(changes.paths().join(", ")), &decision, io)?;
-        if let Err(denied) = decision {
-            if denied.by == DecidedBy::Interrupted {
-                io.interrupt.cancel();
-            }
-            return Ok(Err(denied.message));
-        }
-        let record = match crate::changeset::record(
-            changes,
-            &call.id,
-            &call.name,
-            &self.session.blob_dir(),
-        ) {
-            Ok(record) => record,
-            Err(e) => {
-                return Ok(Err(format!(
-                    "error: cannot save the copy needed to undo this change ({e}); nothing was written"
-                )));
-            }
-        };
-        if let Err(e) = crate::changeset::commit(changes) {
-            return Ok(Err(format!("error: {e}")));
-        }
-        self.record(Entry::Changeset(record))?;
-        self.files.note_written(changes);
-        io.events.emit(&AgentEvent::Changes {
-            id: call.id.clone(),
-            diff,
-        });
-        Ok(Ok(()))
-    }
-
-    /// Records what a successful call changed in the session's state, and tells the UI.
-    fn apply_state(
-        &mut self,
-        changes: Vec<(String, Option<String>)>,
-        io: &mut TurnIo<'_>,
-    ) -> Result<(), AgentError> {
-        for (key, value) in changes {
-            let state = Arc::make_mut(&mut self.state);
-            match &value {
-                Some(value) => state.insert(key.clone(), value.clone()),
-                None => state.remove(&key),
-            };
-            io.events.emit(&AgentEvent::State {
-                key: key.clone(),
-                value: value.as_deref().map(|text| {
-                    serde_json::from_str(text).unwrap_or_else(|_| text.to_string().into())
-                }),
-            });
-            self.record(Entry::State { key, value })?;
-        }
-        Ok(())
-    }
-
-    /// Records a gate decision in the session and tells the UI.
-    fn record_decision(
-        &mut self,
-        call: &ToolCall,
-        key: Option<String>,
-        decision: &Result<Allowed, Denied>,
-        io: &mut TurnIo<'_>,
-    ) -> Result<(), AgentError> {
-        let (allowed, by, remember) = match decision {
-            Ok(allowed) => (true, allowed.by, allowed.remember),
-            Err(denied) => (false, denied.by, false),
-        };
-        self.record(Entry::Permission(PermissionRecord {
-            call_id: call.id.clone(),
-            tool: call.name.clone(),
-            key,
-            allowed,
-            by: by.as_str().into(),
-            remember,
-        }))?;
-        io.events.emit(&AgentEvent::Permission {
-            id: call.id.clone(),
-            tool: call.name.clone(),
-            allowed,
-            by: by.as_str().into(),
-        });
-        Ok(())
+        let outcome = self.dispatch.dispatch(call, &mut self.session, io).await?;
+        Ok(outcome.for_model())
     }
 
     /// Compacts when the conversation is estimated above the threshold.

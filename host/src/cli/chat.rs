@@ -273,6 +273,15 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the runtime: {e}")))
 }
 
+/// Runs `work` on a [`runtime`] that is not waited for once `work` is done: a tool call
+/// given up on while stuck in host work keeps its thread until the process exits.
+pub fn block_on<F: std::future::Future>(work: F) -> Result<F::Output, CliError> {
+    let runtime = runtime()?;
+    let output = runtime.block_on(work);
+    runtime.shutdown_background();
+    Ok(output)
+}
+
 /// A token cancelled by the next Ctrl-C (SIGINT), and the task that waits for it.
 pub fn interrupt_on_ctrl_c() -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let token = CancellationToken::new();
@@ -336,7 +345,7 @@ pub fn run(
         agent.set_asker(Some(Arc::new(crate::ui::TerminalAsker)));
     }
     let prompt = Some(prompt).filter(|p| !p.trim().is_empty());
-    let outcome = runtime()?.block_on(async {
+    let outcome = block_on(async {
         let (interrupt, watcher) = interrupt_on_ctrl_c();
         let mut io = TurnIo {
             events: &mut *sink,
@@ -346,7 +355,7 @@ pub fn run(
         let outcome = agent.run_turn(prompt.as_deref(), &mut io).await;
         watcher.abort();
         outcome
-    });
+    })?;
     exit_for(outcome)
 }
 

@@ -249,6 +249,8 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
     if let Some(file) = &history {
         let _ = editor.save_history(file);
     }
+    // A tool call given up on while stuck in host work does not hold up the exit.
+    runtime.shutdown_background();
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::chat::{EXIT_INTERRUPTED, interrupt_on_ctrl_c, runtime};
+use super::chat::{EXIT_INTERRUPTED, block_on, interrupt_on_ctrl_c};
 use super::{CliError, Format, PermissionArgs, PluginArgs, SandboxArgs};
 use crate::agent::{Agent, AgentEvent, AgentProfiles, DEFAULT_AGENT, Settings, ToolBox, TurnIo};
 use crate::message::{Message, ToolCall};
@@ -149,7 +149,7 @@ pub fn run(args: &ReplayArgs, trust_project: bool) -> Result<ExitCode, CliError>
     let mut terminal = TerminalApprover;
     // The agent's own events are not shown: the report says what matters per call.
     let mut events: Vec<AgentEvent> = Vec::new();
-    let interrupted = runtime()?.block_on(async {
+    let interrupted = block_on(async {
         let (interrupt, watcher) = interrupt_on_ctrl_c();
         let outcome = replay_groups(
             &mut agent,
@@ -165,7 +165,7 @@ pub fn run(args: &ReplayArgs, trust_project: bool) -> Result<ExitCode, CliError>
         .await;
         watcher.abort();
         outcome
-    })?;
+    })??;
     report.summary(&transcript.header.id, Some(&replay_id))?;
     if interrupted {
         agent.record(Entry::Interrupted).map_err(failed)?;

@@ -1,15 +1,18 @@
-//! `conch tool`: run one tool directly, through the same gate and sandbox the agent uses.
+//! `conch tool`: run one tool directly, through the same dispatch (gate, sandbox, journal)
+//! the agent uses; a call that changes files is kept as a one-call session.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::chat::{EXIT_INTERRUPTED, block_on, interrupt_on_ctrl_c};
 use super::{CliError, error_kind};
+use crate::agent::{AgentEvent, CallOutcome, Dispatcher, Journal, StaleCheck, ToolBox, TurnIo};
 use crate::message::{Message, ToolCall};
-use crate::permission::{Approver, Decision, Flags, Gate, Request};
-use crate::plugin::{CallLimits, ToolError};
-use crate::session::{Entry, Header, SessionStore, SessionWriter};
+use crate::permission::{Flags, Gate};
+use crate::plugin::{CallContext, CallLimits, ToolError};
+use crate::session::{Entry, Header, SessionError, SessionStore, SessionWriter};
 
 /// What `conch tool` was asked to do.
 pub struct ToolRun {
@@ -47,9 +50,9 @@ pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
     let config = super::load_config(&cwd, trust_project, present)?;
     let registry = super::registry(&plugins, Some((&cwd, &config)))?;
     let name = name.as_str();
-    let Some((plugin, spec)) = registry.find(name) else {
+    if registry.find(name).is_none() {
         return Err(CliError::Usage(registry.unknown_tool(name).to_string()));
-    };
+    }
     // Compile (or load) while we read the input and set up the workspace.
     registry.warm_up_tool(name);
     let input = if input_from_stdin {
@@ -61,161 +64,159 @@ pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
     } else {
         input
     };
-    let value = serde_json::from_str::<serde_json::Value>(&input)
+    serde_json::from_str::<serde_json::Value>(&input)
         .map_err(|e| CliError::Usage(format!("the input is not valid JSON: {e}")))?;
     if !(timeout.is_finite() && timeout > 0.0) {
         return Err(CliError::Usage(
             "--timeout must be a positive number of seconds".into(),
         ));
     }
-    let ctx = crate::workspace::context_for(&cwd).map_err(|e| CliError::Usage(e.to_string()))?;
-    let mut gate = Gate::new(config.permission(), flags);
-    let mut terminal = crate::ui::TerminalApprover;
-    let mut approver: Option<&mut dyn Approver> = if present { Some(&mut terminal) } else { None };
-    let mut ctx = ctx;
+    let mut ctx =
+        crate::workspace::context_for(&cwd).map_err(|e| CliError::Usage(e.to_string()))?;
     if present {
         ctx.asker = Some(std::sync::Arc::new(crate::ui::TerminalAsker));
     }
-    let request = Request::new(spec, &value, &ctx);
-    if let Some(root) = ctx.roots.first()
-        && let Err(message) = crate::plugin::trust::admit(
-            plugin,
-            spec,
-            request.key.as_deref(),
-            root,
-            flags.yes,
-            approver.as_deref_mut(),
-        )
-    {
-        return report_error(&ToolError::Denied(message), json);
-    }
-    // A tool that changes files is asked about with its diff once it has staged them.
-    let decide_on_changes =
-        spec.permission == "edit" && gate.decide(&request).decision != Decision::Deny;
-    let requests = if decide_on_changes {
-        Vec::new()
-    } else {
-        Request::all_for(spec, &value, &ctx)
+    let call = ToolCall {
+        id: "tool-1".into(),
+        name: name.to_string(),
+        arguments: input,
     };
-    for request in &requests {
-        if let Err(denied) = gate.check(request, approver.as_deref_mut()) {
-            return report_error(&ToolError::Denied(denied.message), json);
-        }
-    }
+    let mut session = ToolRunSession::new(&call, &ctx);
     let limits = CallLimits {
         timeout: Duration::from_secs_f64(timeout),
         sandbox: sandbox.policy(&config),
         http: config.webfetch(),
         ..CallLimits::default()
     };
-    let mut result = registry.call(name, &input, &ctx, &limits);
-    if let Ok(output) = &mut result
-        && let Some(changes) = output.changes.take()
-    {
-        let requests: Vec<Request> = changes
-            .paths()
-            .into_iter()
-            .map(|path| Request {
-                tool: name.to_string(),
-                permission: "edit".into(),
-                key: Some(path),
-            })
-            .collect();
-        let decision = gate.check_changeset(
-            &requests,
-            &changes.diff(),
-            crate::changeset::path::is_protected,
-            approver,
-        );
-        if let Err(denied) = decision {
-            return report_error(&ToolError::Denied(denied.message), json);
-        }
-        let session = match journal(name, &input, &ctx, &changes) {
-            Ok(session) => session,
-            Err(message) => return report_error(&ToolError::Failed(message), json),
+    let mut dispatcher = Dispatcher::new(
+        ToolBox::new(std::sync::Arc::new(registry)),
+        Gate::new(config.permission(), flags),
+        ctx,
+        limits,
+    )
+    .with_stale_check(StaleCheck::Off);
+    let mut terminal = crate::ui::TerminalApprover;
+    let mut events: Vec<AgentEvent> = Vec::new();
+    let outcome = block_on(async {
+        let (interrupt, watcher) = interrupt_on_ctrl_c();
+        let mut io = TurnIo {
+            events: &mut events,
+            approver: if present { Some(&mut terminal) } else { None },
+            interrupt,
         };
-        if let Err(e) = crate::changeset::commit(&changes) {
-            return report_error(&ToolError::Failed(e.to_string()), json);
-        }
-        let (mut writer, record) = session;
-        if let Err(e) = writer.append(&Entry::Changeset(record)) {
-            eprintln!("warning: the change was made but not journaled for undo: {e}");
-        }
-        output.text = changes.report(&output.text);
-        let mut metadata = output
-            .metadata
-            .take()
-            .unwrap_or_else(|| serde_json::json!({}));
-        if let Some(fields) = metadata.as_object_mut() {
-            fields.insert("diff".into(), changes.diff().into());
-        }
-        output.metadata = Some(metadata);
+        let outcome = dispatcher.dispatch(&call, &mut session, &mut io).await;
+        watcher.abort();
+        outcome
+    })?
+    .map_err(|e| CliError::Failed(e.into()))?;
+    let result = match &outcome {
+        CallOutcome::Ran { text, .. } => text.clone(),
+        CallOutcome::Failed(error) => format!("error: {error}"),
+        CallOutcome::Interrupted => "error: not run: the user interrupted it".into(),
+    };
+    if let Some(writer) = &mut session.writer
+        && let Err(e) = writer.append(&Entry::Message(Message::tool_result(&call.id, result)))
+    {
+        eprintln!("warning: the change was made but its session is incomplete: {e}");
     }
-    let output = match result {
-        Ok(output) => output,
-        Err(e) => return report_error(&e, json),
+    let (text, metadata) = match outcome {
+        CallOutcome::Ran {
+            text,
+            metadata,
+            diff,
+        } => {
+            let metadata = match diff {
+                Some(diff) => {
+                    let mut metadata = metadata.unwrap_or_else(|| serde_json::json!({}));
+                    if let Some(fields) = metadata.as_object_mut() {
+                        fields.insert("diff".into(), diff.into());
+                    }
+                    Some(metadata)
+                }
+                None => metadata,
+            };
+            (text, metadata)
+        }
+        CallOutcome::Failed(error) => return report_error(&error, json),
+        CallOutcome::Interrupted => return Err(CliError::Reported(EXIT_INTERRUPTED)),
     };
     let mut out = std::io::stdout().lock();
     let written = if json {
         writeln!(
             out,
             "{}",
-            serde_json::json!({"text": output.text, "metadata": output.metadata})
+            serde_json::json!({"text": text, "metadata": metadata})
         )
-    } else if output.text.ends_with('\n') {
-        write!(out, "{}", output.text)
+    } else if text.ends_with('\n') {
+        write!(out, "{text}")
     } else {
-        writeln!(out, "{}", output.text)
+        writeln!(out, "{text}")
     };
     written.map_err(|e| CliError::Failed(e.into()))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// A one-call session for a direct call that changes files, so that `conch undo` can put
-/// them back: the call and its pre-images are saved before anything is written.
-fn journal(
-    name: &str,
-    input: &str,
-    ctx: &crate::plugin::CallContext,
-    changes: &crate::changeset::Changeset,
-) -> Result<(SessionWriter, crate::changeset::ChangeRecord), String> {
-    let cannot = |e: &dyn std::fmt::Display| {
-        format!("cannot save the copy needed to undo this change ({e}); nothing was written")
-    };
-    let store = SessionStore::open_default().map_err(|e| cannot(&e))?;
-    let mut writer = store
-        .create(Header {
-            id: String::new(),
-            cwd: ctx.cwd.to_string_lossy().into_owned(),
-            provider: String::new(),
-            model: String::new(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            created: crate::session::now_rfc3339(),
-            replay_of: None,
-            tool_run: Some(name.to_string()),
-        })
-        .map_err(|e| cannot(&e))?;
-    let call = ToolCall {
-        id: "tool-1".into(),
-        name: name.to_string(),
-        arguments: input.to_string(),
-    };
-    writer
-        .append(&Entry::Message(Message::Assistant {
-            content: None,
-            reasoning_content: None,
-            tool_calls: vec![call.clone()],
-        }))
-        .map_err(|e| cannot(&e))?;
-    let record = crate::changeset::record(changes, &call.id, name, &writer.blob_dir())
-        .map_err(|e| cannot(&e))?;
-    writer
-        .append(&Entry::Message(Message::tool_result(
-            &call.id,
-            changes.paths().join(", "),
-        )))
-        .map_err(|e| cannot(&e))?;
-    Ok((writer, record))
+/// The one-call session a direct call is recorded in (listed by `conch sessions` as a
+/// tool run), created when the call changes files so that `conch undo` can put them back.
+/// Until then its entries wait in memory: a call that changes nothing leaves no session
+/// behind (scripts call `conch tool` many times).
+struct ToolRunSession {
+    header: Header,
+    pending: Vec<Entry>,
+    writer: Option<SessionWriter>,
+}
+
+impl ToolRunSession {
+    fn new(call: &ToolCall, ctx: &CallContext) -> Self {
+        ToolRunSession {
+            header: Header {
+                id: String::new(),
+                cwd: ctx.cwd.to_string_lossy().into_owned(),
+                provider: String::new(),
+                model: String::new(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                created: crate::session::now_rfc3339(),
+                replay_of: None,
+                tool_run: Some(call.name.clone()),
+            },
+            pending: vec![Entry::Message(Message::Assistant {
+                content: None,
+                reasoning_content: None,
+                tool_calls: vec![call.clone()],
+            })],
+            writer: None,
+        }
+    }
+
+    /// The session file, created now if it is not yet.
+    fn writer(&mut self) -> Result<&mut SessionWriter, SessionError> {
+        match &mut self.writer {
+            Some(writer) => Ok(writer),
+            slot @ None => {
+                let mut writer = SessionStore::open_default()?.create(self.header.clone())?;
+                for entry in self.pending.drain(..) {
+                    writer.append(&entry)?;
+                }
+                Ok(slot.insert(writer))
+            }
+        }
+    }
+}
+
+impl Journal for ToolRunSession {
+    fn append(&mut self, entry: &Entry) -> Result<(), SessionError> {
+        match &mut self.writer {
+            Some(writer) => writer.append(entry),
+            None => {
+                self.pending.push(entry.clone());
+                Ok(())
+            }
+        }
+    }
+
+    fn blob_dir(&mut self) -> Result<std::path::PathBuf, SessionError> {
+        Ok(SessionWriter::blob_dir(self.writer()?))
+    }
 }
 
 /// Prints a tool error (as JSON with `--json`) and exits 1.

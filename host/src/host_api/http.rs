@@ -5,7 +5,7 @@
 //! the addresses that were checked, so a DNS answer cannot change in between.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Url;
 
@@ -79,10 +79,7 @@ impl Host for CallState {
             plugin: &self.plugin,
             declared: access.hosts.as_deref(),
         };
-        let started = Instant::now();
-        let result = fetch(&destinations, req);
-        self.host_time += started.elapsed();
-        result
+        self.clock.excluding(|| fetch(&destinations, req))
     }
 }
 

@@ -3,7 +3,6 @@
 //! without anyone to ask, the answer is an error telling the model to go on by itself.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::CallState;
 use crate::plugin::bindings::conch::tool::interact::{Host, Question};
@@ -38,9 +37,6 @@ impl Host for CallState {
             return Err("the question is empty; say what you want to know".into());
         }
         // Waiting for a person does not count against the plugin's deadline.
-        let started = Instant::now();
-        let answer = asker.ask(&q);
-        self.host_time += started.elapsed();
-        answer
+        self.clock.excluding(|| asker.ask(&q))
     }
 }

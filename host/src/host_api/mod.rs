@@ -30,9 +30,9 @@ pub struct CallState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub limits: MemoryCap,
-    /// Time spent in host calls that wait (commands, fetches, questions); it does not
-    /// count against the guest's deadline.
-    pub host_time: std::time::Duration,
+    /// What the call has used of its deadline; host calls that wait (commands, fetches,
+    /// questions) are left out of it.
+    pub clock: crate::plugin::CallClock,
     /// What the call may run, for plugins with `process`.
     pub process: Option<ProcessAccess>,
     /// The call's staged changes, for plugins with `fs:edit`.

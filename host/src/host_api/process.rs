@@ -55,17 +55,18 @@ impl Host for CallState {
             .timeout_ms
             .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into()))
             .min(MAX_TIMEOUT);
-        let done = crate::sandbox::run(&CommandRequest {
-            command: crate::sandbox::Program::Shell(&cmd.command),
-            cwd: &cwd,
-            roots: &access.roots,
-            timeout,
-            env: &cmd.env,
-            policy: &access.policy,
-            output_dir: access.output_dir.as_deref(),
-            cancel: Some(&access.cancel),
+        let done = self.clock.excluding(|| {
+            crate::sandbox::run(&CommandRequest {
+                command: crate::sandbox::Program::Shell(&cmd.command),
+                cwd: &cwd,
+                roots: &access.roots,
+                timeout,
+                env: &cmd.env,
+                policy: &access.policy,
+                output_dir: access.output_dir.as_deref(),
+                cancel: Some(&access.cancel),
+            })
         })?;
-        self.host_time += done.duration;
         if done.cancelled {
             return Err("the user interrupted the command".into());
         }

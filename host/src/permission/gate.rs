@@ -349,14 +349,14 @@ impl Gate {
         if verdict.decision == Decision::Deny && verdict.source == Source::Agent {
             return verdict;
         }
-        if self.flags.no_bash && request.permission == "bash" {
+        if self.flags.no_bash && request.permission == super::BASH {
             return Verdict {
                 decision: Decision::Deny,
                 source: Source::Flag("--no-bash"),
             };
         }
         if verdict.decision == Decision::Ask {
-            if self.flags.allow_edit && request.permission == "edit" {
+            if self.flags.allow_edit && request.permission == super::EDIT {
                 return Verdict {
                     decision: Decision::Allow,
                     source: Source::Flag("--allow-edit"),
@@ -664,7 +664,7 @@ fn interrupted() -> Denied {
 /// does not allow every command; for a command line that joins or nests commands, or
 /// does more than run one, exactly that line; any call of other tools.
 fn session_scope(request: &Request) -> SessionScope {
-    let (true, Some(key)) = (request.permission == "bash", request.key.as_deref()) else {
+    let (true, Some(key)) = (request.permission == super::BASH, request.key.as_deref()) else {
         return SessionScope::Any;
     };
     let line = shell::parse(key);
@@ -730,7 +730,7 @@ fn denied_message(request: &Request, source: &Source) -> String {
 /// Why a deny or ask rule caught a command line none of whose commands it names: the line
 /// may run code no rule can see.
 fn hidden_code_note(request: &Request, rule: &PermissionRule) -> String {
-    let (true, Some(key)) = (request.permission == "bash", request.key.as_deref()) else {
+    let (true, Some(key)) = (request.permission == super::BASH, request.key.as_deref()) else {
         return String::new();
     };
     let line = shell::parse(key);

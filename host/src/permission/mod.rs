@@ -15,3 +15,9 @@ pub use gate::{
     Source, ToolSet, Verdict, builtin_default,
 };
 pub use rule::{CommandSubject, Decision, PermissionRule, wildcard_match};
+
+/// The permission keys conch itself gives meaning to (a plugin may name others).
+pub const READ: &str = "read";
+pub const EDIT: &str = "edit";
+pub const BASH: &str = "bash";
+pub const WEBFETCH: &str = "webfetch";

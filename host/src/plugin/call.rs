@@ -37,6 +37,8 @@ pub struct CallContext {
     pub state: std::sync::Arc<std::collections::BTreeMap<String, String>>,
     /// Who answers a plugin's questions; `None` when no one can (headless).
     pub asker: Option<std::sync::Arc<dyn Asker>>,
+    /// What the call has used of its deadline (started when the call starts).
+    pub clock: super::CallClock,
 }
 
 /// The bounds every call runs within.
@@ -212,7 +214,7 @@ fn new_store(
         wasi: wasi.build(),
         table: ResourceTable::new(),
         limits: MemoryCap::new(call.limits.memory_bytes.min(MAX_MEMORY_BYTES)),
-        host_time: Duration::ZERO,
+        clock: call.ctx.clock.clone(),
         process: granted(Capability::Process).then(|| ProcessAccess {
             approved: call.approved.clone(),
             commands: call.manifest.commands.clone(),
@@ -236,17 +238,18 @@ fn new_store(
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);
-    // The deadline counts the guest's own time: time spent in host calls (a command the
-    // host runs for the plugin, bounded by its own timeout) does not use it up.
+    // The deadline counts the guest's own time and host work without a bound of its own:
+    // a command the host runs for the plugin, bounded by its own timeout, does not use it
+    // up (see `CallClock`).
     let timeout = call.limits.timeout;
-    let started = std::time::Instant::now();
+    call.ctx.clock.start();
     let ticks_left = move |used: Duration| {
         let left = timeout.saturating_sub(used).as_millis() / EPOCH_TICK.as_millis();
         u64::try_from(left).unwrap_or(u64::MAX).max(1)
     };
     store.set_epoch_deadline(ticks_left(Duration::ZERO));
     store.epoch_deadline_callback(move |context| {
-        let used = started.elapsed().saturating_sub(context.data().host_time);
+        let used = context.data().clock.used();
         if used >= timeout {
             Ok(wasmtime::UpdateDeadline::Interrupt)
         } else {

@@ -5,6 +5,7 @@ pub mod bindings;
 pub mod builtin;
 pub mod cache;
 pub mod call;
+pub mod clock;
 pub mod discovery;
 pub mod engine;
 pub mod engine_config;
@@ -16,5 +17,6 @@ pub mod trust;
 
 pub use cache::CompileCache;
 pub use call::{CallContext, CallLimits, ToolError, ToolOutput};
+pub use clock::CallClock;
 pub use manifest::{Capability, Manifest, PluginInfo, ToolSpec};
 pub use registry::{Origin, Plugin, PluginRegistry, RegistryError};
