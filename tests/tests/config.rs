@@ -171,3 +171,37 @@ fn syntax_error_names_the_file() {
     );
     assert!(out.stderr.contains("syntax"), "{out:?}");
 }
+
+#[test]
+fn config_show_says_where_each_value_came_from() {
+    let dirs = Dirs::new();
+    dirs.user_file(
+        "provider = \"deepseek\"\nretries = 5\n[providers.deepseek]\nmodel = \"deepseek-chat\"\n\
+         [permission]\nbash = \"deny\"\n",
+    );
+    dirs.project_file("max_steps = 7\n[providers.deepseek]\nmodel = \"deepseek-reasoner\"\n");
+    let out: Run = run(dirs.show().env("CONCH_API_KEY", "sk-from-the-environment"));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let origin = |key: &str| {
+        out.stdout
+            .lines()
+            .find(|line| line.split_whitespace().nth(1) == Some(key))
+            .unwrap_or_else(|| panic!("no origin for {key}: {out:?}"))
+            .to_string()
+    };
+    let user = path_text(&dirs.user.path().join("conch.toml"));
+    let project = path_text(&dirs.project.path().join("conch.toml"));
+    assert!(origin("provider").ends_with(&user), "{out:?}");
+    assert!(origin("retries").ends_with(&user), "{out:?}");
+    assert!(origin("permission.bash").ends_with(&user), "{out:?}");
+    assert!(origin("model").ends_with(&project), "{out:?}");
+    assert!(origin("max_steps").ends_with(&project), "{out:?}");
+    assert!(
+        origin("providers.deepseek.api_key").ends_with("$CONCH_API_KEY"),
+        "{out:?}"
+    );
+    assert!(
+        origin("compact_at").ends_with("default or preset"),
+        "{out:?}"
+    );
+}

@@ -412,10 +412,16 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         } => {
             let cwd = cwd_or_current(cwd)?;
             let config = load_config(&cwd, trust, false)?;
+            let flags = crate::config::FlagOverrides::default();
             let provider = config
-                .resolve(&crate::config::FlagOverrides::default())
+                .resolve(&flags)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
-            print!("{}{}", provider.render(), config.render_rest());
+            print!(
+                "{}{}{}",
+                provider.render(),
+                config.render_rest(),
+                config.render_origins(&flags, &provider.provider.name)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Config {

@@ -9,6 +9,7 @@
 
 mod env;
 mod file;
+mod origin;
 mod placeholder;
 mod preset;
 mod secret;
@@ -155,6 +156,8 @@ pub struct Config {
     pub project: Option<ProjectFile>,
     /// The files' settings merged (the project's narrowed when it is not trusted).
     layer: Layer,
+    /// Each file's settings as they apply (narrowed when untrusted), weakest first.
+    files: Vec<(PathBuf, Layer)>,
     env: HashMap<String, String>,
 }
 
@@ -197,11 +200,13 @@ pub fn read(
     trust: ProjectTrust,
 ) -> Result<Config, ConfigError> {
     let mut sources = Vec::new();
+    let mut files = Vec::new();
     let mut layer = Layer::default();
     let user_dir = crate::dirs::config_dir_with(env.get("CONCH_CONFIG_DIR").map(Into::into));
     let user_file = user_dir.map(|d| d.join(FILE_NAME)).filter(|f| f.is_file());
     if let Some(user) = &user_file {
         layer = file::parse(&read_text(user)?, user, &env)?;
+        files.push((user.clone(), layer.clone()));
         sources.push(user.clone());
     }
     let mut project = None;
@@ -212,7 +217,9 @@ pub fn read(
         let subject = crate::trust::config_subject(text.as_bytes());
         let trusted = trust == ProjectTrust::Granted || crate::trust::is_trusted(&root, &subject);
         let (narrowed, needs_trust) = parsed.clone().untrusted(&layer);
-        layer = layer.merge(if trusted { parsed } else { narrowed });
+        let applied = if trusted { parsed } else { narrowed };
+        files.push((path.clone(), applied.clone()));
+        layer = layer.merge(applied);
         project = Some(ProjectFile {
             file: path.clone(),
             root,
@@ -226,6 +233,7 @@ pub fn read(
         sources,
         project,
         layer,
+        files,
         env,
     })
 }
@@ -264,6 +272,18 @@ impl Config {
         let mut config = resolve_layer(self.layer.clone(), &overrides, &self.env)?;
         config.sources = self.sources.clone();
         Ok(config)
+    }
+
+    /// Where the settings `config show` prints came from (`provider` is the one chosen),
+    /// as comment lines.
+    pub fn render_origins(&self, flags: &FlagOverrides, provider: &str) -> String {
+        let env = EnvOverrides::from_env(&self.env);
+        let mut out = String::new();
+        origin::render(
+            &origin::origins(&self.files, provider, flags, &env),
+            &mut out,
+        );
+        out
     }
 
     /// The permission policy: the `[permission]` tables, the project's rules last.
