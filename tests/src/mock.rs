@@ -19,8 +19,12 @@ use serde_json::{Value, json};
 
 use crate::wire::{Incoming, header, read_request};
 
-/// The one route the mock answers; every other path gets a 404.
+/// The route the mock answers with its script; every other path gets a 404, except
+/// [`MODELS_PATH`] once [`MockLlm::serve_models`] gave it a list.
 const CHAT_PATH: &str = "/v1/chat/completions";
+
+/// `GET` lists the models (the OpenAI shape), when the test gave a list.
+const MODELS_PATH: &str = "/v1/models";
 
 /// What the mock answers to one chat-completions request, in script order.
 ///
@@ -354,6 +358,7 @@ impl MockLlm {
             next_call_id: AtomicU64::new(1),
             stop: Stop::default(),
             connections: Mutex::new(Connections::default()),
+            models: Mutex::new(None),
         });
         let acceptor = {
             let server = Arc::clone(&server);
@@ -372,6 +377,12 @@ impl MockLlm {
     /// The base URL a client is configured with: `http://127.0.0.1:PORT/v1`.
     pub fn url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// From now on `GET /v1/models` answers with these ids (`{"object": "list",
+    /// "data": [{"id": …, "object": "model", …}]}`), using no script entry.
+    pub fn serve_models(&self, ids: &[&str]) {
+        *lock(&self.server.models) = Some(ids.iter().map(|id| (*id).to_string()).collect());
     }
 
     /// Every request received so far, on any path, in arrival order.
@@ -460,6 +471,8 @@ struct Server {
     next_call_id: AtomicU64,
     stop: Stop,
     connections: Mutex<Connections>,
+    /// What `GET /v1/models` lists; `None`: that route is a 404 like any other.
+    models: Mutex<Option<Vec<String>>>,
 }
 
 struct Script {
@@ -626,6 +639,14 @@ fn answer(stream: &mut TcpStream, server: &Server, incoming: Incoming) -> io::Re
         include_usage: false,
         prompt_tokens: (incoming.body.len() / 4) as u64,
     };
+    let models = lock(&server.models).clone();
+    if let Some(ids) = models.filter(|_| incoming.method == "GET" && route == MODELS_PATH) {
+        let data: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "mock"}))
+            .collect();
+        return exchange.send_json(200, &[], &json!({"object": "list", "data": data}));
+    }
     if incoming.method != "POST" || route != CHAT_PATH {
         let message = format!("no route for {} {}", incoming.method, incoming.path);
         let body = error_body(&message, "invalid_request_error", None);

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-pub use event::{AgentEvent, EventSink};
+pub use event::{AgentEvent, EventSink, TokenTotals, TurnSummary};
 pub use profile::{AgentProfile, AgentProfiles, DEFAULT_AGENT, UnknownAgent};
 pub use prompt::system_prompt;
 pub use tools::{InvalidArguments, ToolBox};
@@ -291,6 +291,7 @@ impl Agent {
         io.events.emit(&AgentEvent::Done {
             reason: reason.into(),
             steps,
+            summary: None,
         });
         result
     }

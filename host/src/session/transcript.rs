@@ -145,6 +145,7 @@ impl Transcript {
             | Entry::Changeset(_)
             | Entry::Undone { .. }
             | Entry::Agent { .. }
+            | Entry::Model { .. }
             | Entry::FileSeen { .. }
             | Entry::State { .. } => {}
         }
@@ -317,6 +318,9 @@ impl Transcript {
                 }
                 Entry::Agent { name } => {
                     let _ = writeln!(out, "[agent] {name}");
+                }
+                Entry::Model { name } => {
+                    let _ = writeln!(out, "[model] {name}");
                 }
                 Entry::FileSeen { .. } => {}
                 Entry::State { key, value } => {

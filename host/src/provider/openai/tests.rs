@@ -19,6 +19,7 @@ fn endpoint() -> Endpoint {
         provider: "test".into(),
         model: "gpt-test".into(),
         url: "http://127.0.0.1/v1/chat/completions".into(),
+        models_url: "http://127.0.0.1/v1/models".into(),
     }
 }
 
