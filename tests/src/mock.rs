@@ -34,6 +34,8 @@ pub struct Reply {
     kind: Kind,
     retry_after: Option<u64>,
     usage: Option<(u64, u64)>,
+    /// Reported as `prompt_tokens_details.cached_tokens` when set.
+    cached_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +83,7 @@ impl Reply {
             kind,
             retry_after: None,
             usage: None,
+            cached_tokens: None,
         }
     }
 
@@ -196,6 +199,13 @@ impl Reply {
     /// length / 4 for the prompt, generated text length / 4 for the completion).
     pub fn usage(mut self, prompt_tokens: u64, completion_tokens: u64) -> Self {
         self.usage = Some((prompt_tokens, completion_tokens));
+        self
+    }
+
+    /// Of the prompt tokens, `cached` reported as served from the prompt cache
+    /// (`usage.prompt_tokens_details.cached_tokens`, as OpenAI sends it).
+    pub fn cached_tokens(mut self, cached: u64) -> Self {
+        self.cached_tokens = Some(cached);
         self
     }
 
@@ -638,6 +648,7 @@ fn answer(stream: &mut TcpStream, server: &Server, incoming: Incoming) -> io::Re
         streaming: false,
         include_usage: false,
         prompt_tokens: (incoming.body.len() / 4) as u64,
+        cached_tokens: None,
     };
     let models = lock(&server.models).clone();
     if let Some(ids) = models.filter(|_| incoming.method == "GET" && route == MODELS_PATH) {
@@ -777,6 +788,8 @@ struct Exchange<'a> {
     streaming: bool,
     include_usage: bool,
     prompt_tokens: u64,
+    /// The playing reply's cached prompt tokens, if it reports any.
+    cached_tokens: Option<u64>,
 }
 
 impl Exchange<'_> {
@@ -790,6 +803,7 @@ impl Exchange<'_> {
     }
 
     fn play(&mut self, reply: Reply) -> io::Result<Finish> {
+        self.cached_tokens = reply.cached_tokens;
         let extra: Vec<(&str, String)> = reply
             .retry_after
             .map(|secs| ("Retry-After", secs.to_string()))
@@ -984,11 +998,15 @@ impl Exchange<'_> {
                     .sum::<usize>();
             (self.prompt_tokens, (generated / 4).max(1) as u64)
         });
-        json!({
+        let mut usage = json!({
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
-        })
+        });
+        if let Some(cached) = self.cached_tokens {
+            usage["prompt_tokens_details"] = json!({"cached_tokens": cached});
+        }
+        usage
     }
 
     fn after_reply(&self) -> Finish {

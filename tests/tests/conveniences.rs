@@ -158,6 +158,33 @@ fn a_text_run_ends_with_its_tokens_and_cost_on_stderr() {
 }
 
 #[test]
+fn cached_prompt_tokens_cost_the_cached_price() {
+    let reply = || {
+        Reply::text("done")
+            .usage(1_000_000, 0)
+            .cached_tokens(600_000)
+    };
+    let mock = MockLlm::start(vec![reply(), reply()]);
+    let project = Project::new(&mock.url());
+    let config = std::fs::read_to_string(project.config_file()).unwrap();
+    project.write_config(&format!("{config}{PRICING}cached_input_per_mtok = 0.25\n"));
+    let out = run_in(&project, &["run", "--format", "json", "look around"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let events = json_lines(&out.stdout);
+    let done = events.last().unwrap();
+    assert_eq!(done["usage"]["cached_prompt_tokens"], 600_000, "{done}");
+    // 400k fresh × $1/M + 600k cached × $0.25/M = $0.55
+    let cost = done["cost_usd"].as_f64().unwrap();
+    assert!((cost - 0.55).abs() < 1e-9, "{done}");
+    let out = run_in(&project, &["run", "again"]);
+    assert!(
+        out.stderr
+            .contains("tokens 1000000 in (600000 cached) · 0 out · 1 request · $0.5500\n"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn the_json_done_event_carries_the_totals_and_the_final_text() {
     let mock = MockLlm::start(vec![
         Reply::tool_call("listdir", json!({"path": "."}))

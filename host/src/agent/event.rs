@@ -71,6 +71,9 @@ pub enum AgentEvent {
     Usage {
         prompt_tokens: u64,
         completion_tokens: u64,
+        /// Of the prompt tokens, those served from the provider's cache.
+        #[serde(skip_serializing_if = "is_zero")]
+        cached_prompt_tokens: u64,
     },
     /// A request failed and will be sent again after `delay_ms`.
     Retry {
@@ -112,15 +115,22 @@ pub struct TokenTotals {
     pub requests: u32,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Of the prompt tokens, those served from the provider's cache.
+    pub cached_prompt_tokens: u64,
 }
 
 impl TokenTotals {
     /// Adds one request's usage.
-    pub fn add(&mut self, prompt_tokens: u64, completion_tokens: u64) {
+    pub fn add(&mut self, usage: crate::message::Usage) {
         self.requests += 1;
-        self.prompt_tokens += prompt_tokens;
-        self.completion_tokens += completion_tokens;
+        self.prompt_tokens += usage.prompt_tokens;
+        self.completion_tokens += usage.completion_tokens;
+        self.cached_prompt_tokens += usage.cached_prompt_tokens;
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a turn came to: the text of its last answer, its tokens and the session's so

@@ -525,6 +525,7 @@ impl Agent {
                     io.events.emit(&AgentEvent::Usage {
                         prompt_tokens: usage.prompt_tokens,
                         completion_tokens: usage.completion_tokens,
+                        cached_prompt_tokens: usage.cached_prompt_tokens,
                     });
                     self.record(Entry::Usage(usage))?;
                 }

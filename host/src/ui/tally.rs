@@ -71,12 +71,19 @@ impl<S: EventSink> EventSink for Tally<S> {
             AgentEvent::Usage {
                 prompt_tokens,
                 completion_tokens,
+                cached_prompt_tokens,
             } => {
-                self.turn.add(*prompt_tokens, *completion_tokens);
-                self.session.add(*prompt_tokens, *completion_tokens);
+                let usage = crate::message::Usage {
+                    prompt_tokens: *prompt_tokens,
+                    completion_tokens: *completion_tokens,
+                    cached_prompt_tokens: *cached_prompt_tokens,
+                };
+                self.turn.add(usage);
+                self.session.add(usage);
                 match &self.pricing {
                     Some(pricing) => {
-                        let cost = pricing.cost(*prompt_tokens, 0, *completion_tokens);
+                        let cost =
+                            pricing.cost(*prompt_tokens, *cached_prompt_tokens, *completion_tokens);
                         self.turn_cost += cost;
                         self.session_cost = self.session_cost.map(|c| c + cost);
                     }
@@ -126,6 +133,7 @@ mod tests {
         AgentEvent::Usage {
             prompt_tokens,
             completion_tokens,
+            cached_prompt_tokens: 0,
         }
     }
 

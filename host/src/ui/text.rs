@@ -364,8 +364,12 @@ pub fn token_line(summary: &TurnSummary) -> Option<String> {
 /// `1200 in · 35 out · 2 requests`, and ` · $0.0042` with a cost.
 pub fn totals(usage: &TokenTotals, cost: Option<f64>) -> String {
     let s = if usage.requests == 1 { "" } else { "s" };
+    let cached = match usage.cached_prompt_tokens {
+        0 => String::new(),
+        n => format!(" ({n} cached)"),
+    };
     let mut text = format!(
-        "{} in · {} out · {} request{s}",
+        "{} in{cached} · {} out · {} request{s}",
         usage.prompt_tokens, usage.completion_tokens, usage.requests
     );
     if let Some(cost) = cost {
