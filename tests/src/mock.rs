@@ -19,8 +19,12 @@ use serde_json::{Value, json};
 
 use crate::wire::{Incoming, header, read_request};
 
-/// The one route the mock answers; every other path gets a 404.
+/// The route the mock answers with its script; every other path gets a 404, except
+/// [`MODELS_PATH`] once [`MockLlm::serve_models`] gave it a list.
 const CHAT_PATH: &str = "/v1/chat/completions";
+
+/// `GET` lists the models (the OpenAI shape), when the test gave a list.
+const MODELS_PATH: &str = "/v1/models";
 
 /// What the mock answers to one chat-completions request, in script order.
 ///
@@ -30,6 +34,8 @@ pub struct Reply {
     kind: Kind,
     retry_after: Option<u64>,
     usage: Option<(u64, u64)>,
+    /// Reported as `prompt_tokens_details.cached_tokens` when set.
+    cached_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +83,7 @@ impl Reply {
             kind,
             retry_after: None,
             usage: None,
+            cached_tokens: None,
         }
     }
 
@@ -192,6 +199,13 @@ impl Reply {
     /// length / 4 for the prompt, generated text length / 4 for the completion).
     pub fn usage(mut self, prompt_tokens: u64, completion_tokens: u64) -> Self {
         self.usage = Some((prompt_tokens, completion_tokens));
+        self
+    }
+
+    /// Of the prompt tokens, `cached` reported as served from the prompt cache
+    /// (`usage.prompt_tokens_details.cached_tokens`, as OpenAI sends it).
+    pub fn cached_tokens(mut self, cached: u64) -> Self {
+        self.cached_tokens = Some(cached);
         self
     }
 
@@ -354,6 +368,7 @@ impl MockLlm {
             next_call_id: AtomicU64::new(1),
             stop: Stop::default(),
             connections: Mutex::new(Connections::default()),
+            models: Mutex::new(None),
         });
         let acceptor = {
             let server = Arc::clone(&server);
@@ -372,6 +387,12 @@ impl MockLlm {
     /// The base URL a client is configured with: `http://127.0.0.1:PORT/v1`.
     pub fn url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// From now on `GET /v1/models` answers with these ids (`{"object": "list",
+    /// "data": [{"id": …, "object": "model", …}]}`), using no script entry.
+    pub fn serve_models(&self, ids: &[&str]) {
+        *lock(&self.server.models) = Some(ids.iter().map(|id| (*id).to_string()).collect());
     }
 
     /// Every request received so far, on any path, in arrival order.
@@ -460,6 +481,8 @@ struct Server {
     next_call_id: AtomicU64,
     stop: Stop,
     connections: Mutex<Connections>,
+    /// What `GET /v1/models` lists; `None`: that route is a 404 like any other.
+    models: Mutex<Option<Vec<String>>>,
 }
 
 struct Script {
@@ -625,7 +648,16 @@ fn answer(stream: &mut TcpStream, server: &Server, incoming: Incoming) -> io::Re
         streaming: false,
         include_usage: false,
         prompt_tokens: (incoming.body.len() / 4) as u64,
+        cached_tokens: None,
     };
+    let models = lock(&server.models).clone();
+    if let Some(ids) = models.filter(|_| incoming.method == "GET" && route == MODELS_PATH) {
+        let data: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "mock"}))
+            .collect();
+        return exchange.send_json(200, &[], &json!({"object": "list", "data": data}));
+    }
     if incoming.method != "POST" || route != CHAT_PATH {
         let message = format!("no route for {} {}", incoming.method, incoming.path);
         let body = error_body(&message, "invalid_request_error", None);
@@ -756,6 +788,8 @@ struct Exchange<'a> {
     streaming: bool,
     include_usage: bool,
     prompt_tokens: u64,
+    /// The playing reply's cached prompt tokens, if it reports any.
+    cached_tokens: Option<u64>,
 }
 
 impl Exchange<'_> {
@@ -769,6 +803,7 @@ impl Exchange<'_> {
     }
 
     fn play(&mut self, reply: Reply) -> io::Result<Finish> {
+        self.cached_tokens = reply.cached_tokens;
         let extra: Vec<(&str, String)> = reply
             .retry_after
             .map(|secs| ("Retry-After", secs.to_string()))
@@ -963,11 +998,15 @@ impl Exchange<'_> {
                     .sum::<usize>();
             (self.prompt_tokens, (generated / 4).max(1) as u64)
         });
-        json!({
+        let mut usage = json!({
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
-        })
+        });
+        if let Some(cached) = self.cached_tokens {
+            usage["prompt_tokens_details"] = json!({"cached_tokens": cached});
+        }
+        usage
     }
 
     fn after_reply(&self) -> Finish {

@@ -71,6 +71,9 @@ pub enum AgentEvent {
     Usage {
         prompt_tokens: u64,
         completion_tokens: u64,
+        /// Of the prompt tokens, those served from the provider's cache.
+        #[serde(skip_serializing_if = "is_zero")]
+        cached_prompt_tokens: u64,
     },
     /// A request failed and will be sent again after `delay_ms`.
     Retry {
@@ -98,7 +101,54 @@ pub enum AgentEvent {
     Done {
         reason: String,
         steps: u32,
+        /// The answer and the tokens it took; filled in by [`crate::ui::Tally`], which
+        /// every front end wraps its sink in (the loop itself does not sum usage).
+        #[serde(flatten)]
+        summary: Option<TurnSummary>,
     },
+}
+
+/// Tokens the provider reported, summed over requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TokenTotals {
+    /// Requests that reported usage.
+    pub requests: u32,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Of the prompt tokens, those served from the provider's cache.
+    pub cached_prompt_tokens: u64,
+}
+
+impl TokenTotals {
+    /// Adds one request's usage.
+    pub fn add(&mut self, usage: crate::message::Usage) {
+        self.requests += 1;
+        self.prompt_tokens += usage.prompt_tokens;
+        self.completion_tokens += usage.completion_tokens;
+        self.cached_prompt_tokens += usage.cached_prompt_tokens;
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What a turn came to: the text of its last answer, its tokens and the session's so
+/// far, and what they cost when the config has a price for the model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TurnSummary {
+    /// The final answer (the text of the turn's last assistant message).
+    pub text: String,
+    /// This turn's tokens.
+    pub usage: TokenTotals,
+    /// The tokens of every turn of this process's session so far, this one included.
+    pub session_usage: TokenTotals,
+    /// This turn's cost in US dollars, from `[pricing."MODEL"]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// The session's cost so far, when every turn of it had a price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_cost_usd: Option<f64>,
 }
 
 /// Where events go.
@@ -110,5 +160,12 @@ pub trait EventSink {
 impl EventSink for Vec<AgentEvent> {
     fn emit(&mut self, event: &AgentEvent) {
         self.push(event.clone());
+    }
+}
+
+/// A boxed sink, so a front end can pick one at run time and still wrap it.
+impl<S: EventSink + ?Sized> EventSink for Box<S> {
+    fn emit(&mut self, event: &AgentEvent) {
+        (**self).emit(event);
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub use dispatch::{CallOutcome, Dispatcher, Journal, StaleCheck};
-pub use event::{AgentEvent, EventSink};
+pub use event::{AgentEvent, EventSink, TokenTotals, TurnSummary};
 pub use profile::{AgentProfile, AgentProfiles, DEFAULT_AGENT, UnknownAgent};
 pub use prompt::system_prompt;
 pub use tools::{InvalidArguments, ToolBox};
@@ -279,6 +279,7 @@ impl Agent {
         io.events.emit(&AgentEvent::Done {
             reason: reason.into(),
             steps,
+            summary: None,
         });
         result
     }
@@ -495,6 +496,7 @@ impl Agent {
                     io.events.emit(&AgentEvent::Usage {
                         prompt_tokens: usage.prompt_tokens,
                         completion_tokens: usage.completion_tokens,
+                        cached_prompt_tokens: usage.cached_prompt_tokens,
                     });
                     self.record(Entry::Usage(usage))?;
                 }

@@ -19,7 +19,7 @@ use crate::message::Message;
 use crate::permission::{Approver, Gate};
 use crate::plugin::CallLimits;
 use crate::session::{Entry, Header, SessionStore, Transcript};
-use crate::ui::{JsonEvents, TerminalApprover, TextRenderer};
+use crate::ui::{JsonEvents, Tally, TerminalApprover, TextRenderer};
 
 /// Exit code for a run the user interrupted (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -32,6 +32,9 @@ pub struct Prepared {
     pub profiles: AgentProfiles,
     /// The configuration it was built from (read once per process).
     pub config: config::Config,
+    /// The arguments as they apply: with the model a continued session switched to
+    /// (`/model`) unless `--model` chose one.
+    pub args: ChatArgs,
 }
 
 /// Builds the agent for `args`: a usage error (exit 2) for bad config, an unknown
@@ -54,6 +57,11 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
     };
     // A continued session keeps its agent profile unless --agent says otherwise.
     let recorded_agent = resume.as_ref().and_then(|t| t.agent().map(str::to_string));
+    let mut args = args.clone();
+    if args.model.is_none() && args.provider.is_none() {
+        args.model = resume.as_ref().and_then(|t| recorded_model(&t.entries));
+    }
+    let args = &args;
     let profiles = AgentProfiles::from_config(loaded.agents());
     let agent_name = args
         .agent
@@ -184,7 +192,18 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
         start,
         profiles,
         config: loaded,
+        args: args.clone(),
     })
+}
+
+/// The model a session switched to with `/model`, unless it switched agent profile
+/// after that (the profile's model applies then).
+pub fn recorded_model(entries: &[Entry]) -> Option<String> {
+    entries.iter().rev().find_map(|entry| match entry {
+        Entry::Model { name } => Some(Some(name.clone())),
+        Entry::Agent { .. } => Some(None),
+        _ => None,
+    })?
 }
 
 /// A usage error when `profile` names a tool there is none of (a typo would otherwise
@@ -235,15 +254,18 @@ fn resolve_config(
         .map_err(|e| CliError::Usage(e.to_string()))
 }
 
-/// The provider to ask as `profile` (for switching agents in the repl).
+/// The provider to ask as `profile` (for switching agents or models in the repl), and
+/// the name of the model it asks.
 pub fn provider_for(
     args: &ChatArgs,
     loaded: &config::Config,
     profile: &AgentProfile,
     workdir: &std::path::Path,
-) -> Result<Arc<dyn crate::provider::Provider>, CliError> {
+) -> Result<(Arc<dyn crate::provider::Provider>, String), CliError> {
     let config = resolve_config(args, loaded, profile)?;
-    crate::provider::from_config(&config, workdir).map_err(|e| CliError::Usage(e.to_string()))
+    let provider = crate::provider::from_config(&config, workdir)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok((provider, config.provider.model))
 }
 
 /// The custom commands for a run with `args` (see [`crate::custom_command`]).
@@ -294,23 +316,43 @@ pub fn interrupt_on_ctrl_c() -> (CancellationToken, tokio::task::JoinHandle<()>)
     (token, watcher)
 }
 
+/// How `conch run` reports: the format, whether only the final answer is printed, and
+/// where the final answer is written too.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub format: Format,
+    pub final_only: bool,
+    pub last_message: Option<PathBuf>,
+}
+
+/// The task of `conch run`: the argument; `-`, or no argument with a stdin that is not a
+/// terminal (and no session to continue), reads it from stdin. Returns it and whether
+/// stdin carried it.
+fn task(prompt: Option<String>, args: &ChatArgs) -> Result<(String, bool), CliError> {
+    let continuing = args.session.is_some() || args.continue_latest;
+    let from_stdin = match prompt.as_deref() {
+        Some("-") => true,
+        Some(_) => false,
+        None => !continuing && !std::io::stdin().is_terminal(),
+    };
+    if !from_stdin {
+        return Ok((prompt.unwrap_or_default(), false));
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::Usage(format!("cannot read the prompt from stdin: {e}")))?;
+    Ok((text, true))
+}
+
 /// `conch run PROMPT`, or `conch run --command NAME ARGUMENTS`.
 pub fn run(
-    prompt: String,
+    prompt: Option<String>,
     command: Option<&str>,
-    format: Format,
+    output: &Output,
     mut args: ChatArgs,
 ) -> Result<ExitCode, CliError> {
-    let prompt_from_stdin = prompt == "-";
-    let prompt = if prompt_from_stdin {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::Usage(format!("cannot read the prompt from stdin: {e}")))?;
-        text
-    } else {
-        prompt
-    };
+    let (prompt, prompt_from_stdin) = task(prompt, &args)?;
     let prompt = match command {
         Some(name) => {
             let command = find_command(&args, name)?;
@@ -323,21 +365,30 @@ pub fn run(
     };
     if prompt.trim().is_empty() && args.session.is_none() && !args.continue_latest {
         return Err(CliError::Usage(
-            "the prompt is empty; say what the agent should do".into(),
+            "the prompt is empty; say what the agent should do (`conch run TASK`, or the task on stdin)".into(),
         ));
     }
     // Someone can be asked only on a terminal whose stdin did not carry the prompt.
     let present = !prompt_from_stdin && std::io::stdin().is_terminal();
     let Prepared {
-        mut agent, start, ..
+        mut agent,
+        start,
+        config,
+        ..
     } = prepare(&args, present)?;
-    let mut sink: Box<dyn EventSink> = match format {
+    let inner: Box<dyn EventSink> = match output.format {
+        _ if output.final_only => Box::new(crate::ui::FinalAnswer),
         Format::Json => Box::new(JsonEvents::new(std::io::stdout())),
         Format::Text => {
             let terminal = std::io::stderr().is_terminal();
             Box::new(TextRenderer::new(crate::ui::use_colour(terminal), terminal))
         }
     };
+    let pricing = match &start {
+        AgentEvent::SessionStart { model, .. } => config.pricing(model),
+        _ => None,
+    };
+    let mut sink = Tally::new(inner, pricing);
     sink.emit(&start);
     let mut terminal = TerminalApprover;
     let approver: Option<&mut dyn Approver> = if present { Some(&mut terminal) } else { None };
@@ -348,7 +399,7 @@ pub fn run(
     let outcome = block_on(async {
         let (interrupt, watcher) = interrupt_on_ctrl_c();
         let mut io = TurnIo {
-            events: &mut *sink,
+            events: &mut sink,
             approver,
             interrupt,
         };
@@ -356,6 +407,15 @@ pub fn run(
         watcher.abort();
         outcome
     })?;
+    if let Some(file) = &output.last_message {
+        let text = sink.last().map(|s| s.text.as_str()).unwrap_or_default();
+        std::fs::write(file, text).map_err(|e| {
+            CliError::Failed(anyhow::anyhow!(
+                "cannot write the final answer to {}: {e}",
+                file.display()
+            ))
+        })?;
+    }
     exit_for(outcome)
 }
 

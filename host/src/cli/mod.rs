@@ -5,11 +5,14 @@
 //! interrupted a run with Ctrl-C.
 
 mod chat;
+mod init;
+mod models;
 mod plugin;
 mod plugin_build;
 mod plugin_new;
 mod repl;
 mod replay;
+mod resume;
 mod sandbox_command;
 mod sessions;
 mod tool;
@@ -26,11 +29,13 @@ use crate::permission::Flags;
 use crate::plugin::{CompileCache, Origin, PluginRegistry, RegistryError, ToolError, discovery};
 
 /// conch: a local coding agent whose tools are sandboxed WebAssembly components.
+///
+/// Without a command, on a terminal: the repl (`conch repl`).
 #[derive(Debug, Parser)]
 #[command(name = "conch", version, about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
     /// Trust the project's conch.toml for this run: apply what it sets that can run a
     /// program, send a key or loosen a permission or the sandbox (see `conch config trust`).
     #[arg(long, global = true)]
@@ -42,6 +47,8 @@ pub enum Command {
     /// Give the agent a task and let it work until it answers.
     Run {
         /// The task, or `-` to read it from stdin; with --command, the command's arguments.
+        /// Without it (and without --continue or --session), a stdin that is not a
+        /// terminal is read as the task: `echo task | conch run`.
         prompt: Option<String>,
         /// Run the custom command NAME (`.conch/commands/NAME.md`, or `commands/` in the
         /// user config dir) with the prompt as its arguments.
@@ -51,13 +58,53 @@ pub enum Command {
         /// event per line on stdout).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Write the final answer (the text of the last message) to FILE when the run ends.
+        #[arg(long, value_name = "FILE")]
+        output_last_message: Option<PathBuf>,
+        /// Print only the final answer on stdout, and errors on stderr; no tool calls,
+        /// no streaming.
+        #[arg(long, visible_alias = "quiet", short = 'q', conflicts_with = "format")]
+        final_only: bool,
         #[command(flatten)]
         chat: ChatArgs,
     },
     /// Work with the agent interactively: line editing, history, /help for commands.
     Repl {
+        /// A first prompt to run before reading from the terminal.
+        prompt: Option<String>,
+        /// Continue a recent session of this directory, picked from a list (headless:
+        /// the list, and exit 2 asking for an id).
+        #[arg(long, conflicts_with_all = ["session", "continue_latest"])]
+        resume: bool,
         #[command(flatten)]
         chat: ChatArgs,
+    },
+    /// Continue a session in the repl: the one with this id, or one picked from this
+    /// directory's recent sessions (headless: the list, and exit 2 asking for an id).
+    Resume {
+        /// The session's id, or the start of one.
+        id: Option<String>,
+        #[command(flatten)]
+        chat: ChatArgs,
+    },
+    /// Ask the agent to write (or update) AGENTS.md for this project, through its tools
+    /// and the permission gate (edits ask as usual; --allow-edit or --yes to approve).
+    Init {
+        #[command(flatten)]
+        chat: ChatArgs,
+    },
+    /// List the models the provider offers (`GET {base_url}/models`); `*` marks the
+    /// configured one.
+    Models {
+        /// The provider to ask (a name from conch.toml or a preset).
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    /// Print a completion script for SHELL: e.g. `conch completions bash >
+    /// ~/.local/share/bash-completion/completions/conch`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
     /// Put back the files the last change of a session wrote.
     Undo {
@@ -174,7 +221,7 @@ pub enum SessionsCommand {
 }
 
 /// What `run` and `repl` share: where, with which model, which session, what is allowed.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ChatArgs {
     /// Working directory (default: the current directory).
     #[arg(long, value_name = "DIR")]
@@ -210,7 +257,7 @@ pub struct ChatArgs {
 }
 
 /// How commands are confined (over `[sandbox]` in conch.toml).
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct SandboxArgs {
     /// workspace-write (default): write only in the workspace; read-only; or off.
     #[arg(long = "sandbox", value_enum, value_name = "MODE")]
@@ -286,7 +333,7 @@ pub fn load_config(cwd: &Path, trust_flag: bool, can_ask: bool) -> Result<Config
 }
 
 /// Extra plugins to load beside the built-ins.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct PluginArgs {
     /// Load a plugin component from this file (repeatable).
     #[arg(long = "plugin", value_name = "FILE.wasm")]
@@ -294,7 +341,7 @@ pub struct PluginArgs {
 }
 
 /// Command-line overrides of the permission gate (see `[permission]` in conch.toml).
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct PermissionArgs {
     /// Approve every call that would ask (explicit denies still deny).
     #[arg(long)]
@@ -345,21 +392,60 @@ impl CliError {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let trust = cli.trust_project;
-    match cli.command {
+    let Some(command) = cli.command else {
+        return bare(trust);
+    };
+    match command {
         Command::Run {
             prompt,
             command,
             format,
+            output_last_message,
+            final_only,
             mut chat,
         } => {
             chat.trust_project = trust;
-            chat::run(prompt.unwrap_or_default(), command.as_deref(), format, chat)
+            let output = chat::Output {
+                format,
+                final_only,
+                last_message: output_last_message,
+            };
+            chat::run(prompt, command.as_deref(), &output, chat)
         }
-        Command::Repl { mut chat } => {
+        Command::Repl {
+            prompt,
+            resume,
+            mut chat,
+        } => {
             chat.trust_project = trust;
-            repl::run(&chat)
+            if resume {
+                chat.session = Some(resume::choose(&cwd_or_current(chat.cwd.clone())?)?);
+            }
+            repl::run(&chat, prompt)
+        }
+        Command::Resume { id, mut chat } => {
+            chat.trust_project = trust;
+            let id = match id.or(chat.session.take()) {
+                Some(id) => id,
+                None if chat.continue_latest => String::new(),
+                None => resume::choose(&cwd_or_current(chat.cwd.clone())?)?,
+            };
+            if !id.is_empty() {
+                chat.session = Some(id);
+            }
+            repl::run(&chat, None)
         }
         Command::Replay(args) => replay::run(&args, trust),
+        Command::Init { mut chat } => {
+            chat.trust_project = trust;
+            init::run(chat)
+        }
+        Command::Models { provider } => models::run(provider, trust),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "conch", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sandbox {
             cwd,
             sandbox,
@@ -455,6 +541,23 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `conch` alone: the repl when someone is at a terminal; otherwise the usage on stderr
+/// and exit 2 (a script that forgot its command should not wait for typing).
+fn bare(trust: bool) -> Result<ExitCode, CliError> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        let chat = ChatArgs {
+            trust_project: trust,
+            ..ChatArgs::default()
+        };
+        return repl::run(&chat, None);
+    }
+    let usage = <Cli as clap::CommandFactory>::command().render_usage();
+    Err(CliError::Usage(format!(
+        "{usage}\nno command given; `conch run TASK` works headless, `conch --help` lists the commands"
+    )))
 }
 
 /// The built-ins, the plugins installed for work in `discover_in` (an invalid one is

@@ -16,16 +16,23 @@ use crate::custom_command::CustomCommand;
 use crate::message::Message;
 use crate::permission::Approver;
 use crate::provider::Provider;
-use crate::ui::{TerminalApprover, TextRenderer};
+use crate::session::Entry;
+use crate::ui::{Tally, TerminalApprover, TextRenderer};
 
 const HELP: &str = "\
 Type a task and press Enter. Commands:
   /help      this help
   /compact   summarise older turns now to free context
   /session   the session id
+  /status    provider, model, session, sandbox, agent, tokens
+  /cost      the session's tokens (and cost, with [pricing.\"MODEL\"] in conch.toml)
+  /model     the model; /model NAME switches for the rest of the session
+  /new       start a new session
+  /clear     clear the screen (the session goes on)
   /undo      put back the files the last change wrote
   /agent     list the agent profiles; /agent NAME switches to one
   /exit      leave (also Ctrl-D)
+Alt-Enter starts a new line; Enter sends.
 Ctrl-C stops the running turn; the session keeps what happened.";
 
 /// Turns shown when the repl continues a session.
@@ -87,54 +94,107 @@ fn last_turns(messages: &[Message], turns: usize) -> String {
     out
 }
 
-/// Runs the repl until the user leaves.
-pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
-    let Prepared {
-        mut agent,
-        start,
-        profiles,
-        config,
-    } = prepare(args, std::io::stdin().is_terminal())?;
-    let commands = custom_commands(args)?;
-    let terminal = std::io::stderr().is_terminal();
-    let mut renderer = TextRenderer::new(crate::ui::use_colour(terminal), terminal);
-    if let AgentEvent::SessionStart {
+/// What the repl keeps between lines beside the agent: the arguments as they now apply
+/// (with a `/model` choice), the provider and model asked, and the token tally.
+struct Session {
+    agent: Agent,
+    args: ChatArgs,
+    provider: String,
+    model: String,
+    tally: Tally<TextRenderer>,
+}
+
+/// Prints the line that opens a session (and, for a continued one, its last turns).
+fn announce(start: &AgentEvent) {
+    let AgentEvent::SessionStart {
         session_id,
         model,
         provider,
         resumed,
         agent: agent_name,
         ..
-    } = &start
-    {
-        let verb = if *resumed { "continuing" } else { "session" };
-        eprintln!(
-            "conch {verb} {session_id} · {model} via {provider} · agent {agent_name} · /help for commands"
-        );
-        if *resumed {
-            // Where the conversation stands, before the user adds to it.
-            let transcript = crate::session::SessionStore::open_default()
-                .and_then(|store| crate::session::Transcript::load(&store, session_id));
-            match transcript {
-                Ok(transcript) => eprint!("{}", last_turns(&transcript.messages, RESUME_TURNS)),
-                Err(e) => tracing::warn!("cannot show the last turns: {e}"),
-            }
+    } = start
+    else {
+        return;
+    };
+    let verb = if *resumed { "continuing" } else { "session" };
+    eprintln!(
+        "conch {verb} {session_id} · {model} via {provider} · agent {agent_name} · /help for commands"
+    );
+    if *resumed {
+        // Where the conversation stands, before the user adds to it.
+        let transcript = crate::session::SessionStore::open_default()
+            .and_then(|store| crate::session::Transcript::load(&store, session_id));
+        match transcript {
+            Ok(transcript) => eprint!("{}", last_turns(&transcript.messages, RESUME_TURNS)),
+            Err(e) => tracing::warn!("cannot show the last turns: {e}"),
         }
     }
+}
+
+/// The provider's and model's names a session starts with.
+fn provider_and_model(start: &AgentEvent) -> (String, String) {
+    match start {
+        AgentEvent::SessionStart {
+            provider, model, ..
+        } => (provider.clone(), model.clone()),
+        _ => (String::new(), String::new()),
+    }
+}
+
+/// Runs the repl until the user leaves, starting with `first` when given.
+pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliError> {
+    let ask = std::io::stdin().is_terminal();
+    let Prepared {
+        agent,
+        start,
+        profiles,
+        config,
+        args,
+    } = prepare(cli_args, ask)?;
+    let commands = custom_commands(&args)?;
+    let terminal = std::io::stderr().is_terminal();
+    let (provider, model) = provider_and_model(&start);
+    let renderer = TextRenderer::new(crate::ui::use_colour(terminal), terminal);
+    let mut session = Session {
+        tally: Tally::new(renderer, config.pricing(&model)),
+        agent,
+        args,
+        provider,
+        model,
+    };
+    announce(&start);
     let mut editor = rustyline::DefaultEditor::new()
         .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start line editing: {e}")))?;
+    // Alt-Enter (Esc then Enter) starts a new line instead of sending; Esc then Ctrl-J
+    // is the same keys typed before the terminal left line mode (Enter arrived as \n).
+    for key in [
+        rustyline::KeyEvent(rustyline::KeyCode::Enter, rustyline::Modifiers::ALT),
+        rustyline::KeyEvent(
+            rustyline::KeyCode::Char('J'),
+            rustyline::Modifiers::CTRL | rustyline::Modifiers::ALT,
+        ),
+    ] {
+        editor.bind_sequence(key, rustyline::Cmd::Newline);
+    }
     let history = history_file();
     if let Some(file) = &history {
         let _ = editor.load_history(file);
     }
     let runtime = runtime()?;
     let mut approver = TerminalApprover;
-    let ask = std::io::stdin().is_terminal();
     if ask {
-        agent.set_asker(Some(std::sync::Arc::new(crate::ui::TerminalAsker)));
+        session
+            .agent
+            .set_asker(Some(std::sync::Arc::new(crate::ui::TerminalAsker)));
     }
+    let mut first = first;
     loop {
-        let line = match editor.readline("conch> ") {
+        let typed = match first.take() {
+            Some(line) => Ok(line),
+            None => editor.readline("conch> "),
+        };
+        let line = match typed {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
@@ -145,7 +205,10 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
             continue;
         }
         let _ = editor.add_history_entry(line);
-        match line {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let rest = rest.trim();
+        let agent = &mut session.agent;
+        match word {
             "/exit" | "/quit" => break,
             "/help" => {
                 eprintln!("{HELP}");
@@ -165,6 +228,60 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
                 eprintln!("session {}", agent.session_id());
                 continue;
             }
+            "/status" => {
+                eprint!("{}", status(&session, &config));
+                continue;
+            }
+            "/cost" => {
+                eprintln!("{}", cost(&session.tally, &session.model, &config));
+                continue;
+            }
+            "/clear" => {
+                if let Err(e) = editor.clear_screen() {
+                    eprintln!("error: cannot clear the screen: {e}");
+                }
+                continue;
+            }
+            "/new" => {
+                let fresh = ChatArgs {
+                    session: None,
+                    continue_latest: false,
+                    model: cli_args.model.clone(),
+                    ..session.args.clone()
+                };
+                // The project's trust was settled when the repl started.
+                match prepare(&fresh, false) {
+                    Ok(prepared) => {
+                        session.agent = prepared.agent;
+                        if ask {
+                            session
+                                .agent
+                                .set_asker(Some(std::sync::Arc::new(crate::ui::TerminalAsker)));
+                        }
+                        (session.provider, session.model) = provider_and_model(&prepared.start);
+                        session.args = prepared.args;
+                        session.tally.reset_session();
+                        session.tally.set_pricing(config.pricing(&session.model));
+                        eprintln!("new session {}", session.agent.session_id());
+                    }
+                    Err(e) => eprintln!("error: {e}"),
+                }
+                continue;
+            }
+            "/model" if rest.is_empty() => {
+                eprintln!(
+                    "model {} via {}; /model NAME switches",
+                    session.model, session.provider
+                );
+                continue;
+            }
+            "/model" => {
+                match switch_model(&mut session, &profiles, &config, rest) {
+                    Ok(()) => eprintln!("model {rest} from now on in this session"),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+                continue;
+            }
             "/undo" => {
                 let cwd = agent.working_dir().to_path_buf();
                 match super::undo::undo_last(Some(agent.session_id()), &cwd, false) {
@@ -175,8 +292,8 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
             }
             _ => {}
         }
-        if line == "/agent" || line.starts_with("/agent ") {
-            let name = line["/agent".len()..].trim();
+        if word == "/agent" {
+            let name = rest;
             if name.is_empty() {
                 for profile in profiles.iter() {
                     let mark = if profile.name == agent.agent_name() {
@@ -192,8 +309,10 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
                 eprintln!("already agent {name}");
                 continue;
             }
-            match switch_agent(&mut agent, &profiles, name, args, &config) {
-                Ok(()) => eprintln!("agent {name}"),
+            // A profile brings its own model: a `/model` choice ends here, as on resume.
+            session.args.model = cli_args.model.clone();
+            match switch_agent(&mut session, &profiles, name, &config) {
+                Ok(()) => eprintln!("agent {name} · model {}", session.model),
                 Err(e) => eprintln!("error: {e}"),
             }
             continue;
@@ -207,7 +326,7 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
                 eprintln!("unknown command /{name}; /help lists them");
                 continue;
             };
-            match prepare_command(&mut agent, &profiles, command, args, &config) {
+            match prepare_command(&mut session, &profiles, command, &config) {
                 Ok(before) => model_before = before,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -217,10 +336,12 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
             prompt = command.expand(arguments);
         }
         let approver: Option<&mut dyn Approver> = if ask { Some(&mut approver) } else { None };
+        let agent = &mut session.agent;
+        let tally = &mut session.tally;
         runtime.block_on(async {
             let (interrupt, watcher) = interrupt_on_ctrl_c();
             let mut io = TurnIo {
-                events: &mut renderer,
+                events: tally,
                 approver,
                 interrupt,
             };
@@ -242,8 +363,10 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
             }
             watcher.abort();
         });
-        if let Some(provider) = model_before.take() {
-            agent.replace_provider(provider);
+        if let Some((provider, model)) = model_before.take() {
+            session.agent.replace_provider(provider);
+            session.model = model;
+            session.tally.set_pricing(config.pricing(&session.model));
         }
     }
     if let Some(file) = &history {
@@ -254,50 +377,119 @@ pub fn run(args: &ChatArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `/status`: where the session stands.
+fn status(session: &Session, config: &crate::config::Config) -> String {
+    let agent = &session.agent;
+    let sandbox = session.args.sandbox.policy(config);
+    let network = if sandbox.network { "on" } else { "off" };
+    let tokens = crate::ui::totals(&session.tally.session(), session.tally.session_cost());
+    format!(
+        "session  {}\ncwd      {}\nprovider {}\nmodel    {}\nagent    {}\nsandbox  {} · network {network}\ntokens   {tokens}\n",
+        agent.session_id(),
+        agent.working_dir().display(),
+        session.provider,
+        session.model,
+        agent.agent_name(),
+        sandbox.mode.as_str(),
+    )
+}
+
+/// `/cost`: the session's tokens so far and, with a price for the model, the cost.
+fn cost(tally: &Tally<TextRenderer>, model: &str, config: &crate::config::Config) -> String {
+    let mut line = format!(
+        "this session: {}",
+        crate::ui::totals(&tally.session(), tally.session_cost())
+    );
+    if config.pricing(model).is_none() {
+        line.push_str(&format!(
+            "\n(no cost: set [pricing.\"{model}\"] input_per_mtok and output_per_mtok in conch.toml)"
+        ));
+    } else if tally.session_cost().is_none() {
+        line.push_str("\n(no cost: some turns used a model without a price)");
+    }
+    line
+}
+
+/// `/model NAME`: asks NAME from the next turn on, and records it in the session so a
+/// continued session keeps it.
+fn switch_model(
+    session: &mut Session,
+    profiles: &AgentProfiles,
+    config: &crate::config::Config,
+    name: &str,
+) -> Result<(), CliError> {
+    let profile = profiles
+        .find(session.agent.agent_name())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut args = session.args.clone();
+    args.model = Some(name.to_string());
+    let (provider, model) = provider_for(&args, config, profile, session.agent.working_dir())?;
+    session
+        .agent
+        .record(Entry::Model {
+            name: model.clone(),
+        })
+        .map_err(|e| CliError::Failed(e.into()))?;
+    session.agent.replace_provider(provider);
+    session.tally.set_pricing(config.pricing(&model));
+    session.model = model;
+    session.args = args;
+    Ok(())
+}
+
 /// `/agent NAME`: works as that profile from the next turn on (with its model).
 fn switch_agent(
-    agent: &mut Agent,
+    session: &mut Session,
     profiles: &AgentProfiles,
     name: &str,
-    args: &ChatArgs,
     config: &crate::config::Config,
 ) -> Result<(), CliError> {
     let profile = profiles
         .find(name)
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let provider = provider_for(args, config, profile, agent.working_dir())?;
-    agent
+    let (provider, model) =
+        provider_for(&session.args, config, profile, session.agent.working_dir())?;
+    session
+        .agent
         .switch_agent(profile, Some(provider))
-        .map_err(|e| CliError::Failed(e.into()))
+        .map_err(|e| CliError::Failed(e.into()))?;
+    session.tally.set_pricing(config.pricing(&model));
+    session.model = model;
+    Ok(())
 }
 
+/// The provider a custom command's turn replaced, and its model's name.
+type ModelBefore = (Arc<dyn Provider>, String);
+
 /// Before a custom command's turn: switches to its agent (for good, as /agent does) and
-/// asks its model for this turn; returns the provider to go back to after the turn.
+/// asks its model for this turn; returns the provider and model to go back to after it.
 fn prepare_command(
-    agent: &mut Agent,
+    session: &mut Session,
     profiles: &AgentProfiles,
     command: &CustomCommand,
-    args: &ChatArgs,
     config: &crate::config::Config,
-) -> Result<Option<Arc<dyn Provider>>, CliError> {
+) -> Result<Option<ModelBefore>, CliError> {
     if let Some(name) = command
         .agent
         .as_deref()
-        .filter(|n| *n != agent.agent_name())
+        .filter(|n| *n != session.agent.agent_name())
     {
-        switch_agent(agent, profiles, name, args, config)?;
+        switch_agent(session, profiles, name, config)?;
         eprintln!("agent {name} (from /{})", command.name);
     }
     let Some(model) = &command.model else {
         return Ok(None);
     };
     let profile = profiles
-        .find(agent.agent_name())
+        .find(session.agent.agent_name())
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let mut with_model = args.clone();
+    let mut with_model = session.args.clone();
     with_model.model = Some(model.clone());
-    let provider = provider_for(&with_model, config, profile, agent.working_dir())?;
-    Ok(Some(agent.replace_provider(provider)))
+    let (provider, model) =
+        provider_for(&with_model, config, profile, session.agent.working_dir())?;
+    session.tally.set_pricing(config.pricing(&model));
+    let before = std::mem::replace(&mut session.model, model);
+    Ok(Some((session.agent.replace_provider(provider), before)))
 }
 
 #[cfg(test)]

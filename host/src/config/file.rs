@@ -50,6 +50,9 @@ struct ConfigFile {
     webfetch: WebfetchTable,
     #[serde(default)]
     plugins: PluginsTable,
+    /// `[pricing."MODEL"]`, by model name.
+    #[serde(default)]
+    pricing: BTreeMap<String, super::Pricing>,
 }
 
 /// `[plugins]`: what installed plugins may do beyond adding tools.
@@ -167,6 +170,8 @@ pub struct Layer {
     pub webfetch_allow_private: Option<bool>,
     /// Built-in tools an installed plugin may replace; lists of every file add up.
     pub replace_builtins: Vec<String>,
+    /// Prices by model; a closer file's table for a model replaces the other's.
+    pub pricing: BTreeMap<String, super::Pricing>,
 }
 
 /// An `[agents.NAME]` table as plain data (`agent::profile` makes it a profile).
@@ -240,6 +245,7 @@ impl Layer {
         self.webfetch_deny_hosts.extend(over.webfetch_deny_hosts);
         self.webfetch_allow_private = over.webfetch_allow_private.or(self.webfetch_allow_private);
         self.replace_builtins.extend(over.replace_builtins);
+        self.pricing.extend(over.pricing);
         for (name, provider) in over.providers {
             let merged = match self.providers.remove(&name) {
                 Some(under) => under.merge(provider),
@@ -273,6 +279,8 @@ impl Layer {
             idle_timeout_secs: self.idle_timeout_secs,
             compact_at: self.compact_at,
             webfetch_deny_hosts: self.webfetch_deny_hosts,
+            // A price only changes a figure conch prints.
+            pricing: self.pricing,
             ..Layer::default()
         };
         for (name, p) in self.providers {
@@ -473,6 +481,7 @@ fn to_layer(
     if file.idle_timeout_secs == Some(0) {
         return Err(invalid("idle_timeout_secs", "must be at least 1"));
     }
+    super::pricing::validate(&file.pricing).map_err(|(key, message)| invalid(&key, &message))?;
     let mut providers = BTreeMap::new();
     for (name, table) in file.providers {
         let key = |field: &str| format!("providers.{name}.{field}");
@@ -562,6 +571,7 @@ fn to_layer(
         webfetch_deny_hosts: file.webfetch.deny_hosts,
         webfetch_allow_private: file.webfetch.allow_private,
         replace_builtins: file.plugins.replace_builtins,
+        pricing: file.pricing,
         providers,
     })
 }

@@ -12,6 +12,7 @@ mod file;
 mod origin;
 mod placeholder;
 mod preset;
+mod pricing;
 mod secret;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 pub use env::EnvOverrides;
 pub use file::{AgentCliMode, AgentConfig, FILE_NAME};
 pub use preset::{PRESETS, Preset};
+pub use pricing::Pricing;
 pub use secret::Secret;
 
 use crate::permission::Policy;
@@ -326,6 +328,11 @@ impl Config {
     /// The built-in tools installed plugins may replace (`[plugins] replace_builtins`).
     pub fn replace_builtins(&self) -> &[String] {
         &self.layer.replace_builtins
+    }
+
+    /// The price of `model`'s tokens (`[pricing."MODEL"]`), if the config has one.
+    pub fn pricing(&self, model: &str) -> Option<Pricing> {
+        self.layer.pricing.get(model).copied()
     }
 
     /// The project's settings that are left out because it is not trusted (empty when it

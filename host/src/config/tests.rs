@@ -372,3 +372,50 @@ fn webfetch_lists_merge_and_the_project_decides_private_addresses() {
         .unwrap_err();
     assert!(error.to_string().contains("allow_privat"), "{error}");
 }
+
+#[test]
+fn an_untrusted_project_may_set_prices_over_the_users() {
+    let setup = Setup::new()
+        .user_file(
+            "[pricing.\"m1\"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n\n[pricing.\"m2\"]\ninput_per_mtok = 3.0\noutput_per_mtok = 4.0\n",
+        )
+        .project_file(
+            "[pricing.\"m1\"]\ninput_per_mtok = 0.5\noutput_per_mtok = 1.5\ncached_input_per_mtok = 0.1\n",
+        );
+    let config = read(
+        setup.project.path(),
+        setup.env.clone(),
+        ProjectTrust::Stored,
+    )
+    .unwrap();
+    assert!(config.ignored().is_empty(), "{:?}", config.ignored());
+    let m1 = config.pricing("m1").unwrap();
+    assert_eq!(m1.input_per_mtok, 0.5);
+    assert_eq!(m1.cached_input_per_mtok, Some(0.1));
+    assert_eq!(config.pricing("m2").unwrap().output_per_mtok, 4.0);
+    assert!(config.pricing("m3").is_none());
+}
+
+#[test]
+fn a_price_that_is_no_number_of_dollars_names_its_key() {
+    let setup =
+        Setup::new().user_file("[pricing.\"m\"]\ninput_per_mtok = -1.0\noutput_per_mtok = 2.0\n");
+    let error = read(
+        setup.project.path(),
+        setup.env.clone(),
+        ProjectTrust::Stored,
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("pricing.\"m\".input_per_mtok"),
+        "{error}"
+    );
+    let setup = Setup::new().user_file("[pricing.\"m\"]\ninput_per_mtok = 1.0\n");
+    let error = read(
+        setup.project.path(),
+        setup.env.clone(),
+        ProjectTrust::Stored,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("output_per_mtok"), "{error}");
+}

@@ -469,6 +469,7 @@ impl Turn {
                             + tokens("cache_read_input_tokens")
                             + tokens("cache_creation_input_tokens"),
                         completion_tokens: tokens("output_tokens"),
+                        cached_prompt_tokens: tokens("cache_read_input_tokens"),
                     }),
                     ProviderEvent::Finish(FinishReason::Stop),
                 ]))

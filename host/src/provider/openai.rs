@@ -49,6 +49,8 @@ struct Endpoint {
     model: String,
     /// The chat completions URL.
     url: String,
+    /// The URL that lists the models (`GET {base_url}/models`).
+    models_url: String,
 }
 
 impl OpenAiProvider {
@@ -68,10 +70,67 @@ impl OpenAiProvider {
                 provider: config.name.clone(),
                 model: config.model.clone(),
                 url: format!("{}/chat/completions", config.base_url),
+                models_url: format!("{}/models", config.base_url),
             }),
             max_output_tokens: config.max_output_tokens,
             idle_timeout,
         })
+    }
+}
+
+impl OpenAiProvider {
+    /// The ids of the models the server offers (`GET {base_url}/models`, answered as
+    /// `{"data": [{"id": …}, …]}`), sorted. A failed status is classified as a chat
+    /// request's would be (a bad key says so).
+    pub async fn models(&self) -> Result<Vec<String>, ProviderError> {
+        let endpoint = &*self.endpoint;
+        let network = |e: reqwest::Error| ProviderError::Network {
+            provider: endpoint.provider.clone(),
+            url: endpoint.models_url.clone(),
+            detail: error::chain(&e.without_url()),
+        };
+        let sent = self
+            .client
+            .get(&endpoint.models_url)
+            .header(header::ACCEPT, "application/json")
+            .send();
+        let mut response = timeout(self.idle_timeout, sent)
+            .await
+            .map_err(|_| self.timed_out())?
+            .map_err(network)?;
+        let status = response.status();
+        let limit = if status.is_success() {
+            usize::MAX
+        } else {
+            MAX_ERROR_BODY
+        };
+        let body = self.read_body(&mut response, limit).await?;
+        let text = String::from_utf8_lossy(&body);
+        if !status.is_success() {
+            return Err(error::classify_response(
+                endpoint,
+                status.as_u16(),
+                &text,
+                None,
+            ));
+        }
+        let list: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ProviderError::Protocol {
+                provider: endpoint.provider.clone(),
+                detail: format!("the model list is not JSON ({e}): {}", error::clip(&text)),
+            })?;
+        let Some(entries) = list.get("data").and_then(serde_json::Value::as_array) else {
+            return Err(ProviderError::Protocol {
+                provider: endpoint.provider.clone(),
+                detail: format!("the model list has no `data` array: {}", error::clip(&text)),
+            });
+        };
+        let mut ids: Vec<String> = entries
+            .iter()
+            .filter_map(|m| m.get("id")?.as_str().map(str::to_string))
+            .collect();
+        ids.sort();
+        Ok(ids)
     }
 }
 

@@ -68,6 +68,9 @@ pub enum Entry {
     /// From here on the session works as this agent profile (`build`, `plan`, or one
     /// from `[agents.NAME]`); `--continue` keeps the last one.
     Agent { name: String },
+    /// From here on the session asks this model (the repl's `/model`); `--continue` keeps
+    /// the last one unless `--model` says otherwise.
+    Model { name: String },
     /// A tool read this file with this content (SHA-256, hex): edits may start from it.
     FileSeen {
         path: std::path::PathBuf,

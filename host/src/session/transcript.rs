@@ -137,6 +137,7 @@ impl Transcript {
             Entry::Usage(usage) => {
                 self.usage.prompt_tokens += usage.prompt_tokens;
                 self.usage.completion_tokens += usage.completion_tokens;
+                self.usage.cached_prompt_tokens += usage.cached_prompt_tokens;
             }
             Entry::Compaction { messages, .. } => self.messages = messages.clone(),
             Entry::Permission(_)
@@ -145,6 +146,7 @@ impl Transcript {
             | Entry::Changeset(_)
             | Entry::Undone { .. }
             | Entry::Agent { .. }
+            | Entry::Model { .. }
             | Entry::FileSeen { .. }
             | Entry::State { .. } => {}
         }
@@ -318,6 +320,9 @@ impl Transcript {
                 Entry::Agent { name } => {
                     let _ = writeln!(out, "[agent] {name}");
                 }
+                Entry::Model { name } => {
+                    let _ = writeln!(out, "[model] {name}");
+                }
                 Entry::FileSeen { .. } => {}
                 Entry::State { key, value } => {
                     let verdict = if value.is_some() { "set" } else { "removed" };
@@ -394,6 +399,7 @@ mod tests {
             .append(&Entry::Usage(Usage {
                 prompt_tokens: 10,
                 completion_tokens: 2,
+                cached_prompt_tokens: 0,
             }))
             .unwrap();
         writer

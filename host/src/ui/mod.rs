@@ -1,15 +1,21 @@
 //! What the user sees and answers: the streamed text renderer, `--format json` events,
 //! the permission prompt and the prompt for a tool's question.
 
+mod final_answer;
 mod json;
+mod picker;
 mod prompt;
 mod result;
+mod tally;
 mod text;
 
+pub use final_answer::FinalAnswer;
 pub use json::JsonEvents;
+pub use picker::pick;
 pub use prompt::{TerminalApprover, TerminalAsker, confirm};
 pub use result::CommandReport;
-pub use text::TextRenderer;
+pub use tally::Tally;
+pub use text::{TextRenderer, token_line, totals};
 
 /// Whether to colour output: only on a terminal, and never with `NO_COLOR` set.
 pub fn use_colour(is_terminal: bool) -> bool {

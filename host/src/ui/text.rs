@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{CommandReport, one_line};
-use crate::agent::{AgentEvent, EventSink};
+use crate::agent::{AgentEvent, EventSink, TokenTotals, TurnSummary};
 
 /// Lines of a diff shown under an edit; the rest is counted.
 const DIFF_LINES: usize = 80;
@@ -298,7 +298,9 @@ impl EventSink for TextRenderer {
                 let line = self.paint(RED, &format!("error: {message}"));
                 self.note(&line);
             }
-            AgentEvent::Done { reason, .. } => {
+            AgentEvent::Done {
+                reason, summary, ..
+            } => {
                 // Interrupted, the partial answer is what the session keeps: it is shown.
                 if reason == "error" {
                     self.drop_message();
@@ -308,6 +310,10 @@ impl EventSink for TextRenderer {
                 if !self.at_line_start {
                     let _ = writeln!(std::io::stdout());
                     self.at_line_start = true;
+                }
+                if let Some(line) = summary.as_ref().and_then(token_line) {
+                    let line = self.paint(DIM, &line);
+                    self.note(&line);
                 }
                 if let Some(id) = self.session.clone() {
                     let line = format!(
@@ -337,6 +343,39 @@ impl Drop for TextRenderer {
     fn drop(&mut self) {
         self.stop_spinner();
     }
+}
+
+/// `tokens 1200 in · 35 out · 2 requests · $0.0042`, and the session's after ` · session `
+/// when it had more than this turn; `None` when the provider reported no usage.
+pub fn token_line(summary: &TurnSummary) -> Option<String> {
+    if summary.usage.requests == 0 && summary.session_usage.requests == 0 {
+        return None;
+    }
+    let mut line = format!("tokens {}", totals(&summary.usage, summary.cost_usd));
+    if summary.session_usage != summary.usage {
+        line.push_str(&format!(
+            " · session {}",
+            totals(&summary.session_usage, summary.session_cost_usd)
+        ));
+    }
+    Some(line)
+}
+
+/// `1200 in · 35 out · 2 requests`, and ` · $0.0042` with a cost.
+pub fn totals(usage: &TokenTotals, cost: Option<f64>) -> String {
+    let s = if usage.requests == 1 { "" } else { "s" };
+    let cached = match usage.cached_prompt_tokens {
+        0 => String::new(),
+        n => format!(" ({n} cached)"),
+    };
+    let mut text = format!(
+        "{} in{cached} · {} out · {} request{s}",
+        usage.prompt_tokens, usage.completion_tokens, usage.requests
+    );
+    if let Some(cost) = cost {
+        text.push_str(&format!(" · ${cost:.4}"));
+    }
+    text
 }
 
 /// The todo list (the session plugin's `todos` state) as lines with check marks.

@@ -80,6 +80,18 @@ struct WireUsage {
     prompt_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens: Option<u64>,
+    /// OpenAI's count of cached prompt tokens.
+    #[serde(default)]
+    prompt_tokens_details: Option<WirePromptDetails>,
+    /// DeepSeek's count of the same.
+    #[serde(default)]
+    prompt_cache_hit_tokens: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WirePromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
 }
 
 /// An answer being put together. Text and reasoning pass straight through; tool calls,
@@ -139,6 +151,11 @@ impl<'a> Answer<'a> {
             self.usage = Some(Usage {
                 prompt_tokens: usage.prompt_tokens.unwrap_or(0),
                 completion_tokens: usage.completion_tokens.unwrap_or(0),
+                cached_prompt_tokens: usage
+                    .prompt_tokens_details
+                    .and_then(|d| d.cached_tokens)
+                    .or(usage.prompt_cache_hit_tokens)
+                    .unwrap_or(0),
             });
         }
         let mut events = Vec::new();

@@ -19,6 +19,7 @@ fn endpoint() -> Endpoint {
         provider: "test".into(),
         model: "gpt-test".into(),
         url: "http://127.0.0.1/v1/chat/completions".into(),
+        models_url: "http://127.0.0.1/v1/models".into(),
     }
 }
 
@@ -175,7 +176,8 @@ async fn interleaved_tool_calls_are_assembled_by_index() {
             call("call_b", "grep", r#"{"pattern":"fn"}"#),
             ProviderEvent::Usage(Usage {
                 prompt_tokens: 100,
-                completion_tokens: 20
+                completion_tokens: 20,
+                cached_prompt_tokens: 0
             }),
             ProviderEvent::Finish(FinishReason::ToolCalls),
         ])
@@ -196,7 +198,8 @@ async fn usage_alone_in_a_chunk_comes_before_finish() {
             ProviderEvent::TextDelta("ok".into()),
             ProviderEvent::Usage(Usage {
                 prompt_tokens: 7,
-                completion_tokens: 1
+                completion_tokens: 1,
+                cached_prompt_tokens: 0
             }),
             ProviderEvent::Finish(FinishReason::Stop),
         ])
@@ -372,7 +375,8 @@ fn a_whole_completion_gives_the_same_events() {
         [
             ProviderEvent::Usage(Usage {
                 prompt_tokens: 12,
-                completion_tokens: 3
+                completion_tokens: 3,
+                cached_prompt_tokens: 0
             }),
             ProviderEvent::Finish(FinishReason::ToolCalls),
         ]
