@@ -477,7 +477,13 @@ fn models_from_a_server_without_the_route_says_which_provider_failed() {
     let project = Project::new(&mock.url());
     let out = run_in(&project, &["models"]);
     assert_eq!(out.code, Some(1), "{out:?}");
-    assert!(out.stderr.contains("mock"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("provider `mock` refused the request (HTTP 404)"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("/v1/models"), "{out:?}");
+    assert!(!out.stderr.contains("chat/completions"), "{out:?}");
     assert!(out.stdout.is_empty(), "{out:?}");
 }
 
