@@ -99,6 +99,26 @@ fn a_task_piped_to_run_without_an_argument_is_the_prompt() {
 }
 
 #[test]
+fn continuing_without_a_task_does_not_wait_for_an_open_stdin() {
+    let mock = MockLlm::start(vec![Reply::text("first"), Reply::text("went on")]);
+    let project = Project::new(&mock.url());
+    let out = run_in(&project, &["run", "start"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    // stdin stays open (and empty): reading it would hang.
+    let mut child = project
+        .conch(&["run", "--continue"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = conch_tests::wait_or_fail(&mut child, "run --continue with an open stdin");
+    drop(child.stdin.take());
+    assert!(status.success(), "{status:?}");
+    assert_eq!(user_messages(&mock, 1), ["start"]);
+}
+
+#[test]
 fn run_without_a_task_and_nothing_piped_says_what_to_do() {
     let project = Project::new("http://127.0.0.1:9/v1");
     let out = run_in(&project, &["run"]);
@@ -477,7 +497,13 @@ fn models_from_a_server_without_the_route_says_which_provider_failed() {
     let project = Project::new(&mock.url());
     let out = run_in(&project, &["models"]);
     assert_eq!(out.code, Some(1), "{out:?}");
-    assert!(out.stderr.contains("mock"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("provider `mock` refused the request (HTTP 404)"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("/v1/models"), "{out:?}");
+    assert!(!out.stderr.contains("chat/completions"), "{out:?}");
     assert!(out.stdout.is_empty(), "{out:?}");
 }
 

@@ -107,8 +107,15 @@ impl OpenAiProvider {
         let body = self.read_body(&mut response, limit).await?;
         let text = String::from_utf8_lossy(&body);
         if !status.is_success() {
+            // Errors name the URL asked, which here is the model list's.
+            let asked = Endpoint {
+                url: endpoint.models_url.clone(),
+                provider: endpoint.provider.clone(),
+                model: endpoint.model.clone(),
+                models_url: endpoint.models_url.clone(),
+            };
             return Err(error::classify_response(
-                endpoint,
+                &asked,
                 status.as_u16(),
                 &text,
                 None,
