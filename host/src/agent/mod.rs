@@ -11,6 +11,7 @@ mod event;
 mod freshness;
 mod profile;
 mod prompt;
+mod remote;
 mod retry;
 mod tools;
 
@@ -27,9 +28,7 @@ use crate::changeset::{Changeset, PathRules};
 use crate::message::{Message, ToolCall};
 use crate::permission::{Allowed, Approver, DecidedBy, Decision, Denied, Gate, Request};
 use crate::plugin::{CallContext, CallLimits, ToolSpec};
-use crate::provider::{
-    ChatRequest, Provider, ProviderError, ProviderEvent, RemoteTool, ToolDefinition,
-};
+use crate::provider::{ChatRequest, Provider, ProviderError, ProviderEvent, ToolDefinition};
 use crate::session::{Entry, PermissionRecord, SessionError, SessionWriter, pending_calls, repair};
 use freshness::FileStates;
 
@@ -435,6 +434,7 @@ impl Agent {
         tracing::debug!(messages = request.messages.len(), "request");
         let mut events = self.provider.stream(request);
         let mut reply = Reply::default();
+        let mut remote_edits = remote::PendingEdits::default();
         loop {
             let event = tokio::select! {
                 biased;
@@ -482,43 +482,10 @@ impl Agent {
                     reply.tool_calls.push(call);
                 }
                 ProviderEvent::RemoteTool(activity) => {
-                    if show {
-                        io.events.emit(&match activity {
-                            RemoteTool::Use { id, name, input } => {
-                                AgentEvent::RemoteToolUse { id, name, input }
-                            }
-                            RemoteTool::Result {
-                                id,
-                                output,
-                                is_error,
-                            } => AgentEvent::RemoteToolResult {
-                                id,
-                                output,
-                                is_error,
-                            },
-                        });
-                    }
+                    self.note_remote_tool(activity, &mut remote_edits, io, show)?;
                 }
                 ProviderEvent::PermissionRequest(ask) => {
-                    let request = Request {
-                        tool: ask.tool.clone(),
-                        permission: ask.permission.clone(),
-                        key: ask.key.clone(),
-                    };
-                    let decision = self.gate.check(&request, io.approver.as_deref_mut());
-                    let call = ToolCall {
-                        id: "remote".into(),
-                        name: ask.tool.clone(),
-                        arguments: ask.input.to_string(),
-                    };
-                    self.record_decision(&call, request.key.clone(), &decision, io)?;
-                    if decision
-                        .as_ref()
-                        .is_err_and(|denied| denied.by == DecidedBy::Interrupted)
-                    {
-                        io.interrupt.cancel();
-                    }
-                    ask.answer(decision.map(|_| ()).map_err(|denied| denied.message));
+                    self.answer_remote_ask(&ask, &mut remote_edits, io)?;
                 }
                 ProviderEvent::Usage(usage) => {
                     io.events.emit(&AgentEvent::Usage {

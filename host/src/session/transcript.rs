@@ -146,6 +146,8 @@ impl Transcript {
             | Entry::Undone { .. }
             | Entry::Agent { .. }
             | Entry::FileSeen { .. }
+            | Entry::RemoteToolUse { .. }
+            | Entry::RemoteToolResult { .. }
             | Entry::State { .. } => {}
         }
         self.entries.push(entry);
@@ -319,6 +321,19 @@ impl Transcript {
                     let _ = writeln!(out, "[agent] {name}");
                 }
                 Entry::FileSeen { .. } => {}
+                Entry::RemoteToolUse { name, input, .. } => {
+                    let _ = writeln!(out, "⤷ {name} {input} (remote)");
+                }
+                Entry::RemoteToolResult {
+                    output, is_error, ..
+                } => {
+                    let output = if *is_error {
+                        format!("error: {output}")
+                    } else {
+                        output.clone()
+                    };
+                    let _ = writeln!(out, "{}", indent_preview(&output, 6));
+                }
                 Entry::State { key, value } => {
                     let verdict = if value.is_some() { "set" } else { "removed" };
                     let _ = writeln!(out, "[state] {key} {verdict}");

@@ -1,0 +1,250 @@
+//! A provider's own tools (an agent CLI's): conch does not run them, but every use is
+//! decided by conch's gate as its own tools' calls are (and recorded as a permission
+//! entry), the use and its result are recorded in the session, and an edit conch
+//! approved is journaled so `conch undo` can put it back.
+//!
+//! conch learns what such an edit did only from the disk: the file as it was when the
+//! edit was approved (saved for undo before the CLI is told yes), and as it is when the
+//! CLI reports the tool's result.
+
+use std::collections::HashMap;
+
+use super::{Agent, AgentError, AgentEvent, EDIT, TurnIo};
+use crate::changeset::{Changeset, FileChange, WorkspacePath};
+use crate::message::ToolCall;
+use crate::permission::{DecidedBy, Request, workspace_path};
+use crate::provider::{PermissionAsk, RemoteTool};
+use crate::session::Entry;
+
+/// Edits conch approved whose results have not arrived yet, by tool use id.
+#[derive(Debug, Default)]
+pub(super) struct PendingEdits(HashMap<String, PendingEdit>);
+
+/// One approved edit: the tool, the file it will change and that file's contents at
+/// approval (`None`: it did not exist).
+#[derive(Debug)]
+struct PendingEdit {
+    tool: String,
+    path: WorkspacePath,
+    before: Option<Vec<u8>>,
+}
+
+impl Agent {
+    /// Answers a provider's question about one of its own tools with the gate's decision
+    /// (asking the user as for conch's own tools, denying when headless), and records it.
+    pub(super) fn answer_remote_ask(
+        &mut self,
+        ask: &PermissionAsk,
+        edits: &mut PendingEdits,
+        io: &mut TurnIo<'_>,
+    ) -> Result<(), AgentError> {
+        let terms = &ask.terms;
+        let key = terms
+            .key
+            .as_deref()
+            .map(|key| match self.ctx.roots.first() {
+                Some(root) if terms.key_is_path => workspace_path(key, &self.ctx.cwd, root),
+                _ => key.to_string(),
+            });
+        let request = Request {
+            tool: ask.tool.clone(),
+            permission: terms.permission.clone(),
+            key,
+        };
+        let mut decision = if request.permission == EDIT {
+            // As for conch's own edits: a change to conch's configuration in the project
+            // needs a person every time.
+            self.gate.check_changeset(
+                std::slice::from_ref(&request),
+                "",
+                crate::changeset::path::is_protected,
+                io.approver.as_deref_mut(),
+            )
+        } else {
+            self.gate.check(&request, io.approver.as_deref_mut())
+        };
+        let mut pending = None;
+        if decision.is_ok()
+            && request.permission == EDIT
+            && let Some(path) = terms.key.as_deref()
+        {
+            match self.save_pre_image(&ask.id, &ask.tool, path) {
+                Ok(edit) => pending = edit,
+                Err(message) => {
+                    decision = Err(crate::permission::Denied {
+                        message,
+                        by: decision.map_or(DecidedBy::Default, |allowed| allowed.by),
+                    });
+                }
+            }
+        }
+        let call = ToolCall {
+            id: ask.id.clone(),
+            name: ask.tool.clone(),
+            arguments: ask.input.to_string(),
+        };
+        self.record_decision(&call, request.key.clone(), &decision, io)?;
+        match decision {
+            Ok(_) => {
+                if let Some(edit) = pending {
+                    edits.0.insert(ask.id.clone(), edit);
+                }
+                ask.answer(Ok(()));
+            }
+            Err(denied) => {
+                if denied.by == DecidedBy::Interrupted {
+                    io.interrupt.cancel();
+                }
+                ask.answer(Err(denied.message));
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves the file an approved edit will change (given as the provider wrote its
+    /// path) for undo. `None` when conch cannot journal that path (outside the
+    /// workspace); `Err` (for the model) when the copy cannot be saved, so the edit must
+    /// not run.
+    fn save_pre_image(
+        &self,
+        id: &str,
+        tool: &str,
+        path: &str,
+    ) -> Result<Option<PendingEdit>, String> {
+        let Ok(path) = self.rules.resolve(path) else {
+            return Ok(None);
+        };
+        let before = match std::fs::read(self.rules.absolute(&path)) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            // Not a file conch can read (a directory, no permission): the tool fails
+            // the same way, and there is nothing to undo.
+            Err(_) => return Ok(None),
+        };
+        let saved = crate::changeset::record(
+            &self.one_file_change(&path, before.clone(), None),
+            id,
+            tool,
+            &self.session.blob_dir(),
+        );
+        if let Err(e) = saved {
+            return Err(format!(
+                "error: cannot save the copy needed to undo this change ({e}); nothing was written"
+            ));
+        }
+        Ok(Some(PendingEdit {
+            tool: tool.to_string(),
+            path,
+            before,
+        }))
+    }
+
+    /// Records a provider's tool use or result (showing it when `show`); an approved
+    /// edit's result journals what it changed.
+    pub(super) fn note_remote_tool(
+        &mut self,
+        activity: RemoteTool,
+        edits: &mut PendingEdits,
+        io: &mut TurnIo<'_>,
+        show: bool,
+    ) -> Result<(), AgentError> {
+        match activity {
+            RemoteTool::Use { id, name, input } => {
+                self.record(Entry::RemoteToolUse {
+                    id: id.clone(),
+                    name: name.clone(),
+                    input: input.clone(),
+                })?;
+                if show {
+                    io.events
+                        .emit(&AgentEvent::RemoteToolUse { id, name, input });
+                }
+            }
+            RemoteTool::Result {
+                id,
+                output,
+                is_error,
+            } => {
+                self.record(Entry::RemoteToolResult {
+                    id: id.clone(),
+                    output: output.clone(),
+                    is_error,
+                })?;
+                let edit = edits.0.remove(&id);
+                if show {
+                    io.events.emit(&AgentEvent::RemoteToolResult {
+                        id: id.clone(),
+                        output,
+                        is_error,
+                    });
+                }
+                if let Some(edit) = edit.filter(|_| !is_error) {
+                    self.journal_remote_edit(&id, edit, io)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records what an approved edit changed (its pre-image was saved at approval), so
+    /// `conch undo` can restore it.
+    fn journal_remote_edit(
+        &mut self,
+        id: &str,
+        edit: PendingEdit,
+        io: &mut TurnIo<'_>,
+    ) -> Result<(), AgentError> {
+        let after = match std::fs::read(self.rules.absolute(&edit.path)) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                tracing::warn!(path = %edit.path.relative.display(), "cannot read what the provider's edit wrote: {e}");
+                return Ok(());
+            }
+        };
+        if after == edit.before {
+            return Ok(());
+        }
+        let changes = self.one_file_change(&edit.path, edit.before, after);
+        match crate::changeset::record(&changes, id, &edit.tool, &self.session.blob_dir()) {
+            Ok(record) => {
+                self.record(Entry::Changeset(record))?;
+                self.files.note_written(&changes);
+                io.events.emit(&AgentEvent::Changes {
+                    id: id.to_string(),
+                    diff: changes.diff(),
+                });
+            }
+            Err(e) => {
+                self.record(Entry::Error {
+                    message: format!(
+                        "the change `{}` made cannot be undone: saving it failed: {e}",
+                        edit.tool
+                    ),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A changeset of one file in this agent's workspace.
+    fn one_file_change(
+        &self,
+        path: &WorkspacePath,
+        before: Option<Vec<u8>>,
+        after: Option<Vec<u8>>,
+    ) -> Changeset {
+        Changeset {
+            rules: self.rules.clone(),
+            files: vec![FileChange {
+                path: path.clone(),
+                display: self.rules.display(path),
+                before,
+                after,
+                mode_from: None,
+            }],
+            created_dirs: Vec::new(),
+            removed_dirs: Vec::new(),
+        }
+    }
+}
