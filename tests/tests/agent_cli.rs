@@ -71,6 +71,10 @@ fn the_clis_text_streams_and_the_prompt_and_system_prompt_reach_it() {
     assert_eq!(at("--input-format").as_deref(), Some("stream-json"));
     assert_eq!(at("--output-format").as_deref(), Some("stream-json"));
     assert_eq!(at("--permission-prompt-tool").as_deref(), Some("stdio"));
+    // Every tool use asks (see claude_code.rs for the real CLI honouring it).
+    assert_eq!(at("--permission-mode").as_deref(), Some("default"));
+    let settings: Value = serde_json::from_str(&at("--settings").unwrap()).unwrap();
+    assert_eq!(settings["permissions"]["ask"], serde_json::json!(["*"]));
     assert!(args.contains(&"--verbose".to_string()));
     assert_eq!(at("--model").as_deref(), Some("sonnet"));
     assert!(

@@ -286,13 +286,13 @@ fn the_clis_bash_runs_in_the_workspace_conch_was_given_and_sessions_show_it() {
     );
 }
 
-#[test]
-fn an_edit_conch_approved_is_undone_by_conch_undo() {
+/// A project with `notes.txt` whose Claude Code reads it and replaces `two` with
+/// `three` (it edits only a file it has read); returns the file's path too.
+fn notes_project() -> (Project, MockAnthropic, PathBuf) {
     let project = Project::new(&MockLlm::start(vec![]).url());
     project.write("notes.txt", "one\ntwo\n");
     let notes = project.path().join("notes.txt");
     let file = notes.to_str().unwrap();
-    // Claude Code edits only a file it has read.
     let api = MockAnthropic::scripted(vec![
         ToolUse::new("Read", json!({"file_path": file})),
         ToolUse::new(
@@ -302,6 +302,29 @@ fn an_edit_conch_approved_is_undone_by_conch_undo() {
     ])
     .unwrap();
     use_claude(&project, &api);
+    (project, api, notes)
+}
+
+#[test]
+fn on_a_terminal_the_clis_edit_is_asked_about_with_its_diff() {
+    let (project, _api, notes) = notes_project();
+    let out = project.on_terminal("run 'change the notes'", "n\n", &[]);
+    assert!(
+        out.stdout.contains("-two") && out.stdout.contains("+three"),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "one\ntwo\n");
+    let edit = decisions(&project, "Edit");
+    assert_eq!(
+        (&edit[0]["allowed"], &edit[0]["by"]),
+        (&json!(false), &json!("user")),
+        "{edit:?}"
+    );
+}
+
+#[test]
+fn an_edit_conch_approved_is_undone_by_conch_undo() {
+    let (project, _api, notes) = notes_project();
     let out = run(&mut project.conch(&["run", "--allow-edit", "change the notes"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(

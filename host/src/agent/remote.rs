@@ -51,12 +51,27 @@ impl Agent {
             permission: terms.permission.clone(),
             key,
         };
+        // An edit is asked about as conch's own are, with its diff (as far as the input
+        // tells it), and a change to conch's configuration in the project needs a person
+        // every time.
+        let target = match terms.key.as_deref() {
+            Some(path) if request.permission == EDIT => self.edit_target(path),
+            _ => None,
+        };
         let mut decision = if request.permission == EDIT {
-            // As for conch's own edits: a change to conch's configuration in the project
-            // needs a person every time.
+            let preview = target
+                .as_ref()
+                .and_then(|(path, before)| {
+                    let after = proposed(&ask.tool, &ask.input, before.as_deref())?;
+                    Some(
+                        self.one_file_change(path, before.clone(), Some(after))
+                            .diff(),
+                    )
+                })
+                .unwrap_or_default();
             self.gate.check_changeset(
                 std::slice::from_ref(&request),
-                "",
+                &preview,
                 crate::changeset::path::is_protected,
                 io.approver.as_deref_mut(),
             )
@@ -64,18 +79,17 @@ impl Agent {
             self.gate.check(&request, io.approver.as_deref_mut())
         };
         let mut pending = None;
-        if decision.is_ok()
-            && request.permission == EDIT
-            && let Some(path) = terms.key.as_deref()
-        {
-            match self.save_pre_image(&ask.id, &ask.tool, path) {
-                Ok(edit) => pending = edit,
-                Err(message) => {
-                    decision = Err(crate::permission::Denied {
-                        message,
-                        by: decision.map_or(DecidedBy::Default, |allowed| allowed.by),
+        if let (Ok(allowed), Some((path, before))) = (&decision, target) {
+            let by = allowed.by;
+            match self.save_pre_image(&ask.id, &ask.tool, &path, before.clone()) {
+                Ok(()) => {
+                    pending = Some(PendingEdit {
+                        tool: ask.tool.clone(),
+                        path,
+                        before,
                     });
                 }
+                Err(message) => decision = Err(crate::permission::Denied { message, by }),
             }
         }
         let call = ToolCall {
@@ -101,42 +115,40 @@ impl Agent {
         Ok(())
     }
 
-    /// Saves the file an approved edit will change (given as the provider wrote its
-    /// path) for undo. `None` when conch cannot journal that path (outside the
-    /// workspace); `Err` (for the model) when the copy cannot be saved, so the edit must
-    /// not run.
+    /// The file an edit of the provider's will change (given as the provider wrote its
+    /// path) and its contents now (`None`: it does not exist). `None` when conch cannot
+    /// journal that path: outside the workspace, or not a file it can read (a directory,
+    /// no permission: the tool fails the same way, and there is nothing to undo).
+    fn edit_target(&self, path: &str) -> Option<(WorkspacePath, Option<Vec<u8>>)> {
+        let path = self.rules.resolve(path).ok()?;
+        match std::fs::read(self.rules.absolute(&path)) {
+            Ok(bytes) => Some((path, Some(bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some((path, None)),
+            Err(_) => None,
+        }
+    }
+
+    /// Saves the pre-image of an approved edit for undo; `Err` (for the model) when it
+    /// cannot be saved, so the edit must not run.
     fn save_pre_image(
         &self,
         id: &str,
         tool: &str,
-        path: &str,
-    ) -> Result<Option<PendingEdit>, String> {
-        let Ok(path) = self.rules.resolve(path) else {
-            return Ok(None);
-        };
-        let before = match std::fs::read(self.rules.absolute(&path)) {
-            Ok(bytes) => Some(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            // Not a file conch can read (a directory, no permission): the tool fails
-            // the same way, and there is nothing to undo.
-            Err(_) => return Ok(None),
-        };
-        let saved = crate::changeset::record(
-            &self.one_file_change(&path, before.clone(), None),
+        path: &WorkspacePath,
+        before: Option<Vec<u8>>,
+    ) -> Result<(), String> {
+        crate::changeset::record(
+            &self.one_file_change(path, before, None),
             id,
             tool,
             &self.session.blob_dir(),
-        );
-        if let Err(e) = saved {
-            return Err(format!(
+        )
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
                 "error: cannot save the copy needed to undo this change ({e}); nothing was written"
-            ));
-        }
-        Ok(Some(PendingEdit {
-            tool: tool.to_string(),
-            path,
-            before,
-        }))
+            )
+        })
     }
 
     /// Records a provider's tool use or result (showing it when `show`); an approved
@@ -246,5 +258,70 @@ impl Agent {
             created_dirs: Vec::new(),
             removed_dirs: Vec::new(),
         }
+    }
+}
+
+/// What the provider's edit tool `tool` will make of a file whose contents are
+/// `before`, as its input says, for the diff a person is shown; `None` when the input
+/// does not tell (the tool would fail, or it is not one of Claude Code's edit tools).
+fn proposed(tool: &str, input: &serde_json::Value, before: Option<&[u8]>) -> Option<Vec<u8>> {
+    match tool {
+        "Write" => Some(input["content"].as_str()?.as_bytes().to_vec()),
+        "Edit" => replaced(before?, std::slice::from_ref(input)),
+        "MultiEdit" => replaced(before?, input["edits"].as_array()?),
+        _ => None,
+    }
+}
+
+/// `before` with each edit's `old_string` replaced by its `new_string` in turn (every
+/// occurrence with `replace_all`), as Claude Code's Edit and MultiEdit do.
+fn replaced(before: &[u8], edits: &[serde_json::Value]) -> Option<Vec<u8>> {
+    let mut text = std::str::from_utf8(before).ok()?.to_string();
+    for edit in edits {
+        let old = edit["old_string"].as_str()?;
+        let new = edit["new_string"].as_str()?;
+        if old.is_empty() || !text.contains(old) {
+            return None;
+        }
+        text = if edit["replace_all"] == true {
+            text.replace(old, new)
+        } else {
+            text.replacen(old, new, 1)
+        };
+    }
+    Some(text.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_diff_shown_for_an_edit_is_what_its_input_will_make() {
+        let before = b"a b a\n".as_slice();
+        let edit = |input| proposed("Edit", &input, Some(before)).map(String::from_utf8);
+        assert_eq!(
+            edit(json!({"old_string": "a", "new_string": "c"})),
+            Some(Ok("c b a\n".into()))
+        );
+        assert_eq!(
+            edit(json!({"old_string": "a", "new_string": "c", "replace_all": true})),
+            Some(Ok("c b c\n".into()))
+        );
+        assert_eq!(edit(json!({"old_string": "z", "new_string": "c"})), None);
+        let multi = json!({"edits": [
+            {"old_string": "b", "new_string": "x"},
+            {"old_string": "x a", "new_string": "y"},
+        ]});
+        assert_eq!(
+            proposed("MultiEdit", &multi, Some(before)),
+            Some(b"a y\n".to_vec())
+        );
+        assert_eq!(
+            proposed("Write", &json!({"content": "new"}), None),
+            Some(b"new".to_vec())
+        );
+        assert_eq!(proposed("NotebookEdit", &json!({}), Some(before)), None);
     }
 }
