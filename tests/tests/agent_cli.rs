@@ -339,3 +339,26 @@ fn the_cli_runs_in_the_workspace_conch_was_given() {
         "{out:?}"
     );
 }
+
+#[test]
+fn the_users_cli_arguments_cannot_switch_off_asking_for_every_tool() {
+    let (project, log) = cli_project("text");
+    let toml = std::fs::read_to_string(project.config_file()).unwrap().replace(
+        "model = \"sonnet\"\n",
+        "model = \"sonnet\"\nargs = [\"--settings\", \"{}\", \"--permission-mode\", \"bypassPermissions\"]\n",
+    );
+    project.write_config(&toml);
+    let out = conch_run(&project, &["run", "say hello"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let args = cli_args(&log);
+    // The CLI takes the last of a repeated option.
+    let last = |flag: &str| {
+        args.iter()
+            .rposition(|a| a == flag)
+            .map(|i| args[i + 1].clone())
+    };
+    assert!(args.contains(&"bypassPermissions".to_string()), "{args:?}");
+    assert_eq!(last("--permission-mode").as_deref(), Some("default"));
+    let settings: Value = serde_json::from_str(&last("--settings").unwrap()).unwrap();
+    assert_eq!(settings["permissions"]["ask"], serde_json::json!(["*"]));
+}

@@ -257,12 +257,6 @@ impl Turn {
             "--output-format",
             "stream-json",
             "--verbose",
-            "--permission-prompt-tool",
-            "stdio",
-            "--permission-mode",
-            "default",
-            "--settings",
-            ASK_FOR_EVERY_TOOL,
         ]);
         if !self.model.is_empty() {
             command.arg("--model").arg(&self.model);
@@ -271,8 +265,17 @@ impl Turn {
         if !system.is_empty() {
             command.arg("--append-system-prompt").arg(system);
         }
+        // After the user's arguments: the CLI takes the last of a repeated option, so
+        // an `--settings` or `--permission-mode` in `args` cannot switch the gate off.
+        command.args(&self.cli.args).args([
+            "--permission-prompt-tool",
+            "stdio",
+            "--permission-mode",
+            "default",
+            "--settings",
+            ASK_FOR_EVERY_TOOL,
+        ]);
         command
-            .args(&self.cli.args)
             .envs(&self.cli.env)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
