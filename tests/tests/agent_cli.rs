@@ -362,3 +362,23 @@ fn the_users_cli_arguments_cannot_switch_off_asking_for_every_tool() {
     let settings: Value = serde_json::from_str(&last("--settings").unwrap()).unwrap();
     assert_eq!(settings["permissions"]["ask"], serde_json::json!(["*"]));
 }
+
+#[test]
+fn a_permission_bypass_in_the_users_cli_arguments_is_refused() {
+    let (project, log) = cli_project("text");
+    let toml = std::fs::read_to_string(project.config_file())
+        .unwrap()
+        .replace(
+            "model = \"sonnet\"\n",
+            "model = \"sonnet\"\nargs = [\"--dangerously-skip-permissions\"]\n",
+        );
+    project.write_config(&toml);
+    let out = conch_run(&project, &["run", "say hello"]);
+    assert_ne!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stderr.contains("--dangerously-skip-permissions")
+            && out.stderr.contains("permission gate"),
+        "{out:?}"
+    );
+    assert!(!log.exists(), "the CLI was not started");
+}

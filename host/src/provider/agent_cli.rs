@@ -42,6 +42,9 @@ use crate::sandbox::ProcessGroup;
 const ASK_FOR_EVERY_TOOL: &str =
     r#"{"permissions":{"ask":["*"]},"sandbox":{"autoAllowBashIfSandboxed":false}}"#;
 
+/// The CLI option that makes it run every tool without asking, ask rules included.
+const BYPASS: &str = "--dangerously-skip-permissions";
+
 /// How much of the CLI's stderr is kept for an error message.
 const STDERR_TAIL: usize = 2000;
 
@@ -247,6 +250,16 @@ impl Turn {
 
     /// Starts the CLI (the prompt goes on stdin).
     fn spawn(&self) -> Result<Process, ProviderError> {
+        // Claude Code's bypass mode skips even ask rules, and no later option undoes it.
+        if let Some(bypass) = self.cli.args.iter().find(|a| a.starts_with(BYPASS)) {
+            return Err(ProviderError::Unavailable {
+                provider: self.provider.clone(),
+                detail: format!(
+                    "`{bypass}` in providers.{}.args would let the CLI run its tools without conch's permission gate; remove it (conch's rules and --yes decide instead)",
+                    self.provider
+                ),
+            });
+        }
         let mut command = tokio::process::Command::new(&self.cli.command);
         // The CLI's own tools work where conch was told to (`--cwd`), not where conch
         // happened to be started.
