@@ -548,7 +548,8 @@ fn gate_terms(tool: &str, input: &Value) -> GateTerms {
         "Glob" | "Grep" => other("read", field("pattern")),
         "WebFetch" => other("webfetch", field("url")),
         "WebSearch" => other("webfetch", field("query")),
-        "TodoWrite" => other("todo", None),
+        // The CLI's task list (TodoWrite before 2.1): as conch's todo tools.
+        "TodoWrite" | "TaskCreate" | "TaskGet" | "TaskList" | "TaskUpdate" => other("todo", None),
         "AskUserQuestion" => other("question", None),
         "Skill" => other("skill", None),
         _ => other("remote", None),
@@ -652,6 +653,10 @@ mod tests {
             ("read".into(), Some("fn main".into()), false)
         );
         assert_eq!(terms("TodoWrite", json!({})).0, "todo");
+        assert_eq!(terms("TaskCreate", json!({"subject": "x"})).0, "todo");
+        // A background task's output or a git worktree are not a todo list.
+        assert_eq!(terms("TaskOutput", json!({"task_id": "1"})).0, "remote");
+        assert_eq!(terms("EnterWorktree", json!({})).0, "remote");
         // Unknown tools (subagents, MCP tools) are asked about, never allowed by default.
         assert_eq!(
             terms("mcp__db__query", json!({"sql": "drop"})),
