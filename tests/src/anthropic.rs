@@ -1,7 +1,8 @@
 //! A mock Anthropic Messages API on loopback, for driving a real agent CLI (Claude Code)
-//! in tests: the first request of a conversation is answered with one `tool_use` of the
-//! CLI's own Bash tool, the request carrying its result with a text saying what the tool
-//! returned; requests without tools (a CLI's side queries) get a short text.
+//! in tests: a conversation is answered with a script of the CLI's own tool uses, one
+//! per request (the request carrying the n-th tool result gets the n+1-th use), then with
+//! a text saying what the last tool returned; requests without tools (a CLI's side
+//! queries) get a short text.
 //!
 //! Unlike [`crate::mock::MockLlm`] it is not scripted turn by turn: a real CLI decides on
 //! its own how many requests it sends, so the answer depends only on what is asked.
@@ -21,22 +22,55 @@ pub struct MockAnthropic {
     requests: Arc<Mutex<Vec<Value>>>,
 }
 
+/// One use of a CLI's own tool: its name and input.
+#[derive(Debug, Clone)]
+pub struct ToolUse {
+    pub name: String,
+    pub input: Value,
+}
+
+impl ToolUse {
+    pub fn new(name: &str, input: Value) -> Self {
+        ToolUse {
+            name: name.to_string(),
+            input,
+        }
+    }
+
+    /// Claude Code's Bash tool running `command`.
+    pub fn bash(command: &str) -> Self {
+        ToolUse::new(
+            "Bash",
+            json!({"command": command, "description": "Run the command the user asked for"}),
+        )
+    }
+}
+
 impl MockAnthropic {
     /// Starts a server whose tool call runs `command` with the CLI's Bash tool.
     ///
     /// # Errors
     /// When no loopback port can be bound.
     pub fn start(command: &str) -> io::Result<Self> {
+        MockAnthropic::scripted(vec![ToolUse::bash(command)])
+    }
+
+    /// Starts a server that answers a conversation with the tool uses of `script`, one
+    /// per request, in order.
+    ///
+    /// # Errors
+    /// When no loopback port can be bound.
+    pub fn scripted(script: Vec<ToolUse>) -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let url = format!("http://{}", listener.local_addr()?);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let recorded = Arc::clone(&requests);
-        let command = command.to_string();
+        let script = Arc::new(script);
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let recorded = Arc::clone(&recorded);
-                let command = command.clone();
-                thread::spawn(move || serve(stream, &recorded, &command));
+                let script = Arc::clone(&script);
+                thread::spawn(move || serve(stream, &recorded, &script));
             }
         });
         Ok(MockAnthropic { url, requests })
@@ -56,10 +90,10 @@ impl MockAnthropic {
     }
 }
 
-fn serve(mut stream: TcpStream, recorded: &Mutex<Vec<Value>>, command: &str) {
+fn serve(mut stream: TcpStream, recorded: &Mutex<Vec<Value>>, script: &[ToolUse]) {
     let mut unread = Vec::new();
     while let Ok(Some(request)) = read_request(&mut stream, &mut unread) {
-        if respond(&mut stream, recorded, command, &request).is_err() {
+        if respond(&mut stream, recorded, script, &request).is_err() {
             break;
         }
     }
@@ -69,7 +103,7 @@ fn serve(mut stream: TcpStream, recorded: &Mutex<Vec<Value>>, command: &str) {
 fn respond(
     stream: &mut TcpStream,
     recorded: &Mutex<Vec<Value>>,
-    command: &str,
+    script: &[ToolUse],
     request: &Incoming,
 ) -> io::Result<()> {
     let path = request.path.split('?').next().unwrap_or_default();
@@ -83,7 +117,7 @@ fn respond(
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(body.clone());
-            let (blocks, stop) = reply(&body, command);
+            let (blocks, stop) = reply(&body, script);
             if body["stream"] == true {
                 write(stream, 200, "text/event-stream", &events(&body, &blocks, stop))
             } else {
@@ -103,42 +137,49 @@ fn respond(
     }
 }
 
-/// The content blocks and stop reason answering `request`.
-fn reply(request: &Value, command: &str) -> (Vec<Value>, &'static str) {
-    let last = request["messages"]
+/// The content blocks and stop reason answering `request`: the next tool use of
+/// `script`, or a text about the last tool result once the script is done.
+fn reply(request: &Value, script: &[ToolUse]) -> (Vec<Value>, &'static str) {
+    let results: Vec<&Value> = request["messages"]
         .as_array()
-        .and_then(|m| m.last())
-        .cloned()
-        .unwrap_or(Value::Null);
-    let result = last["content"]
-        .as_array()
-        .and_then(|blocks| blocks.iter().find(|b| b["type"] == "tool_result"));
-    if let Some(result) = result {
-        let output = match &result["content"] {
-            Value::String(text) => text.clone(),
-            Value::Array(blocks) => blocks
-                .iter()
-                .filter_map(|b| b["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => String::new(),
-        };
-        let text = if result["is_error"] == true {
-            format!("I could not run it: {output}")
-        } else {
-            format!("It ran; the output was: {output}")
-        };
-        return (vec![json!({"type": "text", "text": text})], "end_turn");
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .filter(|b| b["type"] == "tool_result")
+        .collect();
+    let offered = |name: &str| {
+        request["tools"]
+            .as_array()
+            .is_some_and(|tools| tools.iter().any(|t| t["name"] == name))
+    };
+    match script.get(results.len()) {
+        Some(next) if offered(&next.name) => {
+            let call = json!({"type": "tool_use", "id": format!("toolu_mock_{}", results.len() + 1),
+                "name": next.name, "input": next.input});
+            (vec![call], "tool_use")
+        }
+        _ => {
+            let Some(result) = results.last() else {
+                return (vec![json!({"type": "text", "text": "none"})], "end_turn");
+            };
+            let output = match &result["content"] {
+                Value::String(text) => text.clone(),
+                Value::Array(blocks) => blocks
+                    .iter()
+                    .filter_map(|b| b["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                _ => String::new(),
+            };
+            let text = if result["is_error"] == true {
+                format!("I could not run it: {output}")
+            } else {
+                format!("It ran; the output was: {output}")
+            };
+            (vec![json!({"type": "text", "text": text})], "end_turn")
+        }
     }
-    let has_bash = request["tools"]
-        .as_array()
-        .is_some_and(|tools| tools.iter().any(|t| t["name"] == "Bash"));
-    if has_bash {
-        let call = json!({"type": "tool_use", "id": "toolu_mock_1", "name": "Bash",
-            "input": {"command": command, "description": "Run the command the user asked for"}});
-        return (vec![call], "tool_use");
-    }
-    (vec![json!({"type": "text", "text": "none"})], "end_turn")
 }
 
 /// An empty assistant message for `request`.

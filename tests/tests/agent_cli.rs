@@ -71,6 +71,10 @@ fn the_clis_text_streams_and_the_prompt_and_system_prompt_reach_it() {
     assert_eq!(at("--input-format").as_deref(), Some("stream-json"));
     assert_eq!(at("--output-format").as_deref(), Some("stream-json"));
     assert_eq!(at("--permission-prompt-tool").as_deref(), Some("stdio"));
+    // Every tool use asks (see claude_code.rs for the real CLI honouring it).
+    assert_eq!(at("--permission-mode").as_deref(), Some("default"));
+    let settings: Value = serde_json::from_str(&at("--settings").unwrap()).unwrap();
+    assert_eq!(settings["permissions"]["ask"], serde_json::json!(["*"]));
     assert!(args.contains(&"--verbose".to_string()));
     assert_eq!(at("--model").as_deref(), Some("sonnet"));
     assert!(
@@ -334,4 +338,47 @@ fn the_cli_runs_in_the_workspace_conch_was_given() {
         workspace.canonicalize().unwrap(),
         "{out:?}"
     );
+}
+
+#[test]
+fn the_users_cli_arguments_cannot_switch_off_asking_for_every_tool() {
+    let (project, log) = cli_project("text");
+    let toml = std::fs::read_to_string(project.config_file()).unwrap().replace(
+        "model = \"sonnet\"\n",
+        "model = \"sonnet\"\nargs = [\"--settings\", \"{}\", \"--permission-mode\", \"bypassPermissions\"]\n",
+    );
+    project.write_config(&toml);
+    let out = conch_run(&project, &["run", "say hello"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let args = cli_args(&log);
+    // The CLI takes the last of a repeated option.
+    let last = |flag: &str| {
+        args.iter()
+            .rposition(|a| a == flag)
+            .map(|i| args[i + 1].clone())
+    };
+    assert!(args.contains(&"bypassPermissions".to_string()), "{args:?}");
+    assert_eq!(last("--permission-mode").as_deref(), Some("default"));
+    let settings: Value = serde_json::from_str(&last("--settings").unwrap()).unwrap();
+    assert_eq!(settings["permissions"]["ask"], serde_json::json!(["*"]));
+}
+
+#[test]
+fn a_permission_bypass_in_the_users_cli_arguments_is_refused() {
+    let (project, log) = cli_project("text");
+    let toml = std::fs::read_to_string(project.config_file())
+        .unwrap()
+        .replace(
+            "model = \"sonnet\"\n",
+            "model = \"sonnet\"\nargs = [\"--dangerously-skip-permissions\"]\n",
+        );
+    project.write_config(&toml);
+    let out = conch_run(&project, &["run", "say hello"]);
+    assert_ne!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stderr.contains("--dangerously-skip-permissions")
+            && out.stderr.contains("permission gate"),
+        "{out:?}"
+    );
+    assert!(!log.exists(), "the CLI was not started");
 }

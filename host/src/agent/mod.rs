@@ -28,9 +28,7 @@ pub use tools::{InvalidArguments, ToolBox};
 use crate::message::{Message, ToolCall};
 use crate::permission::{Approver, Gate};
 use crate::plugin::{CallContext, CallLimits};
-use crate::provider::{
-    ChatRequest, Provider, ProviderError, ProviderEvent, RemoteTool, ToolDefinition,
-};
+use crate::provider::{ChatRequest, Provider, ProviderError, ProviderEvent, ToolDefinition};
 use crate::session::{Entry, SessionError, SessionWriter, pending_calls, repair};
 
 /// The same failing call this many times in a row stops the turn.
@@ -424,6 +422,7 @@ impl Agent {
         tracing::debug!(messages = request.messages.len(), "request");
         let mut events = self.provider.stream(request);
         let mut reply = Reply::default();
+        let mut remote_edits = dispatch::PendingEdits::default();
         loop {
             let event = tokio::select! {
                 biased;
@@ -471,26 +470,21 @@ impl Agent {
                     reply.tool_calls.push(call);
                 }
                 ProviderEvent::RemoteTool(activity) => {
-                    if show {
-                        io.events.emit(&match activity {
-                            RemoteTool::Use { id, name, input } => {
-                                AgentEvent::RemoteToolUse { id, name, input }
-                            }
-                            RemoteTool::Result {
-                                id,
-                                output,
-                                is_error,
-                            } => AgentEvent::RemoteToolResult {
-                                id,
-                                output,
-                                is_error,
-                            },
-                        });
-                    }
+                    self.dispatch.note_remote_tool(
+                        activity,
+                        &mut remote_edits,
+                        &mut self.session,
+                        io,
+                        show,
+                    )?;
                 }
                 ProviderEvent::PermissionRequest(ask) => {
-                    self.dispatch
-                        .decide_for_provider(&ask, &mut self.session, io)?;
+                    self.dispatch.answer_remote_ask(
+                        &ask,
+                        &mut remote_edits,
+                        &mut self.session,
+                        io,
+                    )?;
                 }
                 ProviderEvent::Usage(usage) => {
                     io.events.emit(&AgentEvent::Usage {

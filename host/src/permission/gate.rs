@@ -91,8 +91,8 @@ impl Request {
 }
 
 /// `path` (relative to `cwd`) resolved lexically and shown relative to `root` with `/`
-/// separators, or absolute when it leads out of `root`.
-fn workspace_path(path: &str, cwd: &Path, root: &Path) -> String {
+/// separators, or absolute when it leads out of `root`: a path key as rules see it.
+pub fn workspace_path(path: &str, cwd: &Path, root: &Path) -> String {
     let mut resolved = PathBuf::new();
     for component in cwd.join(path).components() {
         match component {

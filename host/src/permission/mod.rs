@@ -12,7 +12,7 @@ pub mod shell;
 
 pub use gate::{
     AgentRestriction, Allowed, Approval, Approver, DecidedBy, Denied, Flags, Gate, Policy, Request,
-    Source, ToolSet, Verdict, builtin_default,
+    Source, ToolSet, Verdict, builtin_default, workspace_path,
 };
 pub use rule::{CommandSubject, Decision, PermissionRule, wildcard_match};
 

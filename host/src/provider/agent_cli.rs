@@ -25,11 +25,25 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{
-    ChatRequest, EventStream, FinishReason, Provider, ProviderError, ProviderEvent, RemoteTool,
+    ChatRequest, EventStream, FinishReason, GateTerms, Provider, ProviderError, ProviderEvent,
+    RemoteTool,
 };
 use crate::config::{AgentCli, AgentCliMode, ResolvedProvider};
 use crate::message::{Message, Usage};
 use crate::sandbox::ProcessGroup;
+
+/// Settings for the CLI (`--settings`, inline, so nothing of the user's own is
+/// written) that make it ask `can_use_tool` before every tool use. Left alone, Claude
+/// Code runs what it judges safe (read-only commands, reads in its directory, whatever
+/// an allow rule or hook approves) without asking. A tool-wide `ask` rule is checked
+/// before its own judgement, its allow rules and hooks' approvals, and `*` names every
+/// tool, MCP tools too; the one exemption, Bash auto-allowed when its sandbox is on, is
+/// switched off. See ARCHITECTURE.md.
+const ASK_FOR_EVERY_TOOL: &str =
+    r#"{"permissions":{"ask":["*"]},"sandbox":{"autoAllowBashIfSandboxed":false}}"#;
+
+/// The CLI option that makes it run every tool without asking, ask rules included.
+const BYPASS: &str = "--dangerously-skip-permissions";
 
 /// How much of the CLI's stderr is kept for an error message.
 const STDERR_TAIL: usize = 2000;
@@ -236,6 +250,16 @@ impl Turn {
 
     /// Starts the CLI (the prompt goes on stdin).
     fn spawn(&self) -> Result<Process, ProviderError> {
+        // Claude Code's bypass mode skips even ask rules, and no later option undoes it.
+        if let Some(bypass) = self.cli.args.iter().find(|a| a.starts_with(BYPASS)) {
+            return Err(ProviderError::Unavailable {
+                provider: self.provider.clone(),
+                detail: format!(
+                    "`{bypass}` in providers.{}.args would let the CLI run its tools without conch's permission gate; remove it (conch's rules and --yes decide instead)",
+                    self.provider
+                ),
+            });
+        }
         let mut command = tokio::process::Command::new(&self.cli.command);
         // The CLI's own tools work where conch was told to (`--cwd`), not where conch
         // happened to be started.
@@ -246,8 +270,6 @@ impl Turn {
             "--output-format",
             "stream-json",
             "--verbose",
-            "--permission-prompt-tool",
-            "stdio",
         ]);
         if !self.model.is_empty() {
             command.arg("--model").arg(&self.model);
@@ -256,8 +278,17 @@ impl Turn {
         if !system.is_empty() {
             command.arg("--append-system-prompt").arg(system);
         }
+        // After the user's arguments: the CLI takes the last of a repeated option, so
+        // an `--settings` or `--permission-mode` in `args` cannot switch the gate off.
+        command.args(&self.cli.args).args([
+            "--permission-prompt-tool",
+            "stdio",
+            "--permission-mode",
+            "default",
+            "--settings",
+            ASK_FOR_EVERY_TOOL,
+        ]);
         command
-            .args(&self.cli.args)
             .envs(&self.cli.env)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -383,8 +414,9 @@ impl Turn {
         }
         let input = body["input"].clone();
         let tool = body["tool_name"].as_str().unwrap_or("tool").to_string();
-        let (permission, key) = gate_terms(&tool, &input);
-        let (ask, answer) = super::PermissionAsk::new(tool, input.clone(), permission, key);
+        let tool_use = body["tool_use_id"].as_str().unwrap_or_default().to_string();
+        let terms = gate_terms(&tool, &input);
+        let (ask, answer) = super::PermissionAsk::new(tool_use, tool, input.clone(), terms);
         let decision = if self
             .events
             .send(Ok(ProviderEvent::PermissionRequest(ask)))
@@ -496,24 +528,33 @@ enum Step {
 /// How conch's gate sees one of the CLI's own tools (Claude Code's names): the
 /// permission key of the conch tool that does the same, and the argument rules match.
 /// Other tools are asked about under the key `remote`.
-fn gate_terms(tool: &str, input: &Value) -> (String, Option<String>) {
+fn gate_terms(tool: &str, input: &Value) -> GateTerms {
     let field = |name: &str| input.get(name).and_then(Value::as_str).map(str::to_string);
-    let (permission, key) = match tool {
-        "Bash" => ("bash", field("command")),
-        "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => (
-            "edit",
-            field("file_path").or_else(|| field("notebook_path")),
-        ),
-        "Read" | "Glob" | "Grep" | "LS" => (
-            "read",
-            field("file_path")
-                .or_else(|| field("path"))
-                .or_else(|| field("pattern")),
-        ),
-        "WebFetch" | "WebSearch" => ("webfetch", field("url").or_else(|| field("query"))),
-        _ => ("remote", None),
+    let path = |permission: &str, key: Option<String>| GateTerms {
+        permission: permission.into(),
+        key,
+        key_is_path: true,
     };
-    (permission.to_string(), key)
+    let other = |permission: &str, key: Option<String>| GateTerms {
+        permission: permission.into(),
+        key,
+        key_is_path: false,
+    };
+    match tool {
+        "Bash" => other("bash", field("command")),
+        "Write" | "Edit" | "MultiEdit" => path("edit", field("file_path")),
+        "NotebookEdit" => path("edit", field("notebook_path")),
+        "Read" | "LS" => path("read", field("file_path").or_else(|| field("path"))),
+        // As conch's own glob and grep: decided on the pattern.
+        "Glob" | "Grep" => other("read", field("pattern")),
+        "WebFetch" => other("webfetch", field("url")),
+        "WebSearch" => other("webfetch", field("query")),
+        // The CLI's task list (TodoWrite before 2.1): as conch's todo tools.
+        "TodoWrite" | "TaskCreate" | "TaskGet" | "TaskList" | "TaskUpdate" => other("todo", None),
+        "AskUserQuestion" => other("question", None),
+        "Skill" => other("skill", None),
+        _ => other("remote", None),
+    }
 }
 
 /// A tool result's content: a string, or text blocks.
@@ -589,6 +630,40 @@ impl Conversation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clis_tools_are_decided_as_conchs_tools_that_do_the_same() {
+        let terms = |tool: &str, input: Value| {
+            let t = gate_terms(tool, &input);
+            (t.permission, t.key, t.key_is_path)
+        };
+        assert_eq!(
+            terms("Bash", json!({"command": "cat a"})),
+            ("bash".into(), Some("cat a".into()), false)
+        );
+        assert_eq!(
+            terms("Read", json!({"file_path": "/w/secrets/k"})),
+            ("read".into(), Some("/w/secrets/k".into()), true)
+        );
+        assert_eq!(
+            terms("MultiEdit", json!({"file_path": "a.rs", "edits": []})),
+            ("edit".into(), Some("a.rs".into()), true)
+        );
+        assert_eq!(
+            terms("Grep", json!({"pattern": "fn main", "path": "src"})),
+            ("read".into(), Some("fn main".into()), false)
+        );
+        assert_eq!(terms("TodoWrite", json!({})).0, "todo");
+        assert_eq!(terms("TaskCreate", json!({"subject": "x"})).0, "todo");
+        // A background task's output or a git worktree are not a todo list.
+        assert_eq!(terms("TaskOutput", json!({"task_id": "1"})).0, "remote");
+        assert_eq!(terms("EnterWorktree", json!({})).0, "remote");
+        // Unknown tools (subagents, MCP tools) are asked about, never allowed by default.
+        assert_eq!(
+            terms("mcp__db__query", json!({"sql": "drop"})),
+            ("remote".into(), None, false)
+        );
+    }
 
     #[test]
     fn one_turn_is_sent_as_is_and_history_is_wrapped() {

@@ -79,29 +79,41 @@ pub type PermissionAnswer = Result<(), String>;
 /// the event may be cloned, the answer is taken by the first to give it).
 #[derive(Debug, Clone)]
 pub struct PermissionAsk {
+    /// The provider's id for this tool use (its `tool_use` block's), so the decision,
+    /// the use and its result can be told apart from other uses of the same tool.
+    pub id: String,
     pub tool: String,
     pub input: serde_json::Value,
-    /// How conch's gate sees the tool: the permission key of the conch tool that does
-    /// the same (`bash`, `edit`, `read`, …), and the argument rules match.
+    /// How conch's gate sees the tool.
+    pub terms: GateTerms,
+    answer: std::sync::Arc<std::sync::Mutex<Option<oneshot::Sender<PermissionAnswer>>>>,
+}
+
+/// How conch's gate sees a provider's tool: the permission key of the conch tool that
+/// does the same (`bash`, `edit`, `read`, …) and the argument rules match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateTerms {
     pub permission: String,
     pub key: Option<String>,
-    answer: std::sync::Arc<std::sync::Mutex<Option<oneshot::Sender<PermissionAnswer>>>>,
+    /// The key is a file path as the provider wrote it (absolute, or relative to the
+    /// directory it runs in), to be seen by rules as conch's own tools' paths are.
+    pub key_is_path: bool,
 }
 
 impl PermissionAsk {
     /// A question and the receiver its answer arrives on.
     pub fn new(
+        id: String,
         tool: String,
         input: serde_json::Value,
-        permission: String,
-        key: Option<String>,
+        terms: GateTerms,
     ) -> (Self, oneshot::Receiver<PermissionAnswer>) {
         let (sender, receiver) = oneshot::channel();
         let ask = PermissionAsk {
+            id,
             tool,
             input,
-            permission,
-            key,
+            terms,
             answer: std::sync::Arc::new(std::sync::Mutex::new(Some(sender))),
         };
         (ask, receiver)
@@ -119,7 +131,7 @@ impl PermissionAsk {
 
 impl PartialEq for PermissionAsk {
     fn eq(&self, other: &Self) -> bool {
-        self.tool == other.tool && self.input == other.input
+        self.id == other.id && self.tool == other.tool && self.input == other.input
     }
 }
 

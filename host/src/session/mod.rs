@@ -76,6 +76,20 @@ pub enum Entry {
         path: std::path::PathBuf,
         digest: String,
     },
+    /// The provider ran one of its own tools (an agent CLI's); conch decided whether it
+    /// may, but did not run it. `input` is JSON text.
+    RemoteToolUse {
+        id: String,
+        name: String,
+        input: String,
+    },
+    /// What one of the provider's own tools returned.
+    RemoteToolResult {
+        id: String,
+        output: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
+    },
     /// A tool set (or, with no value, removed) a key of the session's state.
     State {
         key: String,

@@ -148,6 +148,8 @@ impl Transcript {
             | Entry::Agent { .. }
             | Entry::Model { .. }
             | Entry::FileSeen { .. }
+            | Entry::RemoteToolUse { .. }
+            | Entry::RemoteToolResult { .. }
             | Entry::State { .. } => {}
         }
         self.entries.push(entry);
@@ -324,6 +326,19 @@ impl Transcript {
                     let _ = writeln!(out, "[model] {name}");
                 }
                 Entry::FileSeen { .. } => {}
+                Entry::RemoteToolUse { name, input, .. } => {
+                    let _ = writeln!(out, "⤷ {name} {input} (remote)");
+                }
+                Entry::RemoteToolResult {
+                    output, is_error, ..
+                } => {
+                    let output = if *is_error {
+                        format!("error: {output}")
+                    } else {
+                        output.clone()
+                    };
+                    let _ = writeln!(out, "{}", indent_preview(&output, 6));
+                }
                 Entry::State { key, value } => {
                     let verdict = if value.is_some() { "set" } else { "removed" };
                     let _ = writeln!(out, "[state] {key} {verdict}");

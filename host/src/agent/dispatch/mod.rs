@@ -1,6 +1,6 @@
 //! The one path every tool call takes, whoever asked for it — the agent loop, `conch
-//! replay`, `conch tool` — and the gate that answers an agent CLI about its own tools:
-//! schema check → plugin trust → gate (and prompt) → the call in the sandbox → session
+//! replay`, `conch tool` — and the gate that answers an agent CLI about its own tools
+//! (remote.rs): schema check → plugin trust → gate (and prompt) → the call in the sandbox → session
 //! state → stale check → gate with the diff → journal → commit → session record.
 
 use std::collections::BTreeMap;
@@ -9,13 +9,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+mod remote;
+
+pub use remote::PendingEdits;
+
 use super::freshness::FileStates;
 use super::{AgentEvent, ToolBox, TurnIo};
 use crate::changeset::{Changeset, PathRules};
 use crate::message::ToolCall;
 use crate::permission::{Allowed, DecidedBy, Decision, Denied, EDIT, Gate, READ, Request};
 use crate::plugin::{CallClock, CallContext, CallLimits, ToolError, ToolSpec};
-use crate::provider::PermissionAsk;
 use crate::session::{Entry, PermissionRecord, SessionError, SessionWriter};
 
 /// How long a tool that was interrupted gets to stop (its commands are killed) before
@@ -272,36 +275,6 @@ impl Dispatcher {
             metadata: output.metadata,
             diff: None,
         })
-    }
-
-    /// Answers a provider's question about one of its own tools (an agent CLI's
-    /// `can_use_tool`) through the gate, and records the decision like any other.
-    pub fn decide_for_provider(
-        &mut self,
-        ask: &PermissionAsk,
-        session: &mut dyn Journal,
-        io: &mut TurnIo<'_>,
-    ) -> Result<(), SessionError> {
-        let request = Request {
-            tool: ask.tool.clone(),
-            permission: ask.permission.clone(),
-            key: ask.key.clone(),
-        };
-        let decision = self.gate.check(&request, io.approver.as_deref_mut());
-        let call = ToolCall {
-            id: "remote".into(),
-            name: ask.tool.clone(),
-            arguments: ask.input.to_string(),
-        };
-        record_decision(&call, request.key.clone(), &decision, session, io)?;
-        if decision
-            .as_ref()
-            .is_err_and(|denied| denied.by == DecidedBy::Interrupted)
-        {
-            io.interrupt.cancel();
-        }
-        ask.answer(decision.map(|_| ()).map_err(|denied| denied.message));
-        Ok(())
     }
 
     /// Checks staged changes (freshness, then the gate with the diff), journals and
