@@ -52,9 +52,11 @@ pub fn load(
     cache.load_or_compile(engine, wasm)
 }
 
-/// Loads an embedded artifact. On x86-64, in place: `engine` makes code executable with
-/// [`InPlaceCode`], so only the pages of code a run executes are ever read in, and
-/// nothing is copied. Elsewhere, copied into memory of wasmtime's own.
+/// Loads an embedded artifact. On x86-64, in place the first time in this process:
+/// `engine` makes code executable with [`InPlaceCode`], so only the pages of code a run
+/// executes are ever read in, and nothing is copied. Otherwise copied into memory of
+/// wasmtime's own: wasmtime registers code by its address, once per process, so a
+/// second load of one artifact (a second registry, as in the tests) cannot share it.
 #[allow(unsafe_code)]
 fn deserialize_embedded(engine: &Engine, artifact: &'static [u8]) -> anyhow::Result<Component> {
     // SAFETY: the artifact was written by `precompile_component` in build.rs and is part
@@ -62,11 +64,27 @@ fn deserialize_embedded(engine: &Engine, artifact: &'static [u8]) -> anyhow::Res
     // settings and CPU features suit `engine` and this machine before using it. In
     // place, it is static and never written, as `deserialize_raw` requires.
     #[cfg(target_arch = "x86_64")]
-    let component =
-        unsafe { Component::deserialize_raw(engine, std::ptr::NonNull::from(artifact)) };
-    #[cfg(not(target_arch = "x86_64"))]
-    let component = unsafe { Component::deserialize(engine, artifact) };
-    Ok(component?)
+    if claim_in_place(artifact) {
+        match unsafe { Component::deserialize_raw(engine, std::ptr::NonNull::from(artifact)) } {
+            Ok(component) => return Ok(component),
+            Err(e) => tracing::debug!("cannot load it in place, copying it: {e:#}"),
+        }
+    }
+    Ok(unsafe { Component::deserialize(engine, artifact) }?)
+}
+
+/// Whether `artifact` may be loaded in place: true the first time it is asked for it in
+/// this process.
+#[cfg(target_arch = "x86_64")]
+fn claim_in_place(artifact: &'static [u8]) -> bool {
+    static CLAIMED: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+    let mut claimed = CLAIMED.lock().unwrap_or_else(|p| p.into_inner());
+    let start = artifact.as_ptr().addr();
+    if claimed.contains(&start) {
+        return false;
+    }
+    claimed.push(start);
+    true
 }
 
 /// How the engine makes compiled code executable (and back): `mprotect`, wherever the
@@ -110,8 +128,8 @@ impl wasmtime::CustomCodeMemory for InPlaceCode {
     }
 
     fn unpublish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
-        // Every load of a built-in in this process (several registries, as in the
-        // tests) runs the same pages: they stay executable. They are never written.
+        // A built-in's code in the binary is never written, and is loaded in place at
+        // most once: it simply stays executable.
         if Self::is_embedded(ptr) {
             return Ok(());
         }
@@ -151,7 +169,8 @@ mod tests {
     #[test]
     fn a_builtin_loaded_by_two_registries_still_runs_when_one_is_dropped() {
         use crate::plugin::{CallLimits, PluginRegistry};
-        // Both run the same pages of the binary: dropping one must leave them executable.
+        // wasmtime registers code by address, once: the second load must not reuse the
+        // first's pages, and dropping the first must leave the second running.
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.txt"), "still running\n").unwrap();
         let ctx = crate::workspace::context_for(dir.path()).unwrap();
