@@ -111,9 +111,11 @@ fn run() -> Result<(), String> {
     let engine = baseline_engine()?;
     let mut table = String::from("/// Built-in plugins: (name, packaged component).\n");
     table.push_str("pub static BUILTINS: &[(&str, &[u8])] = &[\n");
-    let mut compiled =
-        String::from("/// Built-in plugins: (name, artifact precompiled for the baseline CPU).\n");
-    compiled.push_str("pub static PRECOMPILED: &[(&str, &[u8])] = &[\n");
+    let mut compiled = String::from(
+        "/// Built-in plugins: (name, artifact precompiled for the baseline CPU), each starting\n\
+         /// on a page boundary, so that its code can run where it lies in the binary.\n",
+    );
+    compiled.push_str("pub static PRECOMPILED: &[(&str, &PageAligned<[u8]>)] = &[\n");
     for plugin in BUILTINS {
         let packaged = package(&plugins, &artifacts, &components, plugin)?;
         let artifact = precompile(&engine, &packaged)?;
@@ -123,7 +125,7 @@ fn run() -> Result<(), String> {
             packaged.display()
         ));
         compiled.push_str(&format!(
-            "    ({name:?}, include_bytes!({:?})),\n",
+            "    ({name:?}, &PageAligned(*include_bytes!({:?}))),\n",
             artifact.display()
         ));
     }

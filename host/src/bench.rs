@@ -44,6 +44,16 @@ pub enum Bench {
         #[arg(long, default_value_t = 30)]
         runs: usize,
     },
+    /// The first call of each built-in plugin (loading its code, linking, its first
+    /// instance), each in a fresh process with the engine already started (as the agent
+    /// starts it while the first request is on its way), beside its later calls.
+    FirstCall {
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Measure this one tool in this process and print the times (the child's part).
+        #[arg(long, hide = true)]
+        one: Option<String>,
+    },
     /// The `grep` tool over a directory, beside `rg -j1` and `grep -r` when installed.
     Grep {
         /// The tree to search (e.g. the cargo registry sources).
@@ -62,6 +72,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     match &args.which {
         Bench::Read { iterations } => bench_read(*iterations),
         Bench::Tools { runs } => bench_tools(*runs),
+        Bench::FirstCall { runs, one: None } => bench_first_call(*runs),
+        Bench::FirstCall {
+            one: Some(tool), ..
+        } => first_call_here(tool),
         Bench::Edit { iterations } => bench_edit(*iterations),
         Bench::Bash { iterations } => bench_bash(*iterations),
         Bench::Grep {
@@ -250,6 +264,88 @@ fn bench_bash(iterations: usize) -> anyhow::Result<()> {
     );
     report("bash tool: gate, plugin, confined spawn", &sandboxed);
     report("bare spawn of `true`", &bare);
+    Ok(())
+}
+
+/// A cheap call of each built-in plugin: (tool, input). Errors count too (webfetch of a
+/// closed local port, an unknown skill): the plugin is loaded, instantiated and run.
+const FIRST_CALLS: &[(&str, &str)] = &[
+    ("read", r#"{"path":"small.txt"}"#),
+    ("write", r#"{"path":"new.txt","content":"x\n"}"#),
+    ("bash", r#"{"command":"true"}"#),
+    ("webfetch", r#"{"url":"http://127.0.0.1:9/"}"#),
+    ("todoread", "{}"),
+    ("skill", r#"{"name":"none"}"#),
+];
+/// Later calls measured after the first, per process.
+const LATER_CALLS: usize = 20;
+
+fn bench_first_call(runs: usize) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("finding the conch binary")?;
+    println!(
+        "first call of each built-in in a fresh process, {runs} runs, beside the p50 of its next {LATER_CALLS} calls"
+    );
+    for (tool, _) in FIRST_CALLS {
+        let mut first = Vec::new();
+        let mut later = Vec::new();
+        for _ in 0..runs {
+            let output = Command::new(&exe)
+                .args(["bench", "first-call", "--one", tool])
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .with_context(|| format!("running {}", exe.display()))?;
+            anyhow::ensure!(output.status.success(), "measuring {tool} failed");
+            let text = String::from_utf8_lossy(&output.stdout);
+            let mut numbers = text
+                .split_whitespace()
+                .map(|n| n.parse::<u64>().map(Duration::from_nanos));
+            match (numbers.next(), numbers.next()) {
+                (Some(Ok(f)), Some(Ok(l))) => {
+                    first.push(f);
+                    later.push(l);
+                }
+                _ => anyhow::bail!("unexpected output measuring {tool}: {text}"),
+            }
+        }
+        let extra: Vec<Duration> = first
+            .iter()
+            .zip(&later)
+            .map(|(f, l)| f.saturating_sub(*l))
+            .collect();
+        println!(
+            "{tool:<10} first p50 {:>10.3?}  later p50 {:>10.3?}  first - later p50 {:>10.3?}  max {:>10.3?}",
+            median(&first),
+            median(&later),
+            median(&extra),
+            percentile(&extra, 100)
+        );
+    }
+    Ok(())
+}
+
+/// The child's part of [`bench_first_call`]: prints the first call's time and the p50
+/// of the later ones, in nanoseconds.
+fn first_call_here(tool: &str) -> anyhow::Result<()> {
+    let input = FIRST_CALLS
+        .iter()
+        .find(|(name, _)| *name == tool)
+        .map(|(_, input)| *input)
+        .with_context(|| format!("no first call for {tool}"))?;
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir(dir.path().join(".git"))?;
+    std::fs::write(dir.path().join("small.txt"), "one\ntwo\n")?;
+    let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() }, None)?;
+    registry.start_engine()?;
+    let ctx = crate::workspace::context_for(dir.path())?;
+    let limits = CallLimits::default();
+    let call = || {
+        let start = Instant::now();
+        let _ = registry.call(tool, input, &ctx, &limits);
+        start.elapsed()
+    };
+    let first = call();
+    let later: Vec<Duration> = (0..LATER_CALLS).map(|_| call()).collect();
+    println!("{} {}", first.as_nanos(), median(&later).as_nanos());
     Ok(())
 }
 

@@ -416,15 +416,18 @@ pub fn run(
             ))
         })?;
     }
-    exit_for(outcome)
+    drop(sink);
+    // The answer is shown and the session is on disk: leave the agent (its engine and
+    // pool, its connections) and the runtime's threads to the OS.
+    super::exit_now(exit_code(&outcome))
 }
 
 /// The exit code for how a turn ended; failures were already shown as events.
-fn exit_for(outcome: Result<TurnEnd, AgentError>) -> Result<ExitCode, CliError> {
+fn exit_code(outcome: &Result<TurnEnd, AgentError>) -> u8 {
     match outcome {
-        Ok(TurnEnd::Answered) => Ok(ExitCode::SUCCESS),
-        Ok(TurnEnd::Interrupted) => Err(CliError::Reported(EXIT_INTERRUPTED)),
-        Ok(TurnEnd::MaxSteps | TurnEnd::RepeatedFailure) | Err(_) => Err(CliError::Reported(1)),
+        Ok(TurnEnd::Answered) => 0,
+        Ok(TurnEnd::Interrupted) => EXIT_INTERRUPTED,
+        Ok(TurnEnd::MaxSteps | TurnEnd::RepeatedFailure) | Err(_) => 1,
     }
 }
 

@@ -1,10 +1,20 @@
 //! The built-in plugins, packaged by `host/build.rs` and carried inside the binary, each
-//! with its artifact precompiled for a baseline CPU: loading one needs no Cranelift.
+//! with its artifact precompiled for a baseline CPU: loading one needs no Cranelift, and
+//! on x86-64 no copy either, since its code runs where it lies in the binary.
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::cache::CompileCache;
+
+/// Bytes that start on a page boundary (the artifacts' code sections are page-aligned
+/// within them, and pages are what can be made executable).
+#[repr(C, align(4096))]
+pub struct PageAligned<T: ?Sized>(pub T);
+
+/// The alignment of [`PageAligned`]: x86-64's page size.
+const PAGE: usize = 4096;
+const _: () = assert!(std::mem::align_of::<PageAligned<[u8; 0]>>() == PAGE);
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
@@ -13,7 +23,7 @@ pub fn precompiled(name: &str) -> Option<&'static [u8]> {
     PRECOMPILED
         .iter()
         .find(|(builtin, _)| *builtin == name)
-        .map(|(_, artifact)| *artifact)
+        .map(|(_, artifact)| &artifact.0)
 }
 
 /// The environment variable that, set to `native`, has the built-ins compiled for this
@@ -42,12 +52,89 @@ pub fn load(
     cache.load_or_compile(engine, wasm)
 }
 
+/// Loads an embedded artifact. On x86-64, in place the first time in this process:
+/// `engine` makes code executable with [`InPlaceCode`], so only the pages of code a run
+/// executes are ever read in, and nothing is copied. Otherwise copied into memory of
+/// wasmtime's own: wasmtime registers code by its address, once per process, so a
+/// second load of one artifact (a second registry, as in the tests) cannot share it.
 #[allow(unsafe_code)]
-fn deserialize_embedded(engine: &Engine, artifact: &[u8]) -> anyhow::Result<Component> {
+fn deserialize_embedded(engine: &Engine, artifact: &'static [u8]) -> anyhow::Result<Component> {
     // SAFETY: the artifact was written by `precompile_component` in build.rs and is part
     // of this binary, as trusted as the code running; wasmtime checks that its target,
-    // settings and CPU features suit `engine` and this machine before using it.
+    // settings and CPU features suit `engine` and this machine before using it. In
+    // place, it is static and never written, as `deserialize_raw` requires.
+    #[cfg(target_arch = "x86_64")]
+    if claim_in_place(artifact) {
+        match unsafe { Component::deserialize_raw(engine, std::ptr::NonNull::from(artifact)) } {
+            Ok(component) => return Ok(component),
+            Err(e) => tracing::debug!("cannot load it in place, copying it: {e:#}"),
+        }
+    }
     Ok(unsafe { Component::deserialize(engine, artifact) }?)
+}
+
+/// Whether `artifact` may be loaded in place: true the first time it is asked for it in
+/// this process.
+#[cfg(target_arch = "x86_64")]
+fn claim_in_place(artifact: &'static [u8]) -> bool {
+    static CLAIMED: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+    let mut claimed = CLAIMED.lock().unwrap_or_else(|p| p.into_inner());
+    let start = artifact.as_ptr().addr();
+    if claimed.contains(&start) {
+        return false;
+    }
+    claimed.push(start);
+    true
+}
+
+/// How the engine makes compiled code executable (and back): `mprotect`, wherever the
+/// code lies, including a built-in's artifact inside the binary. x86-64 keeps its
+/// instruction cache coherent by itself, so no flush is needed, unlike on other
+/// architectures, which keep wasmtime's own way and copy the artifacts.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug)]
+pub struct InPlaceCode;
+
+#[cfg(target_arch = "x86_64")]
+impl InPlaceCode {
+    #[allow(unsafe_code)]
+    fn protect(ptr: *const u8, len: usize, prot: libc::c_int) -> wasmtime::Result<()> {
+        // SAFETY: wasmtime passes the page-aligned code section of an artifact it loaded
+        // (ours, in the binary, or its own copy or compilation), which it no longer
+        // writes; only its permissions change.
+        let rc = unsafe { libc::mprotect(ptr.cast_mut().cast(), len, prot) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        Ok(())
+    }
+
+    /// Whether `ptr` lies in an embedded artifact.
+    fn is_embedded(ptr: *const u8) -> bool {
+        PRECOMPILED
+            .iter()
+            .any(|(_, artifact)| artifact.0.as_ptr_range().contains(&ptr))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl wasmtime::CustomCodeMemory for InPlaceCode {
+    fn required_alignment(&self) -> usize {
+        PAGE
+    }
+
+    fn publish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
+        Self::protect(ptr, len, libc::PROT_READ | libc::PROT_EXEC)
+    }
+
+    fn unpublish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
+        // A built-in's code in the binary is never written, and is loaded in place at
+        // most once: it simply stays executable.
+        if Self::is_embedded(ptr) {
+            return Ok(());
+        }
+        Self::protect(ptr, len, libc::PROT_READ | libc::PROT_WRITE)
+    }
 }
 
 #[cfg(test)]
@@ -77,6 +164,33 @@ mod tests {
             load(&engine, &cache, name, wasm).unwrap();
         }
         assert_eq!(cache_entries(dir.path()), 0, "nothing was compiled");
+    }
+
+    #[test]
+    fn a_builtin_loaded_by_two_registries_still_runs_when_one_is_dropped() {
+        use crate::plugin::{CallLimits, PluginRegistry};
+        // wasmtime registers code by address, once: the second load must not reuse the
+        // first's pages, and dropping the first must leave the second running.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "still running\n").unwrap();
+        let ctx = crate::workspace::context_for(dir.path()).unwrap();
+        let limits = CallLimits::default();
+        let cache = tempfile::tempdir().unwrap();
+        let registry =
+            || PluginRegistry::with_builtins(CompileCache::new(Some(cache.path().to_path_buf())));
+        let read = |registry: &PluginRegistry| {
+            registry
+                .call("read", r#"{"path":"a.txt"}"#, &ctx, &limits)
+                .unwrap()
+                .text
+        };
+        let (first, second) = (registry(), registry());
+        assert!(read(&first).contains("still running"));
+        assert!(read(&second).contains("still running"));
+        drop(first);
+        assert!(read(&second).contains("still running"));
+        assert!(read(&registry()).contains("still running"));
+        assert_eq!(cache_entries(cache.path()), 0, "nothing was compiled");
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub fn new_engine() -> anyhow::Result<Engine> {
         .max_memory_size(MAX_MEMORY_BYTES);
     let mut config = code_config();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    #[cfg(target_arch = "x86_64")]
+    config.with_custom_code_memory(Some(std::sync::Arc::new(super::builtin::InPlaceCode)));
     let engine = Engine::new(&config)?;
     let weak = engine.weak();
     thread::Builder::new()

@@ -1,5 +1,6 @@
 //! The plugins of one conch process: the built-ins and any given files, their tools by
-//! name, and each one's compiled form, prepared in the background on first need.
+//! name, and each one's compiled form, made on first need: a built-in at its first call,
+//! a plugin that has to be compiled in the background from the start of a run.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -239,16 +240,32 @@ impl PluginRegistry {
         ))
     }
 
-    /// Starts compiling (or loading from the cache) every plugin with a tool to offer on a
-    /// background thread, so that the first call does not wait on Cranelift.
+    /// Gets the run ready for its first calls on a background thread, while the first
+    /// request is on its way: starts the engine and linker every plugin shares, and
+    /// compiles (or loads from the compile cache) each plugin with a tool to offer that
+    /// is not built in. A built-in is loaded at its first call instead: its code is in
+    /// the binary, loading it takes a few milliseconds, and a run then holds in memory
+    /// only the built-ins it calls.
     pub fn warm_up(&self) {
         let offering = self
             .plugins
             .iter()
+            .filter(|p| p.origin != Origin::Builtin)
             .filter(|p| self.tools().any(|(owner, _)| owner.name() == p.name()))
             .cloned()
             .collect();
         self.warm_up_plugins(offering);
+    }
+
+    /// Starts the engine and linker now (they are otherwise started by the warm-up or
+    /// the first call).
+    pub fn start_engine(&self) -> Result<(), ToolError> {
+        start_wasm(&self.wasm)
+            .map(drop)
+            .map_err(|reason| ToolError::Unavailable {
+                plugin: "(all)".into(),
+                reason: reason.clone(),
+            })
     }
 
     /// [`PluginRegistry::warm_up`] for the plugin of tool `name` only (`conch tool`: one
@@ -271,6 +288,9 @@ impl PluginRegistry {
         let spawned = std::thread::Builder::new()
             .name("conch-warm-up".into())
             .spawn(move || {
+                if start_wasm(&wasm).is_err() {
+                    return;
+                }
                 for plugin in plugins {
                     let _ = prepare(&wasm, &cache, &plugin);
                 }
@@ -356,6 +376,17 @@ fn refuse_special_file(cwd: &Path, path: &str) -> Result<(), ToolError> {
     )))
 }
 
+/// The engine and linker, made once; whoever comes second waits for the first.
+fn start_wasm(wasm: &OnceLock<Result<Wasm, String>>) -> Result<&Wasm, &String> {
+    wasm.get_or_init(|| {
+        let engine = new_engine().map_err(|e| format!("cannot start wasmtime: {e:#}"))?;
+        let mut linker = Linker::new(&engine);
+        host_api::add_to_linker(&mut linker).map_err(|e| format!("{e:#}"))?;
+        Ok(Wasm { engine, linker })
+    })
+    .as_ref()
+}
+
 /// The plugin's `InstancePre`, made once: engine, then compiled component (a built-in's
 /// embedded artifact, or through the cache), then linked. Whoever comes second waits for
 /// the first.
@@ -368,15 +399,7 @@ fn prepare<'a>(
         plugin: plugin.name().to_string(),
         reason,
     };
-    let wasm = wasm
-        .get_or_init(|| {
-            let engine = new_engine().map_err(|e| format!("cannot start wasmtime: {e:#}"))?;
-            let mut linker = Linker::new(&engine);
-            host_api::add_to_linker(&mut linker).map_err(|e| format!("{e:#}"))?;
-            Ok(Wasm { engine, linker })
-        })
-        .as_ref()
-        .map_err(|e| unavailable(e.clone()))?;
+    let wasm = start_wasm(wasm).map_err(|e| unavailable(e.clone()))?;
     let pre = plugin
         .prepared
         .get_or_init(|| {
