@@ -50,6 +50,8 @@ struct ConfigFile {
     webfetch: WebfetchTable,
     #[serde(default)]
     plugins: PluginsTable,
+    #[serde(default)]
+    mcp: BTreeMap<String, super::mcp::McpTable>,
 }
 
 /// `[plugins]`: what installed plugins may do beyond adding tools.
@@ -167,6 +169,8 @@ pub struct Layer {
     pub webfetch_allow_private: Option<bool>,
     /// Built-in tools an installed plugin may replace; lists of every file add up.
     pub replace_builtins: Vec<String>,
+    /// `[mcp.NAME]` servers; a closer file's server replaces one of the same name.
+    pub mcp: BTreeMap<String, super::mcp::McpServerLayer>,
 }
 
 /// An `[agents.NAME]` table as plain data (`agent::profile` makes it a profile).
@@ -253,6 +257,7 @@ impl Layer {
             .restrictions
             .extend(over.permission.restrictions);
         self.agents.extend(over.agents);
+        self.mcp.extend(over.mcp);
         self
     }
 }
@@ -383,6 +388,10 @@ impl Layer {
                 ));
             }
             kept.agents.insert(name, agent);
+        }
+        // A server is a program to run: code execution, so never from an untrusted file.
+        for name in self.mcp.keys() {
+            ignored.push(format!("mcp.{name} (an MCP server)"));
         }
         (kept, ignored)
     }
@@ -528,6 +537,7 @@ fn to_layer(
         };
         providers.insert(name, layer);
     }
+    let mcp = super::mcp::to_layers(file.mcp, path, env)?;
     let agents = file
         .agents
         .into_iter()
@@ -563,6 +573,7 @@ fn to_layer(
         webfetch_allow_private: file.webfetch.allow_private,
         replace_builtins: file.plugins.replace_builtins,
         providers,
+        mcp,
     })
 }
 
