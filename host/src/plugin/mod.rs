@@ -17,4 +17,4 @@ pub mod trust;
 pub use cache::CompileCache;
 pub use call::{CallContext, CallLimits, ToolError, ToolOutput};
 pub use manifest::{Capability, Manifest, PluginInfo, ToolSpec};
-pub use registry::{Origin, Plugin, PluginRegistry, RegistryError};
+pub use registry::{McpSource, Origin, Plugin, PluginRegistry, RegistryError};
