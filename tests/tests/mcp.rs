@@ -136,21 +136,24 @@ fn a_call_past_its_timeout_is_cancelled_and_the_model_told() {
 
 #[test]
 fn a_crashed_server_fails_the_call_with_its_stderr_and_is_restarted_for_the_next() {
+    // Each process of the fixture crashes at its second call.
     let mock = MockLlm::start(vec![
         Reply::tool_call("mcp__fix__echo", json!({"text": "first"})),
         Reply::tool_call("mcp__fix__echo", json!({"text": "second"})),
+        Reply::tool_call("mcp__fix__echo", json!({"text": "third"})),
         Reply::text("done"),
     ]);
     let p = McpProject::new(
         &mock,
-        &format!("{ALLOW_FIX}{}", server("fix", &["--crash-after", "1"], "")),
+        &format!("{ALLOW_FIX}{}", server("fix", &["--crash-after", "2"], "")),
     );
-    let out = run(&mut p.conch(&["run", "echo twice"]));
+    let out = run(&mut p.conch(&["run", "echo thrice"]));
     assert_eq!(out.code, Some(0), "{out:?}");
-    let crashed = mock.last_tool_result(1);
+    assert_eq!(mock.last_tool_result(1), "echo: first");
+    let crashed = mock.last_tool_result(2);
     assert!(crashed.contains("exited during the call"), "{crashed}");
     assert!(crashed.contains("crashing on purpose"), "{crashed}");
-    assert_eq!(mock.last_tool_result(2), "echo: second");
+    assert_eq!(mock.last_tool_result(3), "echo: third");
     assert_eq!(p.events("fix", "started").len(), 2, "{:?}", p.log("fix"));
 }
 
