@@ -56,6 +56,11 @@ const BUILTINS: &[PluginCrate] = &[
         dir: "skill",
         artifact: "conch_skill.wasm",
     },
+    PluginCrate {
+        name: "mcp",
+        dir: "mcp",
+        artifact: "conch_mcp.wasm",
+    },
 ];
 /// Test fixtures: packaged beside the built-ins for the tests, never embedded.
 const FIXTURES: &[PluginCrate] = &[PluginCrate {
@@ -92,6 +97,7 @@ fn run() -> Result<(), String> {
         "web",
         "session",
         "skill",
+        "mcp",
         "fixtures",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(input).display());

@@ -49,6 +49,8 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
     };
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| usage(&e))?;
     let loaded = super::load_config(&ctx.cwd, args.trust_project, can_ask)?;
+    // MCP servers start now, in the background, while the rest is set up.
+    let mcp = super::mcp::start_servers(&loaded, &ctx, &args.sandbox.policy(&loaded))?;
     let store = SessionStore::open_default().map_err(|e| usage(&e))?;
     let resume = match (&args.session, args.continue_latest) {
         (Some(id), _) => Some(Transcript::load(&store, id).map_err(|e| usage(&e))?),
@@ -76,6 +78,8 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
     // Compile (or load) the plugins while the first request is on its way.
     registry.warm_up();
     let provider = crate::provider::from_config(&config, &ctx.cwd).map_err(|e| usage(&e))?;
+    // The first request carries the MCP tools of the servers ready by then.
+    super::mcp::offer_tools(&registry, mcp);
     let mut gate = Gate::new(policy, args.permission.flags());
     let tools = ToolBox::new(registry);
     let settings = Settings {

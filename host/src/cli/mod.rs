@@ -7,6 +7,7 @@
 mod chat;
 mod init;
 mod models;
+mod mcp;
 mod plugin;
 mod plugin_build;
 mod plugin_new;
@@ -177,6 +178,11 @@ pub enum Command {
     Plugin {
         #[command(subcommand)]
         command: plugin::PluginCommand,
+    },
+    /// The MCP servers of `[mcp.NAME]` in conch.toml: their state and tools.
+    Mcp {
+        #[command(subcommand)]
+        command: mcp::McpCommand,
     },
     /// Inspect the configuration (conch.toml files and CONCH_* variables).
     Config {
@@ -472,10 +478,15 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         } => undo::run(session.as_deref(), cwd.as_deref(), force),
         Command::Sessions { command } => sessions::run(command.unwrap_or(SessionsCommand::List)),
         Command::Plugin { command } => plugin::run(command, trust),
+        Command::Mcp { command } => mcp::run(command, trust),
         Command::Tools { json, plugins } => {
             let cwd = std::env::current_dir().unwrap_or_default();
             let config = load_config(&cwd, trust, false)?;
             let registry = registry(&plugins, Some((&cwd, &config)))?;
+            if let Ok(ctx) = crate::workspace::context_for(&cwd) {
+                let policy = config.sandbox();
+                mcp::offer_tools(&registry, mcp::start_servers(&config, &ctx, &policy)?);
+            }
             print_tools(&registry, json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -635,6 +646,7 @@ fn print_tools(registry: &PluginRegistry, json: bool) -> anyhow::Result<()> {
                 serde_json::json!({
                     "name": tool.name,
                     "plugin": plugin.name(),
+                    "mcp_server": registry.mcp_tool(&tool.name).map(|t| &t.server),
                     "builtin": plugin.origin == Origin::Builtin,
                     "permission": tool.permission,
                     "key_arg": tool.key_arg,
@@ -646,14 +658,19 @@ fn print_tools(registry: &PluginRegistry, json: bool) -> anyhow::Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&tools)?)?;
         return Ok(());
     }
-    let rows: Vec<[&str; 4]> = registry
+    let rows: Vec<[String; 4]> = registry
         .tools()
         .map(|(plugin, tool)| {
+            // An MCP tool's plugin is `mcp`; its server is what the user configured.
+            let source = match registry.mcp_tool(&tool.name) {
+                Some(mcp) => format!("mcp:{}", mcp.server),
+                None => plugin.name().to_string(),
+            };
             [
-                tool.name.as_str(),
-                plugin.name(),
-                tool.permission.as_str(),
-                first_sentence(&tool.description),
+                tool.name.clone(),
+                source,
+                tool.permission.clone(),
+                first_sentence(&tool.description).to_string(),
             ]
         })
         .collect();
@@ -668,6 +685,7 @@ fn print_tools(registry: &PluginRegistry, json: bool) -> anyhow::Result<()> {
     let (w0, w1, w2) = (width(0), width(1), width(2));
     let [h0, h1, h2] = header;
     writeln!(out, "{h0:w0$}  {h1:w1$}  {h2:w2$}  DESCRIPTION")?;
+    let rows = rows.iter().map(|[a, b, c, d]| [a.as_str(), b, c, d]);
     for [name, plugin, permission, description] in rows {
         writeln!(
             out,

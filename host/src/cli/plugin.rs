@@ -250,6 +250,7 @@ fn meaning(capability: Capability) -> &'static str {
         Capability::Interact => "ask you questions",
         Capability::State => "keep state in the session",
         Capability::Skills => "read the skill folders (project and user), nothing else",
+        Capability::Mcp => "nothing: only the built-in `mcp` plugin is bound to MCP tools",
     }
 }
 

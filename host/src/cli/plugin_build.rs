@@ -165,6 +165,7 @@ fn provisional_manifest(package: Package, cargo_file: &Path) -> Result<Manifest,
             input_schema: serde_json::json!({"type": "object"}),
             stale_check: true,
             also_decided_as: None,
+            fixed_key: None,
         }],
     })
 }

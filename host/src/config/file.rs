@@ -53,6 +53,8 @@ struct ConfigFile {
     /// `[pricing."MODEL"]`, by model name.
     #[serde(default)]
     pricing: BTreeMap<String, super::Pricing>,
+    #[serde(default)]
+    mcp: BTreeMap<String, super::mcp::McpTable>,
 }
 
 /// `[plugins]`: what installed plugins may do beyond adding tools.
@@ -172,6 +174,8 @@ pub struct Layer {
     pub replace_builtins: Vec<String>,
     /// Prices by model; a closer file's table for a model replaces the other's.
     pub pricing: BTreeMap<String, super::Pricing>,
+    /// `[mcp.NAME]` servers; a closer file's server replaces one of the same name.
+    pub mcp: BTreeMap<String, super::mcp::McpServerLayer>,
 }
 
 /// An `[agents.NAME]` table as plain data (`agent::profile` makes it a profile).
@@ -259,6 +263,7 @@ impl Layer {
             .restrictions
             .extend(over.permission.restrictions);
         self.agents.extend(over.agents);
+        self.mcp.extend(over.mcp);
         self
     }
 }
@@ -391,6 +396,10 @@ impl Layer {
                 ));
             }
             kept.agents.insert(name, agent);
+        }
+        // A server is a program to run: code execution, so never from an untrusted file.
+        for name in self.mcp.keys() {
+            ignored.push(format!("mcp.{name} (an MCP server)"));
         }
         (kept, ignored)
     }
@@ -537,6 +546,7 @@ fn to_layer(
         };
         providers.insert(name, layer);
     }
+    let mcp = super::mcp::to_layers(file.mcp, path, env)?;
     let agents = file
         .agents
         .into_iter()
@@ -573,6 +583,7 @@ fn to_layer(
         replace_builtins: file.plugins.replace_builtins,
         pricing: file.pricing,
         providers,
+        mcp,
     })
 }
 

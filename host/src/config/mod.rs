@@ -10,6 +10,7 @@
 mod env;
 mod file;
 mod origin;
+mod mcp;
 mod placeholder;
 mod preset;
 mod pricing;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use env::EnvOverrides;
 pub use file::{AgentCliMode, AgentConfig, FILE_NAME};
+pub use mcp::{McpServerConfig, ToolFilter, valid_server_name};
 pub use preset::{PRESETS, Preset};
 pub use pricing::Pricing;
 pub use secret::Secret;
@@ -335,6 +337,12 @@ impl Config {
         self.layer.pricing.get(model).copied()
     }
 
+    /// The enabled `[mcp.NAME]` servers; `Err` names a placeholder whose variable is
+    /// unset.
+    pub fn mcp_servers(&self) -> Result<Vec<McpServerConfig>, ConfigError> {
+        mcp::resolve(&self.layer.mcp)
+    }
+
     /// The project's settings that are left out because it is not trusted (empty when it
     /// is, or when it sets nothing that needs trust).
     pub fn ignored(&self) -> &[String] {
@@ -424,6 +432,7 @@ impl Config {
                 let _ = writeln!(out, "# rule: {rule}");
             }
         }
+        out.push_str(&mcp::render(&self.layer.mcp));
         if let Some(project) = &self.project {
             let state = match (project.trusted, project.needs_trust.is_empty()) {
                 (_, true) => "it only narrows, so it needs no trust".to_string(),

@@ -8,12 +8,14 @@
 pub mod http;
 pub mod interact;
 pub mod log;
+pub mod mcp;
 pub mod process;
 pub mod state;
 pub mod workspace;
 
 pub use http::{HttpAccess, HttpPolicy};
 pub use interact::{Asker, InteractAccess};
+pub use mcp::{McpAccess, McpCaller};
 pub use process::ProcessAccess;
 pub use state::StateAccess;
 
@@ -43,6 +45,8 @@ pub struct CallState {
     pub interact: Option<InteractAccess>,
     /// The session's state and the call's changes to it, for plugins with `state`.
     pub state: Option<StateAccess>,
+    /// The one MCP tool the call may reach, for the `mcp` plugin.
+    pub mcp: Option<McpAccess>,
 }
 
 impl WasiView for CallState {
@@ -63,6 +67,7 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
     wit::http::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     wit::interact::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     wit::state::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    wit::mcp::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 
@@ -75,6 +80,7 @@ pub const PROVIDED: &[&str] = &[
     "http",
     "interact",
     "state",
+    "mcp",
 ];
 
 /// A memory cap that remembers being hit, so that the trap it causes can be reported

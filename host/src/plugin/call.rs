@@ -133,6 +133,8 @@ pub struct Invocation<'a> {
     /// The tool's key argument the gate approved: for plugins that run commands or
     /// fetch URLs, the only command or URL they may use.
     pub approved: Option<String>,
+    /// For the `mcp` plugin: the one MCP tool the call may reach.
+    pub mcp: Option<crate::host_api::McpAccess>,
 }
 
 /// Runs one call in a fresh Store.
@@ -235,6 +237,7 @@ fn new_store(
             asker: call.ctx.asker.clone(),
         }),
         state: granted(Capability::State).then(|| StateAccess::new(call.ctx.state.clone())),
+        mcp: call.mcp.clone().filter(|_| granted(Capability::Mcp)),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);

@@ -62,12 +62,19 @@ pub struct ToolSpec {
     /// `webfetch` (set by the host from the capabilities, never read from a manifest).
     #[serde(skip)]
     pub also_decided_as: Option<String>,
+    /// The key argument as a fixed value rather than an input field: an MCP tool's
+    /// `SERVER/TOOL` (set by the host, never read from a manifest).
+    #[serde(skip)]
+    pub fixed_key: Option<String>,
 }
 
 impl ToolSpec {
     /// The value of the key argument in `input`, as the gate and the UI see it: a string
     /// as it is, any other JSON value as JSON text. The one place that reads it.
     pub fn key_value(&self, input: &serde_json::Value) -> Option<String> {
+        if let Some(key) = &self.fixed_key {
+            return Some(key.clone());
+        }
         let value = input.get(self.key_arg.as_deref()?)?;
         Some(match value {
             serde_json::Value::String(text) => text.clone(),
@@ -113,6 +120,10 @@ pub enum Capability {
     /// A read-only view of the skill directories (see `skills`), nothing else.
     #[serde(rename = "skills")]
     Skills,
+    /// One MCP tool per call through the `mcp` import, bound by the host to the server
+    /// and tool the gate approved (the built-in `mcp` plugin).
+    #[serde(rename = "mcp")]
+    Mcp,
 }
 
 impl Capability {
@@ -126,6 +137,7 @@ impl Capability {
             Capability::Interact => Some("interact"),
             Capability::State => Some("state"),
             Capability::Skills => None,
+            Capability::Mcp => Some("mcp"),
         }
     }
 
@@ -139,6 +151,7 @@ impl Capability {
             Capability::Interact => "interact",
             Capability::State => "state",
             Capability::Skills => "skills",
+            Capability::Mcp => "mcp",
         }
     }
 }
@@ -309,13 +322,14 @@ fn walk_top_level<'a>(
     }
 }
 
-const ALL_CAPABILITIES: [Capability; 6] = [
+const ALL_CAPABILITIES: [Capability; 7] = [
     Capability::FsRead,
     Capability::FsEdit,
     Capability::Process,
     Capability::Http,
     Capability::Interact,
     Capability::State,
+    Capability::Mcp,
 ];
 
 impl Manifest {
@@ -356,7 +370,8 @@ impl Manifest {
                 self.name
             ));
         }
-        if self.tools.is_empty() {
+        // The `mcp` plugin's tools come from the MCP servers at run time.
+        if self.tools.is_empty() && !self.capabilities.contains(&Capability::Mcp) {
             return invalid("it declares no tools".into());
         }
         let mut seen = HashSet::new();

@@ -246,6 +246,7 @@ mod tests {
             input_schema: json!({"type": "object"}),
             stale_check: true,
             also_decided_as: None,
+            fixed_key: None,
         };
         assert!(precheck(&m, &tool("bash"), Some("git status")).is_ok());
         assert!(precheck(&m, &tool("bash"), Some("make")).is_err());

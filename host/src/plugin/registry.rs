@@ -97,9 +97,20 @@ struct Wasm {
     linker: Linker<CallState>,
 }
 
+/// The MCP tools of a run, served by the built-in `mcp` plugin.
+pub struct McpSource {
+    pub tools: Vec<crate::mcp::McpTool>,
+    pub caller: Arc<dyn crate::host_api::McpCaller>,
+}
+
+/// The name of the built-in plugin that serves MCP tools.
+const MCP_PLUGIN: &str = "mcp";
+
 /// The plugins and the runtime they share.
 pub struct PluginRegistry {
     plugins: Vec<Arc<Plugin>>,
+    /// MCP tools, set once the servers listed them (see `cli::chat`).
+    mcp: OnceLock<McpSource>,
     wasm: Arc<OnceLock<Result<Wasm, String>>>,
     slots: Arc<CallSlots>,
     cache: CompileCache,
@@ -110,6 +121,7 @@ impl PluginRegistry {
     pub fn empty(cache: CompileCache) -> Self {
         PluginRegistry {
             plugins: Vec::new(),
+            mcp: OnceLock::new(),
             wasm: Arc::new(OnceLock::new()),
             slots: Arc::new(CallSlots::new(MAX_CONCURRENT_CALLS)),
             cache,
@@ -213,9 +225,21 @@ impl PluginRegistry {
         Ok(plugin)
     }
 
-    /// Every tool with the plugin that provides it, in plugin order; a built-in tool that
-    /// a plugin replaces is not among them.
+    /// Every tool with the plugin that provides it, in plugin order, then the MCP tools
+    /// (served by the `mcp` plugin); a built-in tool that a plugin replaces is not among
+    /// them.
     pub fn tools(&self) -> impl Iterator<Item = (&Plugin, &ToolSpec)> {
+        let mcp_plugin = self
+            .plugins
+            .iter()
+            .find(|p| p.origin == Origin::Builtin && p.name() == MCP_PLUGIN);
+        let mcp = mcp_plugin.into_iter().flat_map(move |plugin| {
+            self.mcp
+                .get()
+                .into_iter()
+                .flat_map(|source| source.tools.iter())
+                .map(move |tool| (&**plugin, &tool.spec))
+        });
         self.plugins
             .iter()
             .flat_map(|p| p.info.manifest.tools.iter().map(move |t| (&**p, t)))
@@ -223,6 +247,35 @@ impl PluginRegistry {
                 plugin.origin != Origin::Builtin
                     || !self.plugins.iter().any(|p| p.replaces.contains(&tool.name))
             })
+            .chain(mcp)
+    }
+
+    /// Adds the MCP servers' tools (once per run); a tool whose name another tool has is
+    /// left out, and named in the returned warnings.
+    pub fn set_mcp(&self, mut source: McpSource) -> Vec<String> {
+        let mut warnings = Vec::new();
+        source
+            .tools
+            .retain(|tool| match self.find(&tool.spec.name) {
+                Some((owner, _)) => {
+                    warnings.push(format!(
+                        "MCP tool `{}` is left out: plugin `{}` has a tool of that name",
+                        tool.spec.name,
+                        owner.name()
+                    ));
+                    false
+                }
+                None => true,
+            });
+        if self.mcp.set(source).is_err() {
+            warnings.push("the MCP tools were already set".into());
+        }
+        warnings
+    }
+
+    /// The MCP tool called `name` (server, the server's name for it).
+    pub fn mcp_tool(&self, name: &str) -> Option<&crate::mcp::McpTool> {
+        self.mcp.get()?.tools.iter().find(|t| t.spec.name == name)
     }
 
     /// The plugin and spec of the tool called `name`.
@@ -334,6 +387,20 @@ impl PluginRegistry {
         {
             refuse_special_file(&ctx.cwd, path)?;
         }
+        // An MCP tool reaches exactly its server and tool, nothing the plugin names.
+        let mcp = match (self.mcp.get(), self.mcp_tool(name)) {
+            (Some(source), Some(tool))
+                if plugin.origin == Origin::Builtin && plugin.name() == MCP_PLUGIN =>
+            {
+                Some(crate::host_api::McpAccess {
+                    server: tool.server.clone(),
+                    tool: tool.tool.clone(),
+                    caller: source.caller.clone(),
+                    cancel: ctx.cancel.clone(),
+                })
+            }
+            _ => None,
+        };
         let (engine, pre) = prepare(&self.wasm, &self.cache, plugin)?;
         let _slot = self.slots.take();
         call::invoke(
@@ -346,6 +413,7 @@ impl PluginRegistry {
                 ctx,
                 limits,
                 approved,
+                mcp,
             },
         )
     }

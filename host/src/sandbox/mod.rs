@@ -5,6 +5,7 @@
 //! network; see `namespaces`), and inside them `conch-exec`'s Landlock ruleset (writes
 //! only in the workspace roots and a private temp dir) and seccomp filter (no network).
 
+pub mod child;
 mod confine;
 mod namespaces;
 mod output;
@@ -158,100 +159,21 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
     let Some(name) = program.first().cloned() else {
         return Err("no command to run".into());
     };
-    // Probed only when a command is to be confined: `--sandbox off` never pays for it.
-    let bwrap = match request.policy.mode {
-        SandboxMode::Off => None,
-        _ => match namespaces() {
-            Namespaces::Available(bwrap) => Some(bwrap),
-            Namespaces::Unavailable(why) => {
-                say_fallback_once(why);
-                None
-            }
-        },
-    };
-    let writable = match request.policy.mode {
-        SandboxMode::Off => None,
-        mode => {
-            if !landlock_available() && bwrap.is_none() {
-                return Err(
-                    "this kernel does not enforce Landlock, so the command cannot be sandboxed; \
-                     the user can run commands unconfined with `--sandbox off` (or `[sandbox] mode = \"off\"` in conch.toml)"
-                        .into(),
-                );
-            }
-            let mut writable = vec![temp.path().to_path_buf(), PathBuf::from("/dev/null")];
-            if mode == SandboxMode::WorkspaceWrite {
-                writable.extend(request.roots.iter().cloned());
-            }
-            Some(writable)
-        }
-    };
-    // A confined command starts through `conch-exec`, which confines itself and execs
-    // the program: conch never forks its own (large) address space for a command. With
-    // namespaces, bwrap starts `conch-exec` inside them.
-    let mut command = if writable.is_some() || !request.policy.network {
-        let helper = exec_helper()?;
-        let mut command = match bwrap {
-            Some(bwrap) => {
-                let writable_roots: &[PathBuf] = match request.policy.mode {
-                    SandboxMode::WorkspaceWrite => request.roots,
-                    _ => &[],
-                };
-                let mut command = Command::new(bwrap);
-                command.args(namespaces::bwrap_args(&namespaces::Layout {
-                    writable_roots,
-                    roots: request.roots,
-                    temp: temp.path(),
-                    cwd: request.cwd,
-                    network: request.policy.network,
-                    deny_read: &request.policy.deny_read,
-                    helper: &helper,
-                }));
-                command.arg(&helper);
-                command
-            }
-            None => Command::new(&helper),
-        };
-        for dir in writable.iter().flatten() {
-            command.arg("--write").arg(dir);
-        }
-        if writable.is_none() || !landlock_available() {
-            command.arg("--no-landlock");
-        }
-        if request.policy.network {
-            command.arg("--network");
-        }
-        if bwrap.is_none() {
-            // Without a PID namespace, the tree kill is conch-exec's job.
-            command.arg("--supervise");
-        }
-        command.arg("--").args(&program);
-        command
-    } else {
-        let mut command = Command::new(&name);
-        command.args(&program[1..]);
-        command
-    };
+    let mut command = confined_command(&Confined {
+        program: &program,
+        cwd: request.cwd,
+        roots: request.roots,
+        mode: request.policy.mode,
+        network: request.policy.network,
+        deny_read: &request.policy.deny_read,
+        private_dir: temp.path(),
+        pass_env: &request.policy.pass_env,
+        env: request.env,
+    })?;
     command
-        .current_dir(request.cwd)
-        .env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let passed = ENV_ALLOWLIST
-        .iter()
-        .copied()
-        .chain(request.policy.pass_env.iter().map(String::as_str));
-    for name in passed {
-        if let Some(value) = std::env::var_os(name) {
-            command.env(name, value);
-        }
-    }
-    command.env("TMPDIR", temp.path());
-    for (name, value) in request.env {
-        command.env(name, value);
-    }
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start {name}: {e}"))?;
@@ -315,6 +237,127 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
         stderr: join(stderr),
         duration: started.elapsed(),
     })
+}
+
+/// What a confined program is: shared by a command's run and a long-lived child
+/// (`child`), so both get the same confinement.
+pub(crate) struct Confined<'a> {
+    /// The program and its arguments.
+    pub program: &'a [String],
+    pub cwd: &'a Path,
+    pub roots: &'a [PathBuf],
+    /// `WorkspaceWrite` makes the roots writable; `ReadOnly` leaves only `private_dir`.
+    pub mode: SandboxMode,
+    pub network: bool,
+    pub deny_read: &'a [PathBuf],
+    /// Writable, and the program's TMPDIR.
+    pub private_dir: &'a Path,
+    /// Passed from conch's environment beside [`ENV_ALLOWLIST`].
+    pub pass_env: &'a [String],
+    /// Set on top.
+    pub env: &'a [(String, String)],
+}
+
+/// The process to spawn for `confined`: bubblewrap's namespaces and `conch-exec` around
+/// the program (or what the mode and this machine allow), its own process group, a
+/// scrubbed environment. The caller sets stdio.
+pub(crate) fn confined_command(confined: &Confined<'_>) -> Result<Command, String> {
+    let Some((name, args)) = confined.program.split_first() else {
+        return Err("no command to run".into());
+    };
+    // Probed only when a command is to be confined: `--sandbox off` never pays for it.
+    let bwrap = match confined.mode {
+        SandboxMode::Off => None,
+        _ => match namespaces() {
+            Namespaces::Available(bwrap) => Some(bwrap),
+            Namespaces::Unavailable(why) => {
+                say_fallback_once(why);
+                None
+            }
+        },
+    };
+    let writable = match confined.mode {
+        SandboxMode::Off => None,
+        mode => {
+            if !landlock_available() && bwrap.is_none() {
+                return Err(
+                    "this kernel does not enforce Landlock, so the command cannot be sandboxed; \
+                     the user can run commands unconfined with `--sandbox off` (or `[sandbox] mode = \"off\"` in conch.toml)"
+                        .into(),
+                );
+            }
+            let mut writable = vec![
+                confined.private_dir.to_path_buf(),
+                PathBuf::from("/dev/null"),
+            ];
+            if mode == SandboxMode::WorkspaceWrite {
+                writable.extend(confined.roots.iter().cloned());
+            }
+            Some(writable)
+        }
+    };
+    // A confined command starts through `conch-exec`, which confines itself and execs
+    // the program: conch never forks its own (large) address space for a command. With
+    // namespaces, bwrap starts `conch-exec` inside them.
+    let mut command = if writable.is_some() || !confined.network {
+        let helper = exec_helper()?;
+        let mut command = match bwrap {
+            Some(bwrap) => {
+                let writable_roots: &[PathBuf] = match confined.mode {
+                    SandboxMode::WorkspaceWrite => confined.roots,
+                    _ => &[],
+                };
+                let mut command = Command::new(bwrap);
+                command.args(namespaces::bwrap_args(&namespaces::Layout {
+                    writable_roots,
+                    roots: confined.roots,
+                    temp: confined.private_dir,
+                    cwd: confined.cwd,
+                    network: confined.network,
+                    deny_read: confined.deny_read,
+                    helper: &helper,
+                }));
+                command.arg(&helper);
+                command
+            }
+            None => Command::new(&helper),
+        };
+        for dir in writable.iter().flatten() {
+            command.arg("--write").arg(dir);
+        }
+        if writable.is_none() || !landlock_available() {
+            command.arg("--no-landlock");
+        }
+        if confined.network {
+            command.arg("--network");
+        }
+        if bwrap.is_none() {
+            // Without a PID namespace, the tree kill is conch-exec's job.
+            command.arg("--supervise");
+        }
+        command.arg("--").args(confined.program);
+        command
+    } else {
+        let mut command = Command::new(name);
+        command.args(args);
+        command
+    };
+    command.current_dir(confined.cwd).env_clear();
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let passed = ENV_ALLOWLIST
+        .iter()
+        .copied()
+        .chain(confined.pass_env.iter().map(String::as_str));
+    for name in passed {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    command.env("TMPDIR", confined.private_dir);
+    for (name, value) in confined.env {
+        command.env(name, value);
+    }
+    Ok(command)
 }
 
 /// What this machine enforces for commands under `policy`, one line each, for

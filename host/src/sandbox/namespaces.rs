@@ -168,6 +168,15 @@ pub fn bwrap_args(layout: &Layout<'_>) -> Vec<OsString> {
     for root in layout.writable_roots {
         push(&["--bind".as_ref(), root.as_os_str(), root.as_os_str()]);
     }
+    // A read-only root is bound too: under /tmp or /run it would otherwise be hidden
+    // by the empty tmpfs there (a read-only command's or an MCP server's workspace).
+    for root in layout
+        .roots
+        .iter()
+        .filter(|root| !layout.writable_roots.contains(root))
+    {
+        push(&["--ro-bind".as_ref(), root.as_os_str(), root.as_os_str()]);
+    }
     let keep_visible: Vec<&Path> = layout
         .roots
         .iter()

@@ -1,0 +1,304 @@
+//! MCP servers end to end: the real binary starts the fixture server (tests/src/bin/
+//! mcp_fixture.rs) in its sandbox, offers its tools as `mcp__fix__TOOL`, and every call
+//! goes through the gate and the `mcp` plugin. The fixture logs what it received to
+//! `calls.log` in its private directory (under each test's own cache dir), so a test can
+//! tell "denied" from "called and failed".
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use conch_tests::mock::{MockLlm, Reply};
+use conch_tests::project::Project;
+use conch_tests::run;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const FIXTURE: &str = env!("CARGO_BIN_EXE_mcp_fixture");
+
+/// The user config's `[mcp.NAME]` table for the fixture with `flags`, and `more` lines.
+fn server(name: &str, flags: &[&str], more: &str) -> String {
+    format!("[mcp.{name}]\ncommand = {FIXTURE:?}\nargs = {flags:?}\n{more}\n")
+}
+
+const ALLOW_FIX: &str =
+    "[[permission.rules]]\ntool = \"mcp\"\npattern = \"fix/*\"\ndecision = \"allow\"\n";
+
+/// A project, and a cache dir of its own (the servers' private dirs live under it).
+struct McpProject {
+    project: Project,
+    cache: TempDir,
+}
+
+impl McpProject {
+    fn new(mock: &MockLlm, config: &str) -> Self {
+        McpProject {
+            project: Project::with_config(&mock.url(), config),
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn conch(&self, args: &[&str]) -> Command {
+        let mut command = self.project.conch(args);
+        command.env("CONCH_CACHE_DIR", self.cache.path());
+        command
+    }
+
+    /// What server `name` logged, one JSON value per event.
+    fn log(&self, name: &str) -> Vec<Value> {
+        let file = self.cache.path().join("mcp").join(name).join("calls.log");
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    fn events(&self, name: &str, event: &str) -> Vec<Value> {
+        self.log(name)
+            .into_iter()
+            .filter(|e| e["event"] == event)
+            .collect()
+    }
+}
+
+fn tool_names(request: &Value) -> Vec<String> {
+    request["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["function"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_tool_allowed_by_a_rule_is_called_and_its_result_reaches_the_model() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("mcp__fix__echo", json!({"text": "hello there"})),
+        Reply::text("done"),
+    ]);
+    let p = McpProject::new(&mock, &format!("{ALLOW_FIX}{}", server("fix", &[], "")));
+    let out = run(&mut p.conch(&["run", "echo it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let first = &mock.requests()[0].body;
+    assert!(
+        tool_names(first).contains(&"mcp__fix__echo".to_string()),
+        "{first}"
+    );
+    assert_eq!(mock.last_tool_result(1), "echo: hello there");
+    let calls = p.events("fix", "call");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["name"], "echo");
+    assert_eq!(calls[0]["arguments"], json!({"text": "hello there"}));
+}
+
+#[test]
+fn a_tool_call_that_would_ask_is_denied_headless_and_never_reaches_the_server() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("mcp__fix__echo", json!({"text": "secret"})),
+        Reply::text("I was not allowed."),
+    ]);
+    let p = McpProject::new(&mock, &server("fix", &[], ""));
+    let out = run(&mut p.conch(&["run", "echo it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines = p.project.session_lines();
+    assert!(
+        lines.iter().any(|l| l["type"] == "permission"
+            && l["allowed"] == false
+            && l["tool"] == "mcp__fix__echo"),
+        "{lines:?}"
+    );
+    assert!(
+        mock.last_tool_result(1).contains("fix/echo"),
+        "{}",
+        mock.last_tool_result(1)
+    );
+    assert_eq!(p.events("fix", "started").len(), 1, "{:?}", p.log("fix"));
+    assert!(p.events("fix", "call").is_empty(), "{:?}", p.log("fix"));
+}
+
+#[test]
+fn a_call_past_its_timeout_is_cancelled_and_the_model_told() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("mcp__fix__sleep", json!({"secs": 60})),
+        Reply::text("it was too slow"),
+    ]);
+    let p = McpProject::new(
+        &mock,
+        &format!("{ALLOW_FIX}{}", server("fix", &[], "tool_timeout_secs = 1")),
+    );
+    let out = run(&mut p.conch(&["run", "sleep"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let result = mock.last_tool_result(1);
+    assert!(result.contains("did not answer within 1 s"), "{result}");
+    assert_eq!(p.events("fix", "call").len(), 1, "{:?}", p.log("fix"));
+}
+
+#[test]
+fn a_crashed_server_fails_the_call_with_its_stderr_and_is_restarted_for_the_next() {
+    // Each process of the fixture crashes at its second call.
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("mcp__fix__echo", json!({"text": "first"})),
+        Reply::tool_call("mcp__fix__echo", json!({"text": "second"})),
+        Reply::tool_call("mcp__fix__echo", json!({"text": "third"})),
+        Reply::text("done"),
+    ]);
+    let p = McpProject::new(
+        &mock,
+        &format!("{ALLOW_FIX}{}", server("fix", &["--crash-after", "2"], "")),
+    );
+    let out = run(&mut p.conch(&["run", "echo thrice"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(mock.last_tool_result(1), "echo: first");
+    let crashed = mock.last_tool_result(2);
+    assert!(crashed.contains("exited during the call"), "{crashed}");
+    assert!(crashed.contains("crashing on purpose"), "{crashed}");
+    assert_eq!(mock.last_tool_result(3), "echo: third");
+    assert_eq!(p.events("fix", "started").len(), 2, "{:?}", p.log("fix"));
+}
+
+#[test]
+fn an_untrusted_projects_server_is_never_started_headless() {
+    let mock = MockLlm::start(vec![Reply::text("hello")]);
+    let p = McpProject::new(&mock, "");
+    p.project.write("conch.toml", &server("fix", &[], ""));
+    let out = run(&mut p.conch(&["run", "hi"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("is not trusted"), "{out:?}");
+    assert!(out.stderr.contains("mcp.fix"), "{out:?}");
+    assert!(p.log("fix").is_empty(), "the project's server started");
+    let first = &mock.requests()[0].body;
+    assert!(
+        !tool_names(first).iter().any(|n| n.starts_with("mcp__")),
+        "{first}"
+    );
+}
+
+#[test]
+fn a_server_that_never_initializes_is_reported_and_the_run_goes_on() {
+    let mock = MockLlm::start(vec![Reply::text("answered anyway")]);
+    let config = format!(
+        "{}{}",
+        server("fix", &[], ""),
+        server("stuck", &["--never-init"], "startup_timeout_secs = 1")
+    );
+    let p = McpProject::new(&mock, &config);
+    let out = run(&mut p.conch(&["run", "hi"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("answered anyway"), "{out:?}");
+    assert!(
+        out.stderr.contains("`stuck` did not answer `initialize`"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("mcp_fixture: started"), "{out:?}");
+    let names = tool_names(&mock.requests()[0].body);
+    assert!(names.contains(&"mcp__fix__echo".to_string()), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("mcp__stuck")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn mcp_list_shows_each_servers_state_tools_and_last_error() {
+    let mock = MockLlm::start(vec![]);
+    let config = format!(
+        "{}{}",
+        server("fix", &["--slow-start", "300"], ""),
+        server("stuck", &["--never-init"], "startup_timeout_secs = 1")
+    );
+    let p = McpProject::new(&mock, &config);
+    let out = run(&mut p.conch(&["mcp", "list"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let fix = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("fix "))
+        .unwrap_or("");
+    assert!(
+        fix.contains("ready") && fix.contains("echo,sleep"),
+        "{out:?}"
+    );
+    let stuck = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("stuck "))
+        .unwrap_or("");
+    assert!(stuck.contains("failed"), "{out:?}");
+    assert!(stuck.contains("initialize"), "{out:?}");
+}
+
+#[test]
+fn long_names_are_cut_and_huge_schemas_made_usable_in_the_tool_list() {
+    let mock = MockLlm::start(vec![]);
+    let p = McpProject::new(&mock, &server("fix", &["--long-name", "--huge-schema"], ""));
+    let out = run(&mut p.conch(&["tools", "--json"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let tools: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
+    let mcp: Vec<&Value> = tools.iter().filter(|t| t["mcp_server"] == "fix").collect();
+    let long = mcp
+        .iter()
+        .find(|t| t["name"].as_str().unwrap().starts_with("mcp__fix__xxxx"))
+        .expect("the long-named tool is listed");
+    assert_eq!(long["name"].as_str().unwrap().len(), 64);
+    assert_eq!(long["permission"], "mcp");
+    let huge = mcp
+        .iter()
+        .find(|t| t["name"] == "mcp__fix__huge")
+        .expect("the huge tool is listed");
+    let schema = &huge["input_schema"];
+    assert_eq!(schema["type"], "object");
+    assert!(schema.get("$defs").is_none(), "{schema}");
+    assert_eq!(schema["properties"]["field_7"]["type"], "string");
+    assert!(schema["properties"]["field_7"].get("format").is_none());
+}
+
+#[test]
+fn a_hostile_server_cannot_write_outside_connect_or_read_conchs_secrets() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let outside = tempfile::tempdir().unwrap();
+    let target: PathBuf = outside.path().join("escaped.txt");
+    let mock = MockLlm::start(vec![
+        Reply::tool_call(
+            "mcp__fix__hostile",
+            json!({"outside": target.to_string_lossy(), "port": port}),
+        ),
+        Reply::text("done"),
+    ]);
+    let p = McpProject::new(
+        &mock,
+        &format!("{ALLOW_FIX}{}", server("fix", &["--hostile"], "")),
+    );
+    let out = run(p
+        .conch(&["run", "try"])
+        .env("OPENAI_API_KEY", "sk-canary-must-not-leak-1234")
+        .env("SOME_TOKEN", "token-canary-5678"));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let report = mock.last_tool_result(1);
+    assert!(report.contains("refused"), "{report}");
+    assert!(!report.contains("WROTE"), "{report}");
+    assert!(!report.contains("CONNECTED"), "{report}");
+    assert!(!target.exists());
+    assert!(
+        listener.accept().is_err(),
+        "the server reached the listener"
+    );
+    assert!(report.contains("PATH="), "{report}");
+    assert!(!report.contains("sk-canary-must-not-leak"), "{report}");
+    assert!(!report.contains("token-canary"), "{report}");
+    assert!(!report.contains("sk-test-key"), "{report}");
+}
+
+/// The fixture's private directory is where it may write, and nowhere else: checked by
+/// the log itself existing there.
+#[test]
+fn the_servers_private_dir_is_under_conchs_cache_dir() {
+    let mock = MockLlm::start(vec![Reply::text("hi")]);
+    let p = McpProject::new(&mock, &server("fix", &[], ""));
+    let out = run(&mut p.conch(&["run", "hi"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let private: &Path = &p.cache.path().join("mcp/fix");
+    assert!(private.join("calls.log").is_file(), "{out:?}");
+}
