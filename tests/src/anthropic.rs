@@ -3,6 +3,10 @@
 //! CLI's own Bash tool, the request carrying its result with a text saying what the tool
 //! returned; requests without tools (a CLI's side queries) get a short text.
 //!
+//! [`MockAnthropic::scripted`] answers with a list of tool calls instead, one per
+//! request in order (the first request without a result yet gets the first call), each
+//! made only when the request offers that tool.
+//!
 //! Unlike [`crate::mock::MockLlm`] it is not scripted turn by turn: a real CLI decides on
 //! its own how many requests it sends, so the answer depends only on what is asked.
 
@@ -27,16 +31,27 @@ impl MockAnthropic {
     /// # Errors
     /// When no loopback port can be bound.
     pub fn start(command: &str) -> io::Result<Self> {
+        Self::scripted(vec![(
+            "Bash".into(),
+            json!({"command": command, "description": "Run the command the user asked for"}),
+        )])
+    }
+
+    /// Starts a server that calls the tools `calls` names with their inputs, in order.
+    ///
+    /// # Errors
+    /// When no loopback port can be bound.
+    pub fn scripted(calls: Vec<(String, Value)>) -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let url = format!("http://{}", listener.local_addr()?);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let recorded = Arc::clone(&requests);
-        let command = command.to_string();
+        let calls = Arc::new(calls);
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let recorded = Arc::clone(&recorded);
-                let command = command.clone();
-                thread::spawn(move || serve(stream, &recorded, &command));
+                let calls = Arc::clone(&calls);
+                thread::spawn(move || serve(stream, &recorded, &calls));
             }
         });
         Ok(MockAnthropic { url, requests })
@@ -56,10 +71,10 @@ impl MockAnthropic {
     }
 }
 
-fn serve(mut stream: TcpStream, recorded: &Mutex<Vec<Value>>, command: &str) {
+fn serve(mut stream: TcpStream, recorded: &Mutex<Vec<Value>>, calls: &[(String, Value)]) {
     let mut unread = Vec::new();
     while let Ok(Some(request)) = read_request(&mut stream, &mut unread) {
-        if respond(&mut stream, recorded, command, &request).is_err() {
+        if respond(&mut stream, recorded, calls, &request).is_err() {
             break;
         }
     }
@@ -69,7 +84,7 @@ fn serve(mut stream: TcpStream, recorded: &Mutex<Vec<Value>>, command: &str) {
 fn respond(
     stream: &mut TcpStream,
     recorded: &Mutex<Vec<Value>>,
-    command: &str,
+    calls: &[(String, Value)],
     request: &Incoming,
 ) -> io::Result<()> {
     let path = request.path.split('?').next().unwrap_or_default();
@@ -83,7 +98,7 @@ fn respond(
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(body.clone());
-            let (blocks, stop) = reply(&body, command);
+            let (blocks, stop) = reply(&body, calls);
             if body["stream"] == true {
                 write(stream, 200, "text/event-stream", &events(&body, &blocks, stop))
             } else {
@@ -103,16 +118,33 @@ fn respond(
     }
 }
 
-/// The content blocks and stop reason answering `request`.
-fn reply(request: &Value, command: &str) -> (Vec<Value>, &'static str) {
-    let last = request["messages"]
-        .as_array()
-        .and_then(|m| m.last())
-        .cloned()
-        .unwrap_or(Value::Null);
+/// The content blocks and stop reason answering `request`: the next scripted call, or
+/// once the script is done, a text saying what the last tool returned.
+fn reply(request: &Value, calls: &[(String, Value)]) -> (Vec<Value>, &'static str) {
+    let messages = request["messages"].as_array().cloned().unwrap_or_default();
+    let is_result = |b: &Value| b["type"] == "tool_result";
+    let answered = messages
+        .iter()
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .filter(|b| is_result(b))
+        .count();
+    let offered = |name: &str| {
+        request["tools"]
+            .as_array()
+            .is_some_and(|tools| tools.iter().any(|t| t["name"] == name))
+    };
+    if let Some((name, input)) = calls.get(answered)
+        && offered(name)
+    {
+        let call = json!({"type": "tool_use", "id": format!("toolu_mock_{}", answered + 1),
+            "name": name, "input": input});
+        return (vec![call], "tool_use");
+    }
+    let last = messages.last().cloned().unwrap_or(Value::Null);
     let result = last["content"]
         .as_array()
-        .and_then(|blocks| blocks.iter().find(|b| b["type"] == "tool_result"));
+        .and_then(|blocks| blocks.iter().find(|b| is_result(b)));
     if let Some(result) = result {
         let output = match &result["content"] {
             Value::String(text) => text.clone(),
@@ -129,14 +161,6 @@ fn reply(request: &Value, command: &str) -> (Vec<Value>, &'static str) {
             format!("It ran; the output was: {output}")
         };
         return (vec![json!({"type": "text", "text": text})], "end_turn");
-    }
-    let has_bash = request["tools"]
-        .as_array()
-        .is_some_and(|tools| tools.iter().any(|t| t["name"] == "Bash"));
-    if has_bash {
-        let call = json!({"type": "tool_use", "id": "toolu_mock_1", "name": "Bash",
-            "input": {"command": command, "description": "Run the command the user asked for"}});
-        return (vec![call], "tool_use");
     }
     (vec![json!({"type": "text", "text": "none"})], "end_turn")
 }

@@ -6,6 +6,7 @@
 
 mod chat;
 mod init;
+mod mcp_serve;
 mod models;
 mod plugin;
 mod plugin_build;
@@ -155,6 +156,11 @@ pub enum Command {
         sandbox: SandboxArgs,
         #[command(flatten)]
         plugins: PluginArgs,
+    },
+    /// Model Context Protocol: serve conch's tools to other agents.
+    Mcp {
+        #[command(subcommand)]
+        command: McpCommand,
     },
     /// Run a command under the sandbox the bash tool uses, to check what it allows.
     Sandbox {
@@ -340,6 +346,15 @@ pub struct PluginArgs {
     pub files: Vec<PathBuf>,
 }
 
+/// `conch mcp …`.
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Serve conch's tools (built-ins and installed plugins) over MCP on stdio, through
+    /// the same gate, sandbox and undo journal as `conch tool`; one session per run.
+    /// Nobody can be asked: calls that would ask are refused unless --yes/--allow-edit.
+    Serve(mcp_serve::ServeArgs),
+}
+
 /// Command-line overrides of the permission gate (see `[permission]` in conch.toml).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PermissionArgs {
@@ -489,6 +504,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             };
             tool::run_tool(call)
         }
+        Command::Mcp {
+            command: McpCommand::Serve(args),
+        } => mcp_serve::run(args, trust),
         Command::Bench(args) => {
             crate::bench::run(&args)?;
             Ok(ExitCode::SUCCESS)
