@@ -9,6 +9,8 @@
 
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
@@ -241,4 +243,42 @@ fn write(stream: &mut TcpStream, status: u16, content_type: &str, body: &str) ->
         body.len()
     )?;
     stream.flush()
+}
+
+/// The package and version the test runs (pinned: the stream-json protocol evolves).
+pub const PACKAGE: &str = "@anthropic-ai/claude-code@2.1.197";
+
+/// The real `claude` program for the tests that drive it: `CONCH_TEST_CLAUDE` if set,
+/// else installed with npm into the build dir once. Fails plainly when it cannot be
+/// installed.
+///
+/// # Panics
+/// When it is not installed and npm cannot install it.
+pub fn claude() -> PathBuf {
+    if let Some(path) = std::env::var_os("CONCH_TEST_CLAUDE") {
+        return PathBuf::from(path);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/claude-code");
+    let bin = dir.join("node_modules/.bin/claude");
+    if !bin.exists() {
+        let out = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(PACKAGE)
+            .output();
+        let why = match out {
+            Ok(out) if out.status.success() && bin.exists() => return bin,
+            Ok(out) => format!(
+                "`npm install {PACKAGE}` failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => format!("npm could not be run: {e}"),
+        };
+        panic!(
+            "The real Claude Code CLI could not be installed, so this test cannot run: {why}. \
+             Install Node.js and npm, or set CONCH_TEST_CLAUDE to a `claude` binary."
+        );
+    }
+    bin
 }

@@ -4,48 +4,13 @@
 //! headless behaviour, and records — in the workspace conch was given, and answers.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use conch_tests::anthropic::{MockAnthropic, ToolUse};
 use conch_tests::mock::MockLlm;
 use conch_tests::project::Project;
 use conch_tests::{json_lines, run};
 use serde_json::{Value, json};
-
-/// The package and version the test runs (pinned: the stream-json protocol evolves).
-const PACKAGE: &str = "@anthropic-ai/claude-code@2.1.197";
-
-/// The `claude` program: `CONCH_TEST_CLAUDE` if set, else installed with npm into the
-/// build dir. Fails plainly when it cannot be installed.
-fn claude() -> PathBuf {
-    if let Some(path) = std::env::var_os("CONCH_TEST_CLAUDE") {
-        return PathBuf::from(path);
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/claude-code");
-    let bin = dir.join("node_modules/.bin/claude");
-    if !bin.exists() {
-        let out = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&dir)
-            .arg(PACKAGE)
-            .output();
-        let why = match out {
-            Ok(out) if out.status.success() && bin.exists() => return bin,
-            Ok(out) => format!(
-                "`npm install {PACKAGE}` failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-            Err(e) => format!("npm could not be run: {e}"),
-        };
-        panic!(
-            "The real Claude Code CLI could not be installed, so this test cannot run: {why}. \
-             Install Node.js and npm, or set CONCH_TEST_CLAUDE to a `claude` binary."
-        );
-    }
-    bin
-}
 
 /// A project whose provider is Claude Code talking to `api`, with a home of its own
 /// (so nothing of the user's ~/.claude is read or written).
@@ -65,7 +30,7 @@ fn use_claude(project: &Project, api: &MockAnthropic) {
              [providers.claude.env]\nANTHROPIC_BASE_URL = {:?}\nANTHROPIC_API_KEY = \"sk-ant-test\"\n\
              HOME = {:?}\nCLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\"\nDISABLE_TELEMETRY = \"1\"\n\
              DISABLE_AUTOUPDATER = \"1\"\nDISABLE_ERROR_REPORTING = \"1\"\n",
-            claude().display().to_string(),
+            conch_tests::anthropic::claude().display().to_string(),
             api.url(),
             home.display().to_string(),
         ),

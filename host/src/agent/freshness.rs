@@ -63,14 +63,16 @@ impl FileStates {
         states
     }
 
-    /// Refuses changes to files that were not read, or changed since.
-    pub fn check(&self, changes: &Changeset) -> Result<(), String> {
+    /// Refuses changes to files that changed since they were read, and (with
+    /// `require_read`) to files that were not read.
+    pub fn check(&self, changes: &Changeset, require_read: bool) -> Result<(), String> {
         for file in &changes.files {
             let Some(before) = &file.before else {
                 continue; // a new file
             };
             let absolute = changes.rules.absolute(&file.path);
             match self.seen.get(&absolute) {
+                None if !require_read => {}
                 None => {
                     return Err(format!(
                         "{} has not been read in this session; read it first, then change it",

@@ -33,6 +33,10 @@ pub enum McpCommand {
         #[command(flatten)]
         sandbox: SandboxArgs,
     },
+    /// Serve conch's tools (built-ins and installed plugins) over MCP on stdio, through
+    /// the same gate, sandbox and undo journal as `conch tool`; one session per run.
+    /// Nobody can be asked: calls that would ask are refused unless --yes/--allow-edit.
+    Serve(super::mcp_serve::ServeArgs),
 }
 
 /// Starts the enabled `[mcp.NAME]` servers of `config` in the background, in the
@@ -67,6 +71,7 @@ pub fn offer_tools(registry: &PluginRegistry, servers: Option<Arc<McpServers>>) 
 
 pub fn run(command: McpCommand, trust: bool) -> Result<ExitCode, CliError> {
     let (cwd, sandbox, only) = match command {
+        McpCommand::Serve(args) => return super::mcp_serve::run(args, trust),
         McpCommand::List { cwd, sandbox } => (cwd, sandbox, None),
         McpCommand::Tools {
             server,

@@ -6,8 +6,9 @@
 
 mod chat;
 mod init;
-mod models;
 mod mcp;
+mod mcp_serve;
+mod models;
 mod plugin;
 mod plugin_build;
 mod plugin_new;
@@ -179,7 +180,8 @@ pub enum Command {
         #[command(subcommand)]
         command: plugin::PluginCommand,
     },
-    /// The MCP servers of `[mcp.NAME]` in conch.toml: their state and tools.
+    /// Model Context Protocol: the servers of `[mcp.NAME]` in conch.toml (their state
+    /// and tools), and serving conch's own tools to other agents.
     Mcp {
         #[command(subcommand)]
         command: mcp::McpCommand,

@@ -9,8 +9,8 @@
 
 mod env;
 mod file;
-mod origin;
 mod mcp;
+mod origin;
 mod placeholder;
 mod preset;
 mod pricing;

@@ -238,6 +238,7 @@ impl Transcript {
         });
         let first_prompt = match (&self.header.replay_of, &self.header.tool_run) {
             (Some(original), _) => format!("(replay of {original})"),
+            (None, Some(run)) if run == "mcp serve" => "(conch mcp serve)".to_string(),
             (None, Some(tool)) => format!("(conch tool {tool})"),
             (None, None) => prompts.next().unwrap_or("").to_string(),
         };

@@ -83,6 +83,9 @@ pub enum StaleCheck {
     AsDeclared,
     /// Never: a person gave the call and has seen the file (`conch tool`).
     Off,
+    /// Only for files this session read or wrote: others the caller may have read with
+    /// tools conch does not see (`conch mcp serve`).
+    SeenOnly,
 }
 
 /// Runs tool calls for one session.
@@ -288,9 +291,13 @@ impl Dispatcher {
         io: &mut TurnIo<'_>,
     ) -> Result<Result<(), CallOutcome>, SessionError> {
         let refused = |message: String| Ok(Err(CallOutcome::Failed(ToolError::Failed(message))));
-        if self.stale_check == StaleCheck::AsDeclared
-            && spec.stale_check
-            && let Err(stale) = self.files.check(changes)
+        let fresh = match self.stale_check {
+            StaleCheck::AsDeclared => self.files.check(changes, true),
+            StaleCheck::SeenOnly => self.files.check(changes, false),
+            StaleCheck::Off => Ok(()),
+        };
+        if spec.stale_check
+            && let Err(stale) = fresh
         {
             return refused(stale);
         }
