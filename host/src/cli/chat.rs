@@ -17,7 +17,6 @@ use crate::config::{self, FlagOverrides};
 use crate::custom_command::{CustomCommand, CustomCommands};
 use crate::message::Message;
 use crate::permission::{Approver, Gate};
-use crate::plugin::CallLimits;
 use crate::session::{Entry, Header, SessionStore, Transcript};
 use crate::ui::{JsonEvents, Tally, TerminalApprover, TextRenderer};
 
@@ -90,11 +89,7 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
             .provider
             .context_window
             .unwrap_or(config::DEFAULT_CONTEXT_WINDOW),
-        tool_limits: CallLimits {
-            sandbox: args.sandbox.policy(&loaded),
-            http: loaded.webfetch(),
-            ..CallLimits::default()
-        },
+        tool_limits: args.sandbox.call_limits(&loaded),
     };
     let resumed = resume.is_some();
     let cwd_text = ctx.cwd.to_string_lossy().into_owned();

@@ -150,9 +150,7 @@ pub fn run(args: ServeArgs, trust_project: bool) -> Result<ExitCode, CliError> {
         .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot create the session: {e}")))?;
     let limits = CallLimits {
         timeout: Duration::from_secs_f64(timeout),
-        sandbox: sandbox.policy(&config),
-        http: config.webfetch(),
-        ..CallLimits::default()
+        ..sandbox.call_limits(&config)
     };
     // The client may have read a file with its own tools, which conch cannot see; a file
     // it read (or wrote) through this server is checked as in a run.

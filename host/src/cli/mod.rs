@@ -285,6 +285,17 @@ impl SandboxArgs {
         policy.network |= self.network;
         policy
     }
+
+    /// The bounds of a tool call: the sandbox with these flags, the config's webfetch
+    /// settings, and the default deadline and caps. Every command builds its calls' limits
+    /// here.
+    pub fn call_limits(&self, config: &Config) -> crate::plugin::CallLimits {
+        crate::plugin::CallLimits {
+            sandbox: self.policy(config),
+            http: config.webfetch(),
+            ..crate::plugin::CallLimits::default()
+        }
+    }
 }
 
 /// `cwd`, or the current directory.

@@ -17,7 +17,6 @@ use super::{CliError, Format, PermissionArgs, PluginArgs, SandboxArgs};
 use crate::agent::{Agent, AgentEvent, AgentProfiles, DEFAULT_AGENT, Settings, ToolBox, TurnIo};
 use crate::message::{Message, ToolCall};
 use crate::permission::Gate;
-use crate::plugin::CallLimits;
 use crate::provider::{ChatRequest, EventStream, Provider, ProviderError};
 use crate::session::{Entry, Header, RecordedCall, SessionStore, Transcript};
 use crate::ui::TerminalApprover;
@@ -130,11 +129,7 @@ pub fn run(args: &ReplayArgs, trust_project: bool) -> Result<ExitCode, CliError>
         retries: 0,
         compact_at: crate::config::DEFAULT_COMPACT_AT,
         context_window: crate::config::DEFAULT_CONTEXT_WINDOW,
-        tool_limits: CallLimits {
-            sandbox: args.sandbox.policy(&config),
-            http: config.webfetch(),
-            ..CallLimits::default()
-        },
+        tool_limits: args.sandbox.call_limits(&config),
     };
     let mut agent = Agent::new(
         Arc::new(NoModel),

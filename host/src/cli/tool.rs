@@ -84,9 +84,7 @@ pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
     let mut session = ToolRunSession::new(&call, &ctx);
     let limits = CallLimits {
         timeout: Duration::from_secs_f64(timeout),
-        sandbox: sandbox.policy(&config),
-        http: config.webfetch(),
-        ..CallLimits::default()
+        ..sandbox.call_limits(&config)
     };
     let mut dispatcher = Dispatcher::new(
         ToolBox::new(std::sync::Arc::new(registry)),
