@@ -316,6 +316,7 @@ pub(crate) fn confined_command(confined: &Confined<'_>) -> Result<Command, Strin
                     network: confined.network,
                     deny_read: confined.deny_read,
                     helper: &helper,
+                    program: Some(Path::new(name)).filter(|p| p.is_absolute() && p.is_file()),
                 }));
                 command.arg(&helper);
                 command

@@ -130,6 +130,9 @@ pub struct Layout<'a> {
     pub deny_read: &'a [PathBuf],
     /// The `conch-exec` helper, which must stay reachable whatever is hidden.
     pub helper: &'a Path,
+    /// The program, when given by absolute path: reachable too (under /tmp it would be
+    /// hidden by the tmpfs there).
+    pub program: Option<&'a Path>,
 }
 
 /// bwrap's arguments up to (and including) `--`; the program follows.
@@ -160,6 +163,13 @@ pub fn bwrap_args(layout: &Layout<'_>) -> Vec<OsString> {
         layout.helper.as_os_str(),
         layout.helper.as_os_str(),
     ]);
+    if let Some(program) = layout.program {
+        push(&[
+            "--ro-bind".as_ref(),
+            program.as_os_str(),
+            program.as_os_str(),
+        ]);
+    }
     push(&[
         "--bind".as_ref(),
         layout.temp.as_os_str(),
@@ -268,6 +278,7 @@ mod tests {
             network,
             deny_read: deny,
             helper: Path::new("/usr/bin/true"),
+            program: None,
         })
         .into_iter()
         .map(|a| a.to_string_lossy().into_owned())
