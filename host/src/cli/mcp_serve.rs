@@ -135,16 +135,7 @@ pub fn run(args: ServeArgs, trust_project: bool) -> Result<ExitCode, CliError> {
             .collect::<Vec<_>>(),
     );
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| CliError::Usage(e.to_string()))?;
-    let header = Header {
-        id: String::new(),
-        cwd: ctx.cwd.to_string_lossy().into_owned(),
-        provider: String::new(),
-        model: String::new(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        created: crate::session::now_rfc3339(),
-        replay_of: None,
-        tool_run: Some(TOOL_RUN.into()),
-    };
+    let header = Header::tool_run(&ctx.cwd, TOOL_RUN);
     let mut session = SessionStore::open_default()
         .and_then(|store| store.create(header))
         .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot create the session: {e}")))?;

@@ -167,16 +167,7 @@ struct ToolRunSession {
 impl ToolRunSession {
     fn new(call: &ToolCall, ctx: &CallContext) -> Self {
         ToolRunSession {
-            header: Header {
-                id: String::new(),
-                cwd: ctx.cwd.to_string_lossy().into_owned(),
-                provider: String::new(),
-                model: String::new(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                created: crate::session::now_rfc3339(),
-                replay_of: None,
-                tool_run: Some(call.name.clone()),
-            },
+            header: Header::tool_run(&ctx.cwd, &call.name),
             pending: vec![Entry::Message(Message::Assistant {
                 content: None,
                 reasoning_content: None,

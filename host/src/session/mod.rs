@@ -39,6 +39,23 @@ pub struct Header {
     pub tool_run: Option<String>,
 }
 
+impl Header {
+    /// The header of a session that records direct tool calls (`conch tool NAME`,
+    /// `conch mcp serve`) in `cwd`: no provider or model.
+    pub fn tool_run(cwd: &std::path::Path, run: &str) -> Self {
+        Header {
+            id: String::new(),
+            cwd: cwd.to_string_lossy().into_owned(),
+            provider: String::new(),
+            model: String::new(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            created: now_rfc3339(),
+            replay_of: None,
+            tool_run: Some(run.to_string()),
+        }
+    }
+}
+
 /// One line after the header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
