@@ -247,7 +247,7 @@ fn bench_bash(iterations: usize) -> anyhow::Result<()> {
     );
     let text = input.to_string();
     let mut through_conch = || -> anyhow::Result<()> {
-        gate.check(&crate::permission::Request::new(&spec, &input, &ctx), None)
+        gate.check(&spec.request(&input, &ctx), None)
             .map_err(|denied| anyhow::anyhow!(denied.message))?;
         let output = registry.call("bash", &text, &ctx, &limits)?;
         anyhow::ensure!(output.text.starts_with("exit 0"), "{}", output.text);

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::plugin::CallContext;
+use crate::host_api::CallContext;
 
 /// Why a working directory cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -227,7 +227,7 @@ fn describe(info: &PluginInfo) -> String {
         out.push_str(&format!(
             "  {}: {}\n",
             capability.as_str(),
-            meaning(*capability)
+            capability.meaning()
         ));
         let declared = match capability {
             Capability::Process => m.commands.as_ref().map(|c| ("commands", c)),
@@ -239,19 +239,6 @@ fn describe(info: &PluginInfo) -> String {
         }
     }
     out
-}
-
-fn meaning(capability: Capability) -> &'static str {
-    match capability {
-        Capability::FsRead => "read the workspace",
-        Capability::FsEdit => "propose file changes (each shown and approved as `edit`)",
-        Capability::Process => "run commands (each approved as `bash`, sandboxed)",
-        Capability::Http => "fetch URLs through the host (approved as `webfetch`)",
-        Capability::Interact => "ask you questions",
-        Capability::State => "keep state in the session",
-        Capability::Skills => "read the skill folders (project and user), nothing else",
-        Capability::Mcp => "nothing: only the built-in `mcp` plugin is bound to MCP tools",
-    }
 }
 
 fn list(cwd: &Path) {

@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::CallState;
-use crate::plugin::bindings::conch::tool::http::{Host, Request, Response};
-use crate::plugin::reach::{self, host_matches};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::bindings::conch::tool::http::{self as wit, Host, Request, Response};
+use super::{CallState, Grant, HostCapability, ToolError};
+use crate::permission::declared::{self, host_matches};
 
 /// Body bytes kept at most, whatever the plugin asks.
 pub const MAX_BODY_BYTES: u64 = 10 << 20;
@@ -46,7 +49,7 @@ pub struct HttpPolicy {
 pub struct HttpAccess {
     /// The URL the gate approved (the tool's key argument).
     pub approved: Option<String>,
-    /// The hosts the plugin declares it fetches from, if it narrowed them (see `reach`).
+    /// The hosts the plugin declares it fetches from, if it narrowed them (see `plugin::reach`).
     pub hosts: Option<Vec<String>>,
     pub policy: HttpPolicy,
 }
@@ -58,9 +61,32 @@ struct Destinations<'a> {
     declared: Option<&'a [String]>,
 }
 
+/// The `http` capability.
+pub struct Http;
+
+impl HostCapability for Http {
+    const NAME: &'static str = "http";
+    const MEANING: &'static str = "fetch URLs through the host (approved as `webfetch`)";
+    const INTERFACES: &'static [&'static str] = &["http"];
+    type Access = HttpAccess;
+
+    fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)
+    }
+
+    fn grant(grant: &Grant<'_>, _: &mut WasiCtxBuilder) -> Result<Option<HttpAccess>, ToolError> {
+        Ok(Some(HttpAccess {
+            approved: grant.approved.map(str::to_string),
+            hosts: grant.hosts.map(<[String]>::to_vec),
+            policy: grant.limits.http.clone(),
+        }))
+    }
+}
+
 impl Host for CallState {
     fn fetch(&mut self, req: Request) -> Result<Response, String> {
         let access = self
+            .granted
             .http
             .as_ref()
             .ok_or("this plugin has no http capability")?;
@@ -213,7 +239,7 @@ async fn check_destination(
         .to_ascii_lowercase();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Some(declared) = destinations.declared {
-        reach::check_host(destinations.plugin, declared, bare)?;
+        declared::check_host(destinations.plugin, declared, bare)?;
     }
     if policy.deny_hosts.iter().any(|p| host_matches(p, bare)) {
         return Err(format!(

@@ -4,8 +4,11 @@
 
 use std::sync::Arc;
 
-use super::CallState;
-use crate::plugin::bindings::conch::tool::interact::{Host, Question};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::bindings::conch::tool::interact::{self as wit, Host, Question};
+use super::{CallState, Grant, HostCapability, ToolError};
 
 /// What a model hears when no one can answer.
 pub const HEADLESS: &str = "no one can answer questions in this run (it has no terminal); \
@@ -24,9 +27,33 @@ pub struct InteractAccess {
     pub asker: Option<Arc<dyn Asker>>,
 }
 
+/// The `interact` capability.
+pub struct Interact;
+
+impl HostCapability for Interact {
+    const NAME: &'static str = "interact";
+    const MEANING: &'static str = "ask you questions";
+    const INTERFACES: &'static [&'static str] = &["interact"];
+    type Access = InteractAccess;
+
+    fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)
+    }
+
+    fn grant(
+        grant: &Grant<'_>,
+        _: &mut WasiCtxBuilder,
+    ) -> Result<Option<InteractAccess>, ToolError> {
+        Ok(Some(InteractAccess {
+            asker: grant.ctx.asker.clone(),
+        }))
+    }
+}
+
 impl Host for CallState {
     fn ask(&mut self, q: Question) -> Result<String, String> {
         let asker = self
+            .granted
             .interact
             .as_ref()
             .ok_or("this plugin has no interact capability")?

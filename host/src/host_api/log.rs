@@ -1,7 +1,7 @@
 //! `conch:tool/log`: a plugin's diagnostics go to the host's log, tagged with the plugin.
 
 use super::CallState;
-use crate::plugin::bindings::conch::tool::log::{Host, Level};
+use super::bindings::conch::tool::log::{Host, Level};
 
 impl Host for CallState {
     fn log(&mut self, level: Level, message: String) {

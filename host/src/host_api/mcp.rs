@@ -5,8 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use super::CallState;
-use crate::plugin::bindings::conch::tool::mcp as wit;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::bindings::conch::tool::mcp as wit;
+use super::{CallState, Grant, HostCapability, ToolError};
 
 /// What reaches MCP servers: the host's MCP client (see `crate::mcp`).
 pub trait McpCaller: Send + Sync {
@@ -33,9 +36,27 @@ pub struct McpAccess {
     pub cancel: Arc<AtomicBool>,
 }
 
+/// The `mcp` capability: granted only when the registry bound the call to an MCP tool.
+pub struct Mcp;
+
+impl HostCapability for Mcp {
+    const NAME: &'static str = "mcp";
+    const MEANING: &'static str = "nothing: only the built-in `mcp` plugin is bound to MCP tools";
+    const INTERFACES: &'static [&'static str] = &["mcp"];
+    type Access = McpAccess;
+
+    fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)
+    }
+
+    fn grant(grant: &Grant<'_>, _: &mut WasiCtxBuilder) -> Result<Option<McpAccess>, ToolError> {
+        Ok(grant.mcp.cloned())
+    }
+}
+
 impl wit::Host for CallState {
     fn call(&mut self, arguments: String) -> Result<String, String> {
-        let Some(access) = &self.mcp else {
+        let Some(access) = &self.granted.mcp else {
             return Err("this call was not granted an MCP tool".into());
         };
         // The server's answer is bounded by its own `tool_timeout_secs`.

@@ -1,18 +1,31 @@
-//! What a plugin can reach during one call: the per-call state behind the WIT imports,
-//! and the one place that wires the imports into the linker.
+//! What a plugin can reach during one call: one module per host capability, each
+//! implementing [`HostCapability`] (its name, interfaces, linking, grant per call and
+//! what the call hands back), wired by the one list (`capabilities!`) below; the
+//! per-call state behind the WIT imports ([`CallState`]); and the data a call is given and
+//! gives back (`call`).
 //!
-//! Each `conch:tool` import lives in its own module here. A plugin is only instantiated
-//! when every import it has is provided, and its manifest declares the capability behind
-//! each one (checked when the manifest is read).
+//! This module is below the runtime (`plugin`), which runs calls with it: nothing here
+//! uses `plugin`. A plugin is only instantiated when every import it has is provided, and
+//! its manifest declares the capability behind each one (checked when the manifest is
+//! read).
 
+pub mod bindings;
+pub mod call;
+mod capability;
+pub mod clock;
+pub mod fs_read;
 pub mod http;
 pub mod interact;
 pub mod log;
 pub mod mcp;
 pub mod process;
+pub mod skills;
 pub mod state;
 pub mod workspace;
 
+pub use call::{CallContext, CallLimits, ToolError, ToolOutput};
+pub use capability::{Grant, HostCapability};
+pub use clock::CallClock;
 pub use http::{HttpAccess, HttpPolicy};
 pub use interact::{Asker, InteractAccess};
 pub use mcp::{McpAccess, McpCaller};
@@ -21,9 +34,147 @@ pub use state::StateAccess;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, StoreLimits};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::plugin::bindings::conch::tool as wit;
+use bindings::conch::tool as wit;
+
+/// Generates, from one line per capability (`Variant => field: module::Type`), the
+/// [`Capability`] enum of manifests, the [`Granted`] fields of a call's Store, granting
+/// and finishing a call, and linking; so a capability is its module plus its line.
+macro_rules! capabilities {
+    ($($(#[$doc:meta])* $variant:ident => $field:ident: $cap:ty,)*) => {
+        /// A capability a plugin may declare in its manifest (see [`HostCapability`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Capability {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Capability {
+            /// Every capability, in the order calls are granted them.
+            pub const ALL: &'static [Capability] = &[$(Capability::$variant,)*];
+            /// Their names, in the same order.
+            const NAMES: &'static [&'static str] = &[$(<$cap as HostCapability>::NAME,)*];
+
+            /// The name used in manifests and messages.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Capability::$variant => <$cap as HostCapability>::NAME,)*
+                }
+            }
+
+            /// What a plugin with it can do, for `conch plugin info`.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(Capability::$variant => <$cap as HostCapability>::MEANING,)*
+                }
+            }
+
+            /// The `conch:tool` interfaces it provides.
+            pub fn interfaces(self) -> &'static [&'static str] {
+                match self {
+                    $(Capability::$variant => <$cap as HostCapability>::INTERFACES,)*
+                }
+            }
+        }
+
+        /// What one call was granted: a field per capability, `None` when its plugin does
+        /// not declare it (or the capability granted nothing for this call).
+        pub struct Granted {
+            $(pub $field: Option<<$cap as HostCapability>::Access>,)*
+        }
+
+        impl Granted {
+            /// Grants a call of a plugin declaring `declared` what each of those
+            /// capabilities gives it, in the order of the list.
+            pub fn new(
+                declared: &[Capability],
+                grant: &Grant<'_>,
+                wasi: &mut WasiCtxBuilder,
+            ) -> Result<Self, ToolError> {
+                Ok(Granted {
+                    $($field: if declared.contains(&Capability::$variant) {
+                        <$cap as HostCapability>::grant(grant, wasi)?
+                    } else {
+                        None
+                    },)*
+                })
+            }
+
+            /// Hands back what a successful call left with each capability.
+            pub fn finish(self, output: &mut ToolOutput) {
+                $(if let Some(access) = self.$field {
+                    <$cap as HostCapability>::finish(access, output);
+                })*
+            }
+        }
+
+        fn link_capabilities(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
+            $(<$cap as HostCapability>::add_to_linker(linker)?;)*
+            Ok(())
+        }
+    };
+}
+
+capabilities! {
+    /// A read-only view of the workspace roots.
+    FsRead => fs_read: fs_read::FsRead,
+    /// Staged writes through the `workspace` import.
+    FsEdit => fs_edit: workspace::FsEdit,
+    /// Commands through the `process` import.
+    Process => process: process::Process,
+    /// Outbound HTTP through the `http` import.
+    Http => http: http::Http,
+    /// Questions to the user through the `interact` import.
+    Interact => interact: interact::Interact,
+    /// Session key/value state through the `state` import.
+    State => state: state::State,
+    /// A read-only view of the skill directories (see `skills`), nothing else.
+    Skills => skills: skills::Skills,
+    /// One MCP tool per call through the `mcp` import, bound by the host to the server
+    /// and tool the gate approved (the built-in `mcp` plugin).
+    Mcp => mcp: mcp::Mcp,
+}
+
+/// The `conch:tool` interfaces every plugin may import, with no capability: `log` (into
+/// the host's tracing) and `types` (shared type definitions).
+pub const BASE_INTERFACES: &[&str] = &["log", "types"];
+
+impl Capability {
+    /// The capability a manifest calls `name`.
+    pub fn from_name(name: &str) -> Option<Capability> {
+        Capability::ALL
+            .iter()
+            .copied()
+            .find(|capability| capability.as_str() == name)
+    }
+
+    /// The capability that provides `conch:tool` interface `interface`.
+    pub fn of_interface(interface: &str) -> Option<Capability> {
+        Capability::ALL
+            .iter()
+            .copied()
+            .find(|capability| capability.interfaces().contains(&interface))
+    }
+}
+
+impl serde::Serialize for Capability {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Capability {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Capability::from_name(&name)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&name, Capability::NAMES))
+    }
+}
+
+/// Whether this host provides `conch:tool` interface `interface`.
+pub fn provides(interface: &str) -> bool {
+    BASE_INTERFACES.contains(&interface) || Capability::of_interface(interface).is_some()
+}
 
 /// Everything a Store holds for one tool call.
 pub struct CallState {
@@ -34,19 +185,9 @@ pub struct CallState {
     pub limits: MemoryCap,
     /// What the call has used of its deadline; host calls that wait (commands, fetches,
     /// questions) are left out of it.
-    pub clock: crate::plugin::CallClock,
-    /// What the call may run, for plugins with `process`.
-    pub process: Option<ProcessAccess>,
-    /// The call's staged changes, for plugins with `fs:edit`.
-    pub staging: Option<crate::changeset::Staging>,
-    /// What the call may fetch, for plugins with `http`.
-    pub http: Option<HttpAccess>,
-    /// Who answers questions, for plugins with `interact`.
-    pub interact: Option<InteractAccess>,
-    /// The session's state and the call's changes to it, for plugins with `state`.
-    pub state: Option<StateAccess>,
-    /// The one MCP tool the call may reach, for the `mcp` plugin.
-    pub mcp: Option<McpAccess>,
+    pub clock: CallClock,
+    /// What each capability granted the call.
+    pub granted: Granted,
 }
 
 impl WasiView for CallState {
@@ -58,30 +199,13 @@ impl WasiView for CallState {
     }
 }
 
-/// Adds WASI (confined per call by the `WasiCtx`) and conch's imports to `linker`.
+/// Adds WASI (confined per call by the `WasiCtx`), the base interfaces and every
+/// capability's interfaces to `linker`.
 pub fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
     wit::log::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
-    wit::workspace::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
-    wit::process::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
-    wit::http::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
-    wit::interact::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
-    wit::state::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
-    wit::mcp::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
-    Ok(())
+    link_capabilities(linker)
 }
-
-/// The `conch:tool` interfaces this host provides today.
-pub const PROVIDED: &[&str] = &[
-    "log",
-    "types",
-    "workspace",
-    "process",
-    "http",
-    "interact",
-    "state",
-    "mcp",
-];
 
 /// A memory cap that remembers being hit, so that the trap it causes can be reported
 /// as "used too much memory" rather than as a crash.

@@ -8,9 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use super::CallState;
-use crate::plugin::bindings::conch::tool::process::{Command, Completed, Host};
-use crate::plugin::reach;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::bindings::conch::tool::process::{self as wit, Command, Completed, Host};
+use super::{CallState, Grant, HostCapability, ToolError};
+use crate::permission::declared;
 use crate::sandbox::{CommandRequest, DEFAULT_TIMEOUT, MAX_TIMEOUT, SandboxPolicy};
 
 /// What a call with the `process` capability may run, and how.
@@ -18,7 +21,7 @@ use crate::sandbox::{CommandRequest, DEFAULT_TIMEOUT, MAX_TIMEOUT, SandboxPolicy
 pub struct ProcessAccess {
     /// The command the gate approved (the tool's key argument).
     pub approved: Option<String>,
-    /// The commands the plugin declares it runs, if it narrowed them (see `reach`).
+    /// The commands the plugin declares it runs, if it narrowed them (see `plugin::reach`).
     pub commands: Option<Vec<String>>,
     pub cwd: PathBuf,
     pub roots: Vec<PathBuf>,
@@ -27,9 +30,40 @@ pub struct ProcessAccess {
     pub cancel: Arc<AtomicBool>,
 }
 
+/// The `process` capability.
+pub struct Process;
+
+impl HostCapability for Process {
+    const NAME: &'static str = "process";
+    const MEANING: &'static str = "run commands (each approved as `bash`, sandboxed)";
+    const INTERFACES: &'static [&'static str] = &["process"];
+    type Access = ProcessAccess;
+
+    fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)
+    }
+
+    fn grant(
+        grant: &Grant<'_>,
+        _: &mut WasiCtxBuilder,
+    ) -> Result<Option<ProcessAccess>, ToolError> {
+        let ctx = grant.ctx;
+        Ok(Some(ProcessAccess {
+            approved: grant.approved.map(str::to_string),
+            commands: grant.commands.map(<[String]>::to_vec),
+            cwd: ctx.cwd.clone(),
+            roots: ctx.roots.clone(),
+            policy: grant.limits.sandbox.clone(),
+            output_dir: ctx.output_dir.clone(),
+            cancel: ctx.cancel.clone(),
+        }))
+    }
+}
+
 impl Host for CallState {
     fn run(&mut self, cmd: Command) -> Result<Completed, String> {
         let access = self
+            .granted
             .process
             .as_ref()
             .ok_or("this plugin has no process capability")?;
@@ -42,7 +76,7 @@ impl Host for CallState {
             });
         }
         if let Some(patterns) = &access.commands {
-            reach::check_command(&self.plugin, patterns, &cmd.command)?;
+            declared::check_command(&self.plugin, patterns, &cmd.command)?;
         }
         let cwd = if cmd.cwd.is_empty() {
             access.cwd.clone()

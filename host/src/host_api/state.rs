@@ -6,8 +6,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::CallState;
-use crate::plugin::bindings::conch::tool::state::Host;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::bindings::conch::tool::state::{self as wit, Host};
+use super::{CallState, Grant, HostCapability, ToolError, ToolOutput};
 
 /// Keys and values longer than this are refused (the state is kept in memory and in
 /// the session file).
@@ -39,9 +42,32 @@ impl StateAccess {
     }
 }
 
+/// The `state` capability.
+pub struct State;
+
+impl HostCapability for State {
+    const NAME: &'static str = "state";
+    const MEANING: &'static str = "keep state in the session";
+    const INTERFACES: &'static [&'static str] = &["state"];
+    type Access = StateAccess;
+
+    fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)
+    }
+
+    fn grant(grant: &Grant<'_>, _: &mut WasiCtxBuilder) -> Result<Option<StateAccess>, ToolError> {
+        Ok(Some(StateAccess::new(grant.ctx.state.clone())))
+    }
+
+    /// The keys the call changed, recorded by the dispatcher.
+    fn finish(access: StateAccess, output: &mut ToolOutput) {
+        output.state_changes = access.finish();
+    }
+}
+
 impl Host for CallState {
     fn get(&mut self, key: String) -> Option<String> {
-        let state = self.state.as_ref()?;
+        let state = self.granted.state.as_ref()?;
         match state.changes.get(&key) {
             Some(changed) => changed.clone(),
             None => state.values.get(&key).cloned(),
@@ -49,7 +75,7 @@ impl Host for CallState {
     }
 
     fn set(&mut self, key: String, value: Option<String>) {
-        let Some(state) = self.state.as_mut() else {
+        let Some(state) = self.granted.state.as_mut() else {
             return;
         };
         // The WIT gives `set` no error to return: an oversized entry is dropped, and the

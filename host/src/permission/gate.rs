@@ -6,7 +6,6 @@ use std::path::{Component, Path, PathBuf};
 
 use super::rule::{CommandSubject, Decision, PermissionRule};
 use super::shell;
-use crate::plugin::{CallContext, ToolSpec};
 
 /// The decision for a permission key no one configured. Tools that touch only the
 /// conversation (its todo list, a question to the user, loading a skill) need no asking.
@@ -49,38 +48,6 @@ pub struct Request {
 }
 
 impl Request {
-    /// The request for calling `spec` with `input` in `ctx`: the key argument is the
-    /// input field the manifest names (a string as is, any other JSON value as JSON text).
-    ///
-    /// A key argument named `path` is a file path, and rules see it as the sandbox will:
-    /// relative to the workspace root with `.` and `..` resolved, so `./secret/x`,
-    /// `src/../secret/x` and the absolute path all match `secret/*`. A path leading out
-    /// of the workspace stays absolute.
-    pub fn new(spec: &ToolSpec, input: &serde_json::Value, ctx: &CallContext) -> Self {
-        let mut key = spec.key_value(input);
-        if let (Some("path"), Some(path), Some(root)) =
-            (spec.key_arg.as_deref(), &key, ctx.roots.first())
-        {
-            key = Some(workspace_path(path, &ctx.cwd, root));
-        }
-        Request {
-            tool: spec.name.clone(),
-            permission: spec.permission.clone(),
-            key,
-        }
-    }
-
-    /// Every request a call of `spec` must pass: [`Request::new`], and the same call under
-    /// the second permission its plugin's reach calls for, if any.
-    pub fn all_for(spec: &ToolSpec, input: &serde_json::Value, ctx: &CallContext) -> Vec<Self> {
-        let first = Request::new(spec, input, ctx);
-        let also = spec.also_decided_as.as_ref().map(|permission| Request {
-            permission: permission.clone(),
-            ..first.clone()
-        });
-        std::iter::once(first).chain(also).collect()
-    }
-
     /// `read secret/x`, or just `read` without a key argument.
     fn describe(&self) -> String {
         match &self.key {
@@ -1233,49 +1200,5 @@ mod tests {
             gate.check(&request("bash", "bash", Some("ls")), None)
                 .is_err()
         );
-    }
-
-    fn spec(key_arg: &str) -> ToolSpec {
-        serde_json::from_value(serde_json::json!({
-            "name": "t", "description": "", "permission": "read", "key_arg": key_arg,
-            "input_schema": {"type": "object"}
-        }))
-        .unwrap()
-    }
-
-    fn ctx(cwd: &str) -> CallContext {
-        CallContext {
-            cwd: cwd.into(),
-            roots: vec!["/ws".into()],
-            ..CallContext::default()
-        }
-    }
-
-    fn key(key_arg: &str, input: serde_json::Value, cwd: &str) -> Option<String> {
-        Request::new(&spec(key_arg), &input, &ctx(cwd)).key
-    }
-
-    #[test]
-    fn the_key_argument_comes_from_the_field_the_manifest_names() {
-        let input = serde_json::json!({"pattern": "src/*.rs", "path": "x", "limit": 3});
-        assert_eq!(key("pattern", input, "/ws").as_deref(), Some("src/*.rs"));
-        assert_eq!(key("pattern", serde_json::json!({}), "/ws"), None);
-        let number = serde_json::json!({"pattern": 7});
-        assert_eq!(key("pattern", number, "/ws").as_deref(), Some("7"));
-    }
-
-    #[test]
-    fn a_path_key_is_seen_relative_to_the_workspace_root_with_dots_resolved() {
-        let path = |p: &str, cwd: &str| key("path", serde_json::json!({"path": p}), cwd);
-        assert_eq!(path("secret/x", "/ws").as_deref(), Some("secret/x"));
-        assert_eq!(path("./secret/x", "/ws").as_deref(), Some("secret/x"));
-        assert_eq!(path("src/../secret/x", "/ws").as_deref(), Some("secret/x"));
-        assert_eq!(path("/ws/secret/x", "/ws").as_deref(), Some("secret/x"));
-        assert_eq!(path("x", "/ws/secret").as_deref(), Some("secret/x"));
-        assert_eq!(
-            path("../../etc/passwd", "/ws/a").as_deref(),
-            Some("/etc/passwd")
-        );
-        assert_eq!(path(".", "/ws").as_deref(), Some(""));
     }
 }

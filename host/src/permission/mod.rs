@@ -6,6 +6,7 @@
 //! [`Gate`] about each [`Request`]. When the answer is "ask" and nobody can be asked
 //! (no terminal), the call is denied with a message saying how to allow it.
 
+pub mod declared;
 mod gate;
 mod rule;
 pub mod shell;

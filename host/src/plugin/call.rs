@@ -2,125 +2,22 @@
 //! under a deadline and a memory cap, and whatever goes wrong turned into a [`ToolError`]
 //! the model can read. A call that traps, loops or hogs memory ends; the host goes on.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, Trap};
+use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use super::bindings::{PluginPre, exports::conch::tool::tool as wit_tool};
 use super::engine::{EPOCH_TICK, MAX_MEMORY_BYTES};
-use super::manifest::{Capability, Manifest};
-use crate::changeset::{Changeset, PathRules, Staging};
+use super::manifest::Manifest;
+use crate::host_api::bindings::{PluginPre, exports::conch::tool::tool as wit_tool};
 use crate::host_api::{
-    Asker, CallState, HttpAccess, HttpPolicy, InteractAccess, MemoryCap, ProcessAccess, StateAccess,
+    CallContext, CallLimits, CallState, Grant, Granted, McpAccess, MemoryCap, ToolError, ToolOutput,
 };
-use crate::sandbox::SandboxPolicy;
 
 /// How much of the guest's stdout/stderr is kept.
 const GUEST_OUTPUT_BYTES: usize = 64 * 1024;
-
-/// Where and for whom a call runs. Paths are absolute and canonical.
-#[derive(Debug, Clone, Default)]
-pub struct CallContext {
-    pub cwd: PathBuf,
-    pub roots: Vec<PathBuf>,
-    pub session_id: String,
-    pub call_id: String,
-    /// Where commands the call runs keep their full output (the session's directory).
-    pub output_dir: Option<PathBuf>,
-    /// Set when the user interrupts the call: a running command is killed.
-    pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// The session's key/value state as the call starts (empty outside a session).
-    pub state: std::sync::Arc<std::collections::BTreeMap<String, String>>,
-    /// Who answers a plugin's questions; `None` when no one can (headless).
-    pub asker: Option<std::sync::Arc<dyn Asker>>,
-    /// What the call has used of its deadline (started when the call starts).
-    pub clock: super::CallClock,
-}
-
-/// The bounds every call runs within.
-#[derive(Debug, Clone)]
-pub struct CallLimits {
-    /// Wall time before the guest is interrupted.
-    pub timeout: Duration,
-    /// Linear memory the guest may grow to.
-    pub memory_bytes: usize,
-    /// Text returned to the model before it is cut with a notice.
-    pub output_bytes: usize,
-    /// How commands run through the `process` import are confined.
-    pub sandbox: SandboxPolicy,
-    /// Which hosts the `http` import may reach.
-    pub http: HttpPolicy,
-}
-
-impl Default for CallLimits {
-    fn default() -> Self {
-        CallLimits {
-            timeout: Duration::from_secs(60),
-            memory_bytes: 256 << 20,
-            output_bytes: 100 * 1024,
-            sandbox: SandboxPolicy::default(),
-            http: HttpPolicy::default(),
-        }
-    }
-}
-
-/// A tool's successful result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolOutput {
-    /// What the model reads.
-    pub text: String,
-    /// Structured data for the UI.
-    pub metadata: Option<serde_json::Value>,
-    /// What the tool staged through the `workspace` import: not on disk yet.
-    pub changes: Option<Changeset>,
-    /// Session state keys the tool set (`Some`) or removed (`None`): not recorded yet.
-    pub state_changes: Vec<(String, Option<String>)>,
-}
-
-/// A failed call. The message is written for the model, which gets it as the result.
-#[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum ToolError {
-    #[error("{0}")]
-    InvalidInput(String),
-    #[error("{0}")]
-    OutsideWorkspace(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Denied(String),
-    #[error("{0}")]
-    UnknownTool(String),
-    #[error("{0}")]
-    Failed(String),
-    #[error("the tool ran longer than its {} s limit and was stopped", .0.as_secs_f32())]
-    Timeout(Duration),
-    #[error("the tool used more than {} MiB of memory and was stopped", .0 >> 20)]
-    OutOfMemory(usize),
-    #[error("the tool crashed: {0}")]
-    Crashed(String),
-    #[error("the tool returned an invalid result: {0}")]
-    InvalidOutput(String),
-    #[error("plugin {plugin} cannot run: {reason}")]
-    Unavailable { plugin: String, reason: String },
-}
-
-impl From<wit_tool::ToolError> for ToolError {
-    fn from(e: wit_tool::ToolError) -> Self {
-        use wit_tool::ToolError as W;
-        match e {
-            W::InvalidInput(m) => ToolError::InvalidInput(m),
-            W::OutsideWorkspace(m) => ToolError::OutsideWorkspace(m),
-            W::NotFound(m) => ToolError::NotFound(m),
-            W::Denied(m) => ToolError::Denied(m),
-            W::UnknownTool(m) => ToolError::UnknownTool(m),
-            W::Failed(m) => ToolError::Failed(m),
-        }
-    }
-}
 
 /// One call to prepare: which plugin, which tool, with what.
 pub struct Invocation<'a> {
@@ -134,7 +31,22 @@ pub struct Invocation<'a> {
     /// fetch URLs, the only command or URL they may use.
     pub approved: Option<String>,
     /// For the `mcp` plugin: the one MCP tool the call may reach.
-    pub mcp: Option<crate::host_api::McpAccess>,
+    pub mcp: Option<McpAccess>,
+}
+
+impl Invocation<'_> {
+    /// What the capabilities may draw on to grant this call.
+    fn grant(&self) -> Grant<'_> {
+        Grant {
+            plugin: &self.manifest.name,
+            ctx: self.ctx,
+            limits: self.limits,
+            approved: self.approved.as_deref(),
+            commands: self.manifest.commands.as_deref(),
+            hosts: self.manifest.hosts.as_deref(),
+            mcp: self.mcp.as_ref(),
+        }
+    }
 }
 
 /// Runs one call in a fresh Store.
@@ -166,10 +78,8 @@ pub fn invoke(
     }
     match result {
         Ok(Ok(output)) => {
-            let state = store.into_data();
             let mut output = finish_output(output, call.limits.output_bytes)?;
-            output.changes = state.staging.map(Staging::finish).filter(|c| !c.is_empty());
-            output.state_changes = state.state.map(StateAccess::finish).unwrap_or_default();
+            store.into_data().granted.finish(&mut output);
             Ok(output)
         }
         Ok(Err(e)) => Err(e.into()),
@@ -177,10 +87,9 @@ pub fn invoke(
     }
 }
 
-/// A Store for one call: read-only preopens of the roots (at their real paths, and the
-/// cwd as `.`) if the plugin declared `fs:read`, of the skill directories if it declared
-/// `skills`, no environment, no network, no stdin,
-/// stdout/stderr into a buffer, a memory cap and a deadline.
+/// A Store for one call: what each capability the plugin declares grants it (preopens,
+/// host imports' access), no environment, no network, no stdin, stdout/stderr into a
+/// buffer, a memory cap and a deadline.
 fn new_store(
     engine: &Engine,
     call: &Invocation<'_>,
@@ -189,55 +98,15 @@ fn new_store(
     let mut wasi = WasiCtxBuilder::new();
     // Must come before the preopens: it makes their file I/O run inline, 5-16x faster.
     wasi.allow_blocking_current_thread(true);
-    if call.manifest.capabilities.contains(&Capability::FsRead) {
-        let dirs = call
-            .ctx
-            .roots
-            .iter()
-            .map(|root| (root, path_string(root)))
-            .chain(std::iter::once((&call.ctx.cwd, ".".to_string())));
-        for (host, guest) in dirs {
-            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
-                .map_err(|e| ToolError::Failed(format!("cannot open {}: {e}", host.display())))?;
-        }
-    }
-    if call.manifest.capabilities.contains(&Capability::Skills) {
-        let root = call.ctx.roots.first().unwrap_or(&call.ctx.cwd);
-        let config_dir = crate::dirs::config_dir();
-        for (host, guest) in crate::skills::dirs(root, config_dir.as_deref()) {
-            wasi.preopened_dir(&host, guest, FsPerms::ReadOnly)
-                .map_err(|e| ToolError::Failed(format!("cannot open {}: {e}", host.display())))?;
-        }
-    }
+    let granted = Granted::new(&call.manifest.capabilities, &call.grant(), &mut wasi)?;
     wasi.stdout(guest_output.clone()).stderr(guest_output);
-    let granted = |capability| call.manifest.capabilities.contains(&capability);
     let state = CallState {
         plugin: call.manifest.name.clone(),
         wasi: wasi.build(),
         table: ResourceTable::new(),
         limits: MemoryCap::new(call.limits.memory_bytes.min(MAX_MEMORY_BYTES)),
         clock: call.ctx.clock.clone(),
-        process: granted(Capability::Process).then(|| ProcessAccess {
-            approved: call.approved.clone(),
-            commands: call.manifest.commands.clone(),
-            cwd: call.ctx.cwd.clone(),
-            roots: call.ctx.roots.clone(),
-            policy: call.limits.sandbox.clone(),
-            output_dir: call.ctx.output_dir.clone(),
-            cancel: call.ctx.cancel.clone(),
-        }),
-        staging: granted(Capability::FsEdit)
-            .then(|| Staging::new(PathRules::new(call.ctx.roots.clone(), call.ctx.cwd.clone()))),
-        http: granted(Capability::Http).then(|| HttpAccess {
-            approved: call.approved.clone(),
-            hosts: call.manifest.hosts.clone(),
-            policy: call.limits.http.clone(),
-        }),
-        interact: granted(Capability::Interact).then(|| InteractAccess {
-            asker: call.ctx.asker.clone(),
-        }),
-        state: granted(Capability::State).then(|| StateAccess::new(call.ctx.state.clone())),
-        mcp: call.mcp.clone().filter(|_| granted(Capability::Mcp)),
+        granted,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);

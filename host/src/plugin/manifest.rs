@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use wasmparser::{Chunk, Encoding, Parser, Payload};
 
 use super::package::MANIFEST_SECTION;
+pub use crate::host_api::Capability;
+use crate::host_api::{BASE_INTERFACES, CallContext};
+use crate::permission::{Request, workspace_path};
 
 /// The WIT package every plugin is built against.
 pub const WIT_PACKAGE: &str = "conch:tool";
@@ -82,6 +85,38 @@ impl ToolSpec {
         })
     }
 
+    /// The gate's request for calling this tool with `input` in `ctx`: the key argument is the
+    /// input field the manifest names (a string as is, any other JSON value as JSON text).
+    ///
+    /// A key argument named `path` is a file path, and rules see it as the sandbox will:
+    /// relative to the workspace root with `.` and `..` resolved, so `./secret/x`,
+    /// `src/../secret/x` and the absolute path all match `secret/*`. A path leading out
+    /// of the workspace stays absolute.
+    pub fn request(&self, input: &serde_json::Value, ctx: &CallContext) -> Request {
+        let mut key = self.key_value(input);
+        if let (Some("path"), Some(path), Some(root)) =
+            (self.key_arg.as_deref(), &key, ctx.roots.first())
+        {
+            key = Some(workspace_path(path, &ctx.cwd, root));
+        }
+        Request {
+            tool: self.name.clone(),
+            permission: self.permission.clone(),
+            key,
+        }
+    }
+
+    /// Every request a call of this tool must pass: [`ToolSpec::request`], and the same call under
+    /// the second permission its plugin's reach calls for, if any.
+    pub fn requests(&self, input: &serde_json::Value, ctx: &CallContext) -> Vec<Request> {
+        let first = self.request(input, ctx);
+        let also = self.also_decided_as.as_ref().map(|permission| Request {
+            permission: permission.clone(),
+            ..first.clone()
+        });
+        std::iter::once(first).chain(also).collect()
+    }
+
     /// The key argument a call may use as a command or URL: only a string is approved
     /// (a `process` or `http` import compares the command or URL with it byte for byte).
     pub fn approved_value(&self, input: &serde_json::Value) -> Option<String> {
@@ -94,66 +129,6 @@ impl ToolSpec {
 
 fn stale_check_default() -> bool {
     true
-}
-
-/// A capability a plugin may request.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
-pub enum Capability {
-    /// A read-only view of the workspace roots.
-    #[serde(rename = "fs:read")]
-    FsRead,
-    /// Staged writes through the `workspace` import.
-    #[serde(rename = "fs:edit")]
-    FsEdit,
-    /// Commands through the `process` import.
-    #[serde(rename = "process")]
-    Process,
-    /// Outbound HTTP through the `http` import.
-    #[serde(rename = "http")]
-    Http,
-    /// Questions to the user through the `interact` import.
-    #[serde(rename = "interact")]
-    Interact,
-    /// Session key/value state through the `state` import.
-    #[serde(rename = "state")]
-    State,
-    /// A read-only view of the skill directories (see `skills`), nothing else.
-    #[serde(rename = "skills")]
-    Skills,
-    /// One MCP tool per call through the `mcp` import, bound by the host to the server
-    /// and tool the gate approved (the built-in `mcp` plugin).
-    #[serde(rename = "mcp")]
-    Mcp,
-}
-
-impl Capability {
-    /// The `conch:tool` interface this capability unlocks, if any.
-    pub fn interface(self) -> Option<&'static str> {
-        match self {
-            Capability::FsRead => None,
-            Capability::FsEdit => Some("workspace"),
-            Capability::Process => Some("process"),
-            Capability::Http => Some("http"),
-            Capability::Interact => Some("interact"),
-            Capability::State => Some("state"),
-            Capability::Skills => None,
-            Capability::Mcp => Some("mcp"),
-        }
-    }
-
-    /// The name used in manifests and messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Capability::FsRead => "fs:read",
-            Capability::FsEdit => "fs:edit",
-            Capability::Process => "process",
-            Capability::Http => "http",
-            Capability::Interact => "interact",
-            Capability::State => "state",
-            Capability::Skills => "skills",
-            Capability::Mcp => "mcp",
-        }
-    }
 }
 
 /// Why a file is not a usable plugin.
@@ -241,13 +216,10 @@ impl PluginInfo {
             else {
                 return Err(ManifestError::UnknownImport(import.clone()));
             };
-            if interface == "log" || interface == "types" {
+            if BASE_INTERFACES.contains(&interface) {
                 continue;
             }
-            let needed = ALL_CAPABILITIES
-                .iter()
-                .copied()
-                .find(|c| c.interface() == Some(interface))
+            let needed = Capability::of_interface(interface)
                 .ok_or_else(|| ManifestError::UnknownImport(import.clone()))?;
             if !declared.contains(&needed) {
                 return Err(ManifestError::Undeclared {
@@ -321,16 +293,6 @@ fn walk_top_level<'a>(
         }
     }
 }
-
-const ALL_CAPABILITIES: [Capability; 7] = [
-    Capability::FsRead,
-    Capability::FsEdit,
-    Capability::Process,
-    Capability::Http,
-    Capability::Interact,
-    Capability::State,
-    Capability::Mcp,
-];
 
 impl Manifest {
     /// A tool is decided by what its plugin can reach, not by the label in its manifest:
@@ -499,5 +461,49 @@ mod tests {
             matches!(&err, Some(ManifestError::Invalid(m)) if m.contains("has space")),
             "{err:?}"
         );
+    }
+
+    fn spec_with_key(key_arg: &str) -> ToolSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": "t", "description": "", "permission": "read", "key_arg": key_arg,
+            "input_schema": {"type": "object"}
+        }))
+        .unwrap()
+    }
+
+    fn ctx(cwd: &str) -> CallContext {
+        CallContext {
+            cwd: cwd.into(),
+            roots: vec!["/ws".into()],
+            ..CallContext::default()
+        }
+    }
+
+    fn key(key_arg: &str, input: serde_json::Value, cwd: &str) -> Option<String> {
+        spec_with_key(key_arg).request(&input, &ctx(cwd)).key
+    }
+
+    #[test]
+    fn the_key_argument_comes_from_the_field_the_manifest_names() {
+        let input = serde_json::json!({"pattern": "src/*.rs", "path": "x", "limit": 3});
+        assert_eq!(key("pattern", input, "/ws").as_deref(), Some("src/*.rs"));
+        assert_eq!(key("pattern", serde_json::json!({}), "/ws"), None);
+        let number = serde_json::json!({"pattern": 7});
+        assert_eq!(key("pattern", number, "/ws").as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn a_path_key_is_seen_relative_to_the_workspace_root_with_dots_resolved() {
+        let path = |p: &str, cwd: &str| key("path", serde_json::json!({"path": p}), cwd);
+        assert_eq!(path("secret/x", "/ws").as_deref(), Some("secret/x"));
+        assert_eq!(path("./secret/x", "/ws").as_deref(), Some("secret/x"));
+        assert_eq!(path("src/../secret/x", "/ws").as_deref(), Some("secret/x"));
+        assert_eq!(path("/ws/secret/x", "/ws").as_deref(), Some("secret/x"));
+        assert_eq!(path("x", "/ws/secret").as_deref(), Some("secret/x"));
+        assert_eq!(
+            path("../../etc/passwd", "/ws/a").as_deref(),
+            Some("/etc/passwd")
+        );
+        assert_eq!(path(".", "/ws").as_deref(), Some(""));
     }
 }

@@ -1,11 +1,9 @@
 //! The plugin runtime: reading manifests, compiling and caching components, and running
 //! each tool call in a fresh, confined instance.
 
-pub mod bindings;
 pub mod builtin;
 pub mod cache;
 pub mod call;
-pub mod clock;
 pub mod discovery;
 pub mod engine;
 pub mod engine_config;
@@ -15,8 +13,7 @@ pub mod reach;
 pub mod registry;
 pub mod trust;
 
+pub use crate::host_api::{CallClock, CallContext, CallLimits, ToolError, ToolOutput};
 pub use cache::CompileCache;
-pub use call::{CallContext, CallLimits, ToolError, ToolOutput};
-pub use clock::CallClock;
 pub use manifest::{Capability, Manifest, PluginInfo, ToolSpec};
 pub use registry::{McpSource, Origin, Plugin, PluginRegistry, RegistryError};

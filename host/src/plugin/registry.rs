@@ -9,13 +9,13 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use super::bindings::PluginPre;
 use super::builtin::{self, BUILTINS};
 use super::cache::CompileCache;
-use super::call::{self, CallContext, CallLimits, Invocation, ToolError, ToolOutput};
+use super::call::{self, Invocation};
 use super::engine::{CallSlots, MAX_CONCURRENT_CALLS, new_engine};
 use super::manifest::{ManifestError, PluginInfo, ToolSpec};
-use crate::host_api::{self, CallState};
+use crate::host_api::bindings::PluginPre;
+use crate::host_api::{self, CallContext, CallLimits, CallState, ToolError, ToolOutput};
 
 /// Where a plugin came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -471,11 +471,7 @@ fn prepare<'a>(
     let pre = plugin
         .prepared
         .get_or_init(|| {
-            if let Some(missing) = plugin
-                .info
-                .conch_imports()
-                .find(|i| !host_api::PROVIDED.contains(i))
-            {
+            if let Some(missing) = plugin.info.conch_imports().find(|i| !host_api::provides(i)) {
                 return Err(format!(
                     "it imports conch:tool/{missing}, which this version of conch does not provide"
                 ));

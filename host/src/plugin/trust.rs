@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
-use super::reach::listed;
 use super::{Capability, Origin, Plugin, ToolSpec};
+use crate::permission::declared::listed;
 use crate::permission::{Approval, Approver};
 
 /// What `plugin` can do that needs trusting first, in words (`run commands and fetch

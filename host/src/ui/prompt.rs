@@ -4,8 +4,8 @@
 use std::io::{BufRead, Write};
 
 use crate::host_api::Asker;
+use crate::host_api::bindings::conch::tool::interact::Question;
 use crate::permission::{Approval, Approver};
-use crate::plugin::bindings::conch::tool::interact::Question;
 
 /// Times a choice question is asked again after an answer that is not one of them.
 const CHOICE_ATTEMPTS: usize = 3;

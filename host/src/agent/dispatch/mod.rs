@@ -178,7 +178,7 @@ impl Dispatcher {
         ctx.cancel = cancel.clone();
         ctx.clock = CallClock::default();
         let clock = ctx.clock.clone();
-        let request = Request::new(&spec, &input, &ctx);
+        let request = spec.request(&input, &ctx);
         if let Some((plugin, _)) = self.tools.registry().find(&call.name)
             && let Some(root) = ctx.roots.first()
             && let Err(message) = crate::plugin::trust::admit(
@@ -199,7 +199,7 @@ impl Dispatcher {
         let requests = if decide_on_changes {
             Vec::new()
         } else {
-            Request::all_for(&spec, &input, &ctx)
+            spec.requests(&input, &ctx)
         };
         for request in requests {
             let decision = self.gate.check(&request, io.approver.as_deref_mut());

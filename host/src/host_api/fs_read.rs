@@ -1,0 +1,40 @@
+//! Capability `fs:read`: a read-only view of the workspace. No interface: the call's WASI
+//! gets read-only preopens of the roots at their real absolute paths, and of the cwd as
+//! `.`; WASI's own file API does the rest.
+
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use super::{Grant, HostCapability, ToolError};
+
+/// The `fs:read` capability.
+pub struct FsRead;
+
+impl HostCapability for FsRead {
+    const NAME: &'static str = "fs:read";
+    const MEANING: &'static str = "read the workspace";
+    type Access = ();
+
+    fn grant(grant: &Grant<'_>, wasi: &mut WasiCtxBuilder) -> Result<Option<()>, ToolError> {
+        let ctx = grant.ctx;
+        let dirs = ctx
+            .roots
+            .iter()
+            .map(|root| (root, root.to_string_lossy().into_owned()))
+            .chain(std::iter::once((&ctx.cwd, ".".to_string())));
+        for (host, guest) in dirs {
+            preopen(wasi, host, guest)?;
+        }
+        Ok(Some(()))
+    }
+}
+
+/// Preopens `host` read-only at `guest`.
+pub(super) fn preopen(
+    wasi: &mut WasiCtxBuilder,
+    host: &std::path::Path,
+    guest: impl AsRef<str>,
+) -> Result<(), ToolError> {
+    wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
+        .map(|_| ())
+        .map_err(|e| ToolError::Failed(format!("cannot open {}: {e}", host.display())))
+}
