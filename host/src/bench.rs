@@ -175,7 +175,7 @@ fn bench_edit(iterations: usize) -> anyhow::Result<()> {
             .into_iter()
             .map(|path| crate::permission::Request {
                 tool: tool.into(),
-                permission: "edit".into(),
+                permission: crate::permission::PermissionKey::EDIT,
                 key: Some(path),
             })
             .collect();

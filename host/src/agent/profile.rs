@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::permission::{AgentRestriction, Decision, Policy, ToolSet};
+use crate::permission::{AgentRestriction, Decision, PermissionKey, Policy, ToolSet};
 use crate::plugin::ToolSpec;
 
 /// The profile used when none is chosen.
@@ -48,10 +48,14 @@ impl AgentProfile {
 
 /// The built-in profiles.
 pub fn builtin_profiles() -> Vec<AgentProfile> {
-    let denied = ["edit", "bash", "webfetch"]
-        .into_iter()
-        .map(|key| (key.to_string(), Decision::Deny))
-        .collect();
+    let denied = [
+        PermissionKey::EDIT,
+        PermissionKey::BASH,
+        PermissionKey::WEBFETCH,
+    ]
+    .into_iter()
+    .map(|key| (key, Decision::Deny))
+    .collect();
     vec![
         AgentProfile {
             name: DEFAULT_AGENT.into(),
@@ -72,7 +76,7 @@ pub fn builtin_profiles() -> Vec<AgentProfile> {
                  those calls are denied in plan mode."
                     .into(),
             ),
-            tools: ToolSet::WithPermission("read".into()),
+            tools: ToolSet::WithPermission(PermissionKey::READ),
             permission: Policy {
                 defaults: denied,
                 ..Policy::default()
@@ -159,7 +163,7 @@ mod tests {
     fn request(tool: &str, permission: &str) -> Request {
         Request {
             tool: tool.into(),
-            permission: permission.into(),
+            permission: PermissionKey::parse(permission).expect("a key"),
             key: Some("a.txt".into()),
         }
     }
@@ -187,9 +191,11 @@ mod tests {
     fn a_profiles_decisions_and_rules_are_over_the_configs_and_flags_only_lift_its_asks() {
         use crate::permission::{Decision, PermissionRule};
         let mut config = Policy::default();
-        config.defaults.insert("bash".into(), Decision::Deny);
+        config.defaults.insert(PermissionKey::BASH, Decision::Deny);
         let mut permission = Policy::default();
-        permission.defaults.insert("bash".into(), Decision::Ask);
+        permission
+            .defaults
+            .insert(PermissionKey::BASH, Decision::Ask);
         permission
             .rules
             .push(PermissionRule::new("bash", "cargo test*", Decision::Allow));
@@ -207,7 +213,7 @@ mod tests {
         };
         let bash = |command: &str| Request {
             tool: "bash".into(),
-            permission: "bash".into(),
+            permission: PermissionKey::BASH,
             key: Some(command.into()),
         };
         let mut gate = Gate::new(config, Flags::default());

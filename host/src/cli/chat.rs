@@ -102,9 +102,13 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
                 );
             }
             for record in transcript.remembered() {
+                // A tool not offered (yet: MCP tools come later) is remembered whole,
+                // as for any key but `bash`.
                 let permission = tools
                     .spec(&record.tool)
-                    .map_or_else(String::new, |spec| spec.permission.clone());
+                    .map_or(crate::permission::PermissionKey::REMOTE, |spec| {
+                        spec.permission.clone()
+                    });
                 gate.allow_for_session(&crate::permission::Request {
                     tool: record.tool.clone(),
                     permission,

@@ -682,7 +682,7 @@ fn print_tools(registry: &PluginRegistry, json: bool) -> anyhow::Result<()> {
             [
                 tool.name.clone(),
                 source,
-                tool.permission.clone(),
+                tool.permission.to_string(),
                 first_sentence(&tool.description).to_string(),
             ]
         })

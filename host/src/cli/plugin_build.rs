@@ -160,7 +160,7 @@ fn provisional_manifest(package: Package, cargo_file: &Path) -> Result<Manifest,
         tools: vec![ToolSpec {
             name: DESCRIBE.into(),
             description: "Lists the plugin's tools (conch plugin build only)".into(),
-            permission: "read".into(),
+            permission: crate::permission::PermissionKey::READ,
             key_arg: None,
             input_schema: serde_json::json!({"type": "object"}),
             stale_check: true,

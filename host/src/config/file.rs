@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::placeholder;
 use super::preset;
-use crate::permission::{Decision, PermissionRule, Policy};
+use crate::permission::{Decision, PermissionKey, PermissionRule, Policy};
 
 /// The file name looked for in the project and in the user config dir.
 pub const FILE_NAME: &str = "conch.toml";
@@ -590,13 +590,13 @@ fn to_layer(
 /// A `[permission]` table as the gate's policy.
 fn policy(table: PermissionTable) -> Policy {
     let defaults = [
-        ("read", table.read),
-        ("edit", table.edit),
-        ("bash", table.bash),
-        ("webfetch", table.webfetch),
+        (PermissionKey::READ, table.read),
+        (PermissionKey::EDIT, table.edit),
+        (PermissionKey::BASH, table.bash),
+        (PermissionKey::WEBFETCH, table.webfetch),
     ]
     .into_iter()
-    .filter_map(|(key, decision)| Some((key.to_string(), decision?)))
+    .filter_map(|(key, decision)| Some((key, decision?)))
     .collect();
     Policy {
         defaults,

@@ -27,7 +27,7 @@ pub use preset::{PRESETS, Preset};
 pub use pricing::Pricing;
 pub use secret::Secret;
 
-use crate::permission::Policy;
+use crate::permission::{PermissionKey, Policy};
 use file::{Layer, ProviderLayer};
 
 /// Steps the agent may take in one turn when the config does not say.
@@ -366,7 +366,13 @@ impl Config {
         let mut out = String::new();
         let policy = &self.layer.permission;
         out.push_str("\n[permission]\n");
-        for key in ["read", "edit", "bash", "webfetch"] {
+        let table = [
+            PermissionKey::READ,
+            PermissionKey::EDIT,
+            PermissionKey::BASH,
+            PermissionKey::WEBFETCH,
+        ];
+        for key in &table {
             let decision = policy
                 .defaults
                 .get(key)
@@ -374,11 +380,7 @@ impl Config {
                 .unwrap_or_else(|| crate::permission::builtin_default(key));
             let _ = writeln!(out, "{key} = \"{decision}\"");
         }
-        for (key, decision) in policy
-            .defaults
-            .iter()
-            .filter(|(k, _)| !["read", "edit", "bash", "webfetch"].contains(&k.as_str()))
-        {
+        for (key, decision) in policy.defaults.iter().filter(|(k, _)| !table.contains(k)) {
             let _ = writeln!(out, "{key} = \"{decision}\"");
         }
         for rule in &policy.rules {

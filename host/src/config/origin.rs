@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::FlagOverrides;
 use super::env::{API_KEY, BASE_URL, EnvOverrides, MODEL, PROVIDER};
 use super::file::Layer;
+use crate::permission::PermissionKey;
 
 /// The source of one setting's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,14 +99,14 @@ pub fn origins(
         ),
     ];
     for key in [
-        crate::permission::READ,
-        crate::permission::EDIT,
-        crate::permission::BASH,
-        crate::permission::WEBFETCH,
+        PermissionKey::READ,
+        PermissionKey::EDIT,
+        PermissionKey::BASH,
+        PermissionKey::WEBFETCH,
     ] {
         out.push((
             format!("permission.{key}"),
-            file(&|l| l.permission.defaults.contains_key(key)),
+            file(&|l| l.permission.defaults.contains_key(&key)),
         ));
     }
     out

@@ -20,13 +20,14 @@ pub use server::{MAX_RESTARTS, State, Status};
 
 use crate::config::McpServerConfig;
 use crate::host_api::McpCaller;
+use crate::permission::PermissionKey;
 use crate::plugin::ToolSpec;
 use crate::sandbox::SandboxPolicy;
 use crate::sandbox::child::{ChildSpec, private_dir, terminate_group};
 use server::{Server, WAIT_MARGIN};
 
 /// The permission key of every MCP tool; its key argument is `SERVER/TOOL`.
-pub const PERMISSION: &str = "mcp";
+pub const PERMISSION: PermissionKey = PermissionKey::MCP;
 
 /// One MCP tool as the registry offers it.
 #[derive(Debug, Clone)]
@@ -243,7 +244,7 @@ fn tool_spec(server: &str, tool: &rmcp::model::Tool, name: String) -> ToolSpec {
             "{description}\n(MCP tool `{}` of server `{server}`)",
             tool.name
         ),
-        permission: PERMISSION.into(),
+        permission: PERMISSION,
         key_arg: None,
         input_schema: schema::normalise(&tool.input_schema),
         stale_check: false,

@@ -4,15 +4,23 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
+use super::key::PermissionKey;
 use super::rule::{CommandSubject, Decision, PermissionRule};
 use super::shell;
 
 /// The decision for a permission key no one configured. Tools that touch only the
 /// conversation (its todo list, a question to the user, loading a skill) need no asking.
-pub fn builtin_default(permission: &str) -> Decision {
-    match permission {
-        "read" | "todo" | "question" | "skill" => Decision::Allow,
-        _ => Decision::Ask,
+pub fn builtin_default(permission: &PermissionKey) -> Decision {
+    let allowed = [
+        PermissionKey::READ,
+        PermissionKey::TODO,
+        PermissionKey::QUESTION,
+        PermissionKey::SKILL,
+    ];
+    if allowed.contains(permission) {
+        Decision::Allow
+    } else {
+        Decision::Ask
     }
 }
 
@@ -20,7 +28,7 @@ pub fn builtin_default(permission: &str) -> Decision {
 /// defaults) and rules, weakest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
-    pub defaults: BTreeMap<String, Decision>,
+    pub defaults: BTreeMap<PermissionKey, Decision>,
     pub rules: Vec<PermissionRule>,
     /// Rules of a project file the user has not trusted: applied apart from the others,
     /// they can only make a decision stricter (an `ask` there never lifts a `deny`).
@@ -42,7 +50,7 @@ pub struct Flags {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub tool: String,
-    pub permission: String,
+    pub permission: PermissionKey,
     /// The value of the tool's key argument (a path, a command…), if it has one.
     pub key: Option<String>,
 }
@@ -87,11 +95,11 @@ pub enum ToolSet {
     /// These tools by name.
     Named(std::collections::BTreeSet<String>),
     /// The tools whose permission key is this one (`read` for a read-only agent).
-    WithPermission(String),
+    WithPermission(PermissionKey),
 }
 
 impl ToolSet {
-    pub fn contains(&self, tool: &str, permission: &str) -> bool {
+    pub fn contains(&self, tool: &str, permission: &PermissionKey) -> bool {
         match self {
             ToolSet::All => true,
             ToolSet::Named(names) => names.contains(tool),
@@ -296,8 +304,8 @@ impl Gate {
                 source: Source::Agent,
             };
         }
-        let verdict = match (request.permission.as_str(), request.key.as_deref()) {
-            ("bash", Some(text)) => {
+        let verdict = match (&request.permission, request.key.as_deref()) {
+            (permission, Some(text)) if *permission == PermissionKey::BASH => {
                 let line = shell::parse(text);
                 CommandSubject::of(&line, text)
                     .iter()
@@ -316,14 +324,14 @@ impl Gate {
         if verdict.decision == Decision::Deny && verdict.source == Source::Agent {
             return verdict;
         }
-        if self.flags.no_bash && request.permission == super::BASH {
+        if self.flags.no_bash && request.permission == PermissionKey::BASH {
             return Verdict {
                 decision: Decision::Deny,
                 source: Source::Flag("--no-bash"),
             };
         }
         if verdict.decision == Decision::Ask {
-            if self.flags.allow_edit && request.permission == super::EDIT {
+            if self.flags.allow_edit && request.permission == PermissionKey::EDIT {
                 return Verdict {
                     decision: Decision::Allow,
                     source: Source::Flag("--allow-edit"),
@@ -631,7 +639,10 @@ fn interrupted() -> Denied {
 /// does not allow every command; for a command line that joins or nests commands, or
 /// does more than run one, exactly that line; any call of other tools.
 fn session_scope(request: &Request) -> SessionScope {
-    let (true, Some(key)) = (request.permission == super::BASH, request.key.as_deref()) else {
+    let (true, Some(key)) = (
+        request.permission == PermissionKey::BASH,
+        request.key.as_deref(),
+    ) else {
         return SessionScope::Any;
     };
     let line = shell::parse(key);
@@ -697,7 +708,10 @@ fn denied_message(request: &Request, source: &Source) -> String {
 /// Why a deny or ask rule caught a command line none of whose commands it names: the line
 /// may run code no rule can see.
 fn hidden_code_note(request: &Request, rule: &PermissionRule) -> String {
-    let (true, Some(key)) = (request.permission == super::BASH, request.key.as_deref()) else {
+    let (true, Some(key)) = (
+        request.permission == PermissionKey::BASH,
+        request.key.as_deref(),
+    ) else {
         return String::new();
     };
     let line = shell::parse(key);
@@ -768,7 +782,7 @@ mod tests {
     fn request(tool: &str, permission: &str, key: Option<&str>) -> Request {
         Request {
             tool: tool.into(),
-            permission: permission.into(),
+            permission: PermissionKey::parse(permission).expect("a key"),
             key: key.map(Into::into),
         }
     }
@@ -812,8 +826,8 @@ mod tests {
     #[test]
     fn configured_defaults_replace_the_built_in_ones() {
         let mut policy = Policy::default();
-        policy.defaults.insert("edit".into(), Decision::Allow);
-        policy.defaults.insert("read".into(), Decision::Deny);
+        policy.defaults.insert(PermissionKey::EDIT, Decision::Allow);
+        policy.defaults.insert(PermissionKey::READ, Decision::Deny);
         let gate = Gate::new(policy, Flags::default());
         assert_eq!(decision(&gate, "write", "edit", "a"), Decision::Allow);
         assert_eq!(decision(&gate, "read", "read", "a"), Decision::Deny);
@@ -968,7 +982,7 @@ mod tests {
     #[test]
     fn a_deny_rule_catches_rm_in_every_escape_form() {
         let mut policy = Policy::default();
-        policy.defaults.insert("bash".into(), Decision::Allow);
+        policy.defaults.insert(PermissionKey::BASH, Decision::Allow);
         policy
             .rules
             .push(PermissionRule::new("bash", "rm *", Decision::Deny));

@@ -8,6 +8,7 @@
 
 pub mod declared;
 mod gate;
+mod key;
 mod rule;
 pub mod shell;
 
@@ -15,10 +16,5 @@ pub use gate::{
     AgentRestriction, Allowed, Approval, Approver, DecidedBy, Denied, Flags, Gate, Policy, Request,
     Source, ToolSet, Verdict, builtin_default, workspace_path,
 };
+pub use key::{InvalidKey, PermissionKey};
 pub use rule::{CommandSubject, Decision, PermissionRule, wildcard_match};
-
-/// The permission keys conch itself gives meaning to (a plugin may name others).
-pub const READ: &str = "read";
-pub const EDIT: &str = "edit";
-pub const BASH: &str = "bash";
-pub const WEBFETCH: &str = "webfetch";

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use super::key::PermissionKey;
 use super::shell::{CommandLine, SimpleCommand};
 
 /// What the gate does with a call.
@@ -61,8 +62,8 @@ impl PermissionRule {
     }
 
     /// Whether this rule is about calls of `tool` (with permission key `permission`).
-    pub fn is_for(&self, tool: &str, permission: &str) -> bool {
-        self.tool == tool || self.tool == permission
+    pub fn is_for(&self, tool: &str, permission: &PermissionKey) -> bool {
+        self.tool == tool || self.tool == permission.as_str()
     }
 
     /// Whether this rule applies to a call of `tool` (with permission key `permission`)
@@ -70,7 +71,7 @@ impl PermissionRule {
     /// matched only by the pattern `*`, so a path rule never catches a tool that takes no
     /// path. Commands (permission `bash`) are matched per simple command instead, with
     /// [`PermissionRule::matches_command`].
-    pub fn matches(&self, tool: &str, permission: &str, key: Option<&str>) -> bool {
+    pub fn matches(&self, tool: &str, permission: &PermissionKey, key: Option<&str>) -> bool {
         self.is_for(tool, permission) && self.pattern_matches(key)
     }
 
@@ -261,12 +262,12 @@ mod tests {
     #[test]
     fn rule_matches_by_tool_name_or_permission_key() {
         let by_key = PermissionRule::new("edit", "src/*", Decision::Allow);
-        assert!(by_key.matches("write", "edit", Some("src/lib.rs")));
-        assert!(!by_key.matches("write", "edit", Some("docs/x.md")));
-        assert!(!by_key.matches("read", "read", Some("src/lib.rs")));
+        assert!(by_key.matches("write", &PermissionKey::EDIT, Some("src/lib.rs")));
+        assert!(!by_key.matches("write", &PermissionKey::EDIT, Some("docs/x.md")));
+        assert!(!by_key.matches("read", &PermissionKey::READ, Some("src/lib.rs")));
         let by_name = PermissionRule::new("write", "*", Decision::Deny);
-        assert!(by_name.matches("write", "edit", Some("anything")));
-        assert!(!by_name.matches("patch", "edit", Some("anything")));
+        assert!(by_name.matches("write", &PermissionKey::EDIT, Some("anything")));
+        assert!(!by_name.matches("patch", &PermissionKey::EDIT, Some("anything")));
     }
 
     /// Whether `rule` matches each part of `line` (as [`CommandSubject::of`] lists them).
@@ -308,15 +309,15 @@ mod tests {
     #[test]
     fn paths_of_other_tools_are_matched_as_text() {
         let secret = PermissionRule::new("read", "a;b", Decision::Deny);
-        assert!(secret.matches("read", "read", Some("a;b")));
-        assert!(!secret.matches("read", "read", Some("a")));
+        assert!(secret.matches("read", &PermissionKey::READ, Some("a;b")));
+        assert!(!secret.matches("read", &PermissionKey::READ, Some("a")));
     }
 
     #[test]
     fn a_call_without_key_argument_is_matched_only_by_star() {
         let star = PermissionRule::new("bash", "*", Decision::Deny);
         let prefix = PermissionRule::new("bash", "git*", Decision::Allow);
-        assert!(star.matches("bash", "bash", None));
-        assert!(!prefix.matches("bash", "bash", None));
+        assert!(star.matches("bash", &PermissionKey::BASH, None));
+        assert!(!prefix.matches("bash", &PermissionKey::BASH, None));
     }
 }

@@ -9,7 +9,7 @@ use wasmparser::{Chunk, Encoding, Parser, Payload};
 use super::package::MANIFEST_SECTION;
 pub use crate::host_api::Capability;
 use crate::host_api::{BASE_INTERFACES, CallContext};
-use crate::permission::{Request, workspace_path};
+use crate::permission::{PermissionKey, Request, workspace_path};
 
 /// The WIT package every plugin is built against.
 pub const WIT_PACKAGE: &str = "conch:tool";
@@ -48,7 +48,7 @@ pub struct ToolSpec {
     /// What it does, for the model.
     pub description: String,
     /// The permission key the gate decides on: `read`, `edit`, `bash`, `webfetch`, …
-    pub permission: String,
+    pub permission: PermissionKey,
     /// The input field that says what the call touches (a path, a pattern, a command);
     /// shown in the UI and matched by permission rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,7 +64,7 @@ pub struct ToolSpec {
     /// tool whose plugin can both run commands and fetch is asked as `bash` and as
     /// `webfetch` (set by the host from the capabilities, never read from a manifest).
     #[serde(skip)]
-    pub also_decided_as: Option<String>,
+    pub also_decided_as: Option<PermissionKey>,
     /// The key argument as a fixed value rather than an input field: an MCP tool's
     /// `SERVER/TOOL` (set by the host, never read from a manifest).
     #[serde(skip)]
@@ -303,13 +303,13 @@ impl Manifest {
         let process = self.capabilities.contains(&Capability::Process);
         let http = self.capabilities.contains(&Capability::Http);
         let key = match (process, http) {
-            (true, _) => "bash",
-            (false, true) => "webfetch",
+            (true, _) => PermissionKey::BASH,
+            (false, true) => PermissionKey::WEBFETCH,
             (false, false) => return,
         };
         for tool in &mut self.tools {
             if process && http {
-                tool.also_decided_as = Some("webfetch".into());
+                tool.also_decided_as = Some(PermissionKey::WEBFETCH);
             }
             if tool.permission != key {
                 tracing::debug!(
@@ -318,7 +318,7 @@ impl Manifest {
                     label = %tool.permission,
                     "decided as `{key}`: its plugin can reach that far"
                 );
-                key.clone_into(&mut tool.permission);
+                tool.permission = key.clone();
             }
         }
     }
@@ -352,9 +352,6 @@ impl Manifest {
                     "tool {}: input_schema must be a JSON Schema with \"type\": \"object\"",
                     tool.name
                 ));
-            }
-            if tool.permission.is_empty() {
-                return invalid(format!("tool {}: permission is empty", tool.name));
             }
         }
         super::reach::validate(self).map_err(ManifestError::Invalid)

@@ -103,7 +103,7 @@ mod tests {
         let tool = |permission: &str| ToolSpec {
             name: "t".into(),
             description: String::new(),
-            permission: permission.into(),
+            permission: crate::permission::PermissionKey::parse(permission).expect("a key"),
             key_arg: Some("k".into()),
             input_schema: json!({"type": "object"}),
             stale_check: true,

@@ -30,6 +30,7 @@ use super::{
 };
 use crate::config::{AgentCli, AgentCliMode, ResolvedProvider};
 use crate::message::{Message, Usage};
+use crate::permission::PermissionKey;
 use crate::sandbox::ProcessGroup;
 
 /// Settings for the CLI (`--settings`, inline, so nothing of the user's own is
@@ -530,30 +531,35 @@ enum Step {
 /// Other tools are asked about under the key `remote`.
 fn gate_terms(tool: &str, input: &Value) -> GateTerms {
     let field = |name: &str| input.get(name).and_then(Value::as_str).map(str::to_string);
-    let path = |permission: &str, key: Option<String>| GateTerms {
-        permission: permission.into(),
+    let path = |permission: PermissionKey, key: Option<String>| GateTerms {
+        permission,
         key,
         key_is_path: true,
     };
-    let other = |permission: &str, key: Option<String>| GateTerms {
-        permission: permission.into(),
+    let other = |permission: PermissionKey, key: Option<String>| GateTerms {
+        permission,
         key,
         key_is_path: false,
     };
     match tool {
-        "Bash" => other("bash", field("command")),
-        "Write" | "Edit" | "MultiEdit" => path("edit", field("file_path")),
-        "NotebookEdit" => path("edit", field("notebook_path")),
-        "Read" | "LS" => path("read", field("file_path").or_else(|| field("path"))),
+        "Bash" => other(PermissionKey::BASH, field("command")),
+        "Write" | "Edit" | "MultiEdit" => path(PermissionKey::EDIT, field("file_path")),
+        "NotebookEdit" => path(PermissionKey::EDIT, field("notebook_path")),
+        "Read" | "LS" => path(
+            PermissionKey::READ,
+            field("file_path").or_else(|| field("path")),
+        ),
         // As conch's own glob and grep: decided on the pattern.
-        "Glob" | "Grep" => other("read", field("pattern")),
-        "WebFetch" => other("webfetch", field("url")),
-        "WebSearch" => other("webfetch", field("query")),
+        "Glob" | "Grep" => other(PermissionKey::READ, field("pattern")),
+        "WebFetch" => other(PermissionKey::WEBFETCH, field("url")),
+        "WebSearch" => other(PermissionKey::WEBFETCH, field("query")),
         // The CLI's task list (TodoWrite before 2.1): as conch's todo tools.
-        "TodoWrite" | "TaskCreate" | "TaskGet" | "TaskList" | "TaskUpdate" => other("todo", None),
-        "AskUserQuestion" => other("question", None),
-        "Skill" => other("skill", None),
-        _ => other("remote", None),
+        "TodoWrite" | "TaskCreate" | "TaskGet" | "TaskList" | "TaskUpdate" => {
+            other(PermissionKey::TODO, None)
+        }
+        "AskUserQuestion" => other(PermissionKey::QUESTION, None),
+        "Skill" => other(PermissionKey::SKILL, None),
+        _ => other(PermissionKey::REMOTE, None),
     }
 }
 
@@ -639,19 +645,19 @@ mod tests {
         };
         assert_eq!(
             terms("Bash", json!({"command": "cat a"})),
-            ("bash".into(), Some("cat a".into()), false)
+            (PermissionKey::BASH, Some("cat a".into()), false)
         );
         assert_eq!(
             terms("Read", json!({"file_path": "/w/secrets/k"})),
-            ("read".into(), Some("/w/secrets/k".into()), true)
+            (PermissionKey::READ, Some("/w/secrets/k".into()), true)
         );
         assert_eq!(
             terms("MultiEdit", json!({"file_path": "a.rs", "edits": []})),
-            ("edit".into(), Some("a.rs".into()), true)
+            (PermissionKey::EDIT, Some("a.rs".into()), true)
         );
         assert_eq!(
             terms("Grep", json!({"pattern": "fn main", "path": "src"})),
-            ("read".into(), Some("fn main".into()), false)
+            (PermissionKey::READ, Some("fn main".into()), false)
         );
         assert_eq!(terms("TodoWrite", json!({})).0, "todo");
         assert_eq!(terms("TaskCreate", json!({"subject": "x"})).0, "todo");
@@ -661,7 +667,7 @@ mod tests {
         // Unknown tools (subagents, MCP tools) are asked about, never allowed by default.
         assert_eq!(
             terms("mcp__db__query", json!({"sql": "drop"})),
-            ("remote".into(), None, false)
+            (PermissionKey::REMOTE, None, false)
         );
     }
 

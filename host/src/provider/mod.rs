@@ -93,7 +93,7 @@ pub struct PermissionAsk {
 /// does the same (`bash`, `edit`, `read`, …) and the argument rules match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateTerms {
-    pub permission: String,
+    pub permission: crate::permission::PermissionKey,
     pub key: Option<String>,
     /// The key is a file path as the provider wrote it (absolute, or relative to the
     /// directory it runs in), to be seen by rules as conch's own tools' paths are.

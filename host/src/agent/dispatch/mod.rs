@@ -17,7 +17,7 @@ use super::freshness::FileStates;
 use super::{AgentEvent, ToolBox, TurnIo};
 use crate::changeset::{Changeset, PathRules};
 use crate::message::ToolCall;
-use crate::permission::{Allowed, DecidedBy, Decision, Denied, EDIT, Gate, READ, Request};
+use crate::permission::{Allowed, DecidedBy, Decision, Denied, Gate, PermissionKey, Request};
 use crate::plugin::{CallClock, CallContext, CallLimits, ToolError, ToolSpec};
 use crate::session::{Entry, PermissionRecord, SessionError, SessionWriter};
 
@@ -194,8 +194,8 @@ impl Dispatcher {
         }
         // A tool that changes files is asked about with its diff, after it ran (it only
         // stages); before that, only an outright denial stops it.
-        let decide_on_changes =
-            spec.permission == EDIT && self.gate.decide(&request).decision != Decision::Deny;
+        let decide_on_changes = spec.permission == PermissionKey::EDIT
+            && self.gate.decide(&request).decision != Decision::Deny;
         let requests = if decide_on_changes {
             Vec::new()
         } else {
@@ -264,7 +264,7 @@ impl Dispatcher {
             });
         }
         // What a read tool returned is what later edits may start from.
-        if spec.permission == READ
+        if spec.permission == PermissionKey::READ
             && let Some(path) = request
                 .key
                 .as_deref()
@@ -306,7 +306,7 @@ impl Dispatcher {
             .into_iter()
             .map(|path| Request {
                 tool: call.name.clone(),
-                permission: EDIT.into(),
+                permission: PermissionKey::EDIT,
                 key: Some(path),
             })
             .collect();

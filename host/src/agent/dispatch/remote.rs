@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use super::{AgentEvent, Dispatcher, Journal, TurnIo, record_decision};
 use crate::changeset::{Changeset, FileChange, WorkspacePath};
 use crate::message::ToolCall;
-use crate::permission::{DecidedBy, EDIT, Request, workspace_path};
+use crate::permission::{DecidedBy, PermissionKey, Request, workspace_path};
 use crate::provider::{PermissionAsk, RemoteTool};
 use crate::session::{Entry, SessionError};
 
@@ -56,10 +56,10 @@ impl Dispatcher {
         // tells it), and a change to conch's configuration in the project needs a person
         // every time.
         let target = match terms.key.as_deref() {
-            Some(path) if request.permission == EDIT => self.edit_target(path),
+            Some(path) if request.permission == PermissionKey::EDIT => self.edit_target(path),
             _ => None,
         };
-        let mut decision = if request.permission == EDIT {
+        let mut decision = if request.permission == PermissionKey::EDIT {
             let preview = target
                 .as_ref()
                 .and_then(|(path, before)| {
