@@ -258,3 +258,43 @@ impl ResourceLimiter for MemoryCap {
         self.inner.table_growing(current, desired, maximum)
     }
 }
+
+#[cfg(test)]
+mod layering {
+    //! The runtime's layers, lowest first: `permission` (rules, keys, pattern matching),
+    //! `host_api` (capabilities, the call's data, bindings), `plugin` (manifests, the
+    //! registry, running a call). A lower layer never names a higher one, so no cycle
+    //! can come back unnoticed.
+
+    use std::path::Path;
+
+    /// Lines of the `.rs` files under `src/<module>` that name any of `higher`.
+    fn mentions(module: &str, higher: &[&str]) -> Vec<String> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src")
+            .join(module);
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("the module's directory") {
+            let path = entry.expect("an entry").path();
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            for (n, line) in text.lines().enumerate() {
+                if higher
+                    .iter()
+                    .any(|name| line.contains(&format!("crate::{name}")))
+                {
+                    found.push(format!("{}:{}: {line}", path.display(), n + 1));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn lower_layers_never_name_higher_ones() {
+        assert_eq!(
+            mentions("permission", &["host_api", "plugin"]),
+            Vec::<String>::new()
+        );
+        assert_eq!(mentions("host_api", &["plugin"]), Vec::<String>::new());
+    }
+}
