@@ -260,6 +260,99 @@ impl ResourceLimiter for MemoryCap {
 }
 
 #[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_are_read_and_written_by_their_manifest_names() {
+        for capability in Capability::ALL {
+            let json = serde_json::to_string(capability).expect("serialised");
+            assert_eq!(json, format!("\"{}\"", capability.as_str()));
+            let back: Capability = serde_json::from_str(&json).expect("read back");
+            assert_eq!(back, *capability);
+        }
+        let unknown = serde_json::from_str::<Capability>("\"fs:write\"")
+            .expect_err("not a capability")
+            .to_string();
+        assert!(
+            unknown.contains("unknown variant `fs:write`")
+                && unknown.contains("`fs:read`, `fs:edit`, `process`"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn each_interface_is_provided_by_one_capability_and_log_by_none() {
+        for interface in ["workspace", "process", "http", "interact", "state", "mcp"] {
+            assert!(provides(interface), "{interface}");
+            let providers = Capability::ALL
+                .iter()
+                .filter(|c| c.interfaces().contains(&interface))
+                .count();
+            assert_eq!(providers, 1, "{interface}");
+        }
+        assert_eq!(
+            Capability::of_interface("workspace"),
+            Some(Capability::FsEdit)
+        );
+        assert!(provides("log") && provides("types"));
+        assert_eq!(Capability::of_interface("log"), None);
+        assert!(!provides("images"));
+    }
+
+    #[test]
+    fn a_call_is_granted_only_what_its_plugin_declares_and_hands_back_its_changes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let ctx = CallContext {
+            cwd: root.clone(),
+            roots: vec![root.clone()],
+            ..CallContext::default()
+        };
+        let limits = CallLimits::default();
+        let grant = Grant {
+            plugin: "p",
+            ctx: &ctx,
+            limits: &limits,
+            approved: Some("git status"),
+            commands: None,
+            hosts: None,
+            mcp: None,
+        };
+        let declared = [Capability::FsEdit, Capability::State, Capability::Process];
+        let mut granted =
+            Granted::new(&declared, &grant, &mut WasiCtxBuilder::new()).expect("granted");
+        assert!(granted.fs_read.is_none() && granted.http.is_none() && granted.mcp.is_none());
+        assert_eq!(
+            granted.process.as_ref().and_then(|p| p.approved.as_deref()),
+            Some("git status")
+        );
+        // The mcp capability grants nothing unless the registry bound the call to a tool.
+        let unbound =
+            Granted::new(&[Capability::Mcp], &grant, &mut WasiCtxBuilder::new()).expect("granted");
+        assert!(unbound.mcp.is_none());
+
+        granted
+            .fs_edit
+            .as_mut()
+            .expect("fs:edit granted")
+            .write_file("a.txt", b"staged\n".to_vec())
+            .expect("staged");
+        let mut output = ToolOutput {
+            text: String::new(),
+            metadata: None,
+            changes: None,
+            state_changes: Vec::new(),
+        };
+        granted.finish(&mut output);
+        let changes = output.changes.expect("the staged change handed back");
+        assert_eq!(changes.paths(), ["a.txt"]);
+        assert!(output.state_changes.is_empty());
+        assert!(!root.join("a.txt").exists(), "staged, not written");
+    }
+}
+
+#[cfg(test)]
 mod layering {
     //! The runtime's layers, lowest first: `permission` (rules, keys, pattern matching),
     //! `host_api` (capabilities, the call's data, bindings), `plugin` (manifests, the
