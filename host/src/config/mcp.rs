@@ -227,16 +227,13 @@ pub(super) fn to_layers(
                         "is for a server conch starts (`command`); an HTTP server (`url`) takes headers and bearer_token_env".into(),
                     ));
                 }
-                Some(http_layer(
+                let keys = HttpKeys {
                     url,
-                    table.headers,
-                    table.bearer_token_env,
-                    table.allow_private.unwrap_or(false),
-                    env,
-                    &expand,
-                    &invalid,
-                    &key,
-                )?)
+                    headers: table.headers,
+                    bearer_token_env: table.bearer_token_env,
+                    allow_private: table.allow_private.unwrap_or(false),
+                };
+                Some(http_layer(keys, &name, path, env)?)
             }
         };
         let tools = match (table.enabled_tools, table.disabled_tools) {
@@ -410,25 +407,42 @@ pub(super) fn render(layers: &BTreeMap<String, McpServerLayer>) -> String {
     out
 }
 
-/// Checks and expands the HTTP keys of a `[mcp.NAME]` table.
-#[allow(clippy::too_many_arguments)]
-fn http_layer(
+/// The HTTP keys of a `[mcp.NAME]` table as written.
+struct HttpKeys {
     url: String,
     headers: BTreeMap<String, String>,
     bearer_token_env: Option<String>,
     allow_private: bool,
+}
+
+/// Checks and expands the HTTP keys of server `name` in the file at `path`.
+fn http_layer(
+    keys: HttpKeys,
+    name: &str,
+    path: &Path,
     env: &HashMap<String, String>,
-    expand: &dyn Fn(String, &str) -> Text,
-    invalid: &dyn Fn(String, String) -> ConfigError,
-    key: &dyn Fn(&str) -> String,
 ) -> Result<HttpLayer, ConfigError> {
+    let HttpKeys {
+        url,
+        headers,
+        bearer_token_env,
+        allow_private,
+    } = keys;
+    let key = |field: &str| format!("mcp.{name}.{field}");
+    let expand = |value: String, field: &str| placeholder::expand(&value, env, path, &key(field));
+    let invalid = |field: &str, message: String| ConfigError::Invalid {
+        file: path.to_path_buf(),
+        at: String::new(),
+        key: key(field),
+        message,
+    };
     let expanded = expand(url.clone(), "url");
     if let Ok(full) = &expanded {
-        let scheme_ok = reqwest::Url::parse(full)
-            .map(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-        if scheme_ok != Ok(true) {
+        let is_http = reqwest::Url::parse(full)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        if !is_http {
             return Err(invalid(
-                key("url"),
+                "url",
                 format!("`{url}` is not an http(s) URL, e.g. \"https://mcp.example.com/mcp\""),
             ));
         }
@@ -437,14 +451,14 @@ fn http_layer(
         && (var.is_empty() || var.contains('=') || var.contains('$'))
     {
         return Err(invalid(
-            key("bearer_token_env"),
+            "bearer_token_env",
             format!("`{var}` is not a variable name; write the name, e.g. \"DOCS_TOKEN\""),
         ));
     }
     for header in headers.keys() {
         if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
             return Err(invalid(
-                key("headers"),
+                "headers",
                 format!("`{header}` is not an HTTP header name"),
             ));
         }
