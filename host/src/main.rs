@@ -16,7 +16,9 @@ fn main() -> ExitCode {
             .with_timer(tracing_subscriber::fmt::time::uptime())
             .init(),
         Err(_) => builder
-            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            // rmcp logs the failures conch reports itself (an MCP server unreachable
+            // or refusing), in its own words.
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn,rmcp=off"))
             .without_time()
             .init(),
     }

@@ -3,6 +3,7 @@
 
 pub mod anthropic;
 pub mod mock;
+pub mod mock_mcp;
 pub mod project;
 pub mod wire;
 

@@ -397,10 +397,11 @@ impl Layer {
             }
             kept.agents.insert(name, agent);
         }
-        // A server is a program to run: code execution, so never from an untrusted file.
-        for name in self.mcp.keys() {
-            ignored.push(format!("mcp.{name} (an MCP server)"));
-        }
+        // A server started is code execution; an HTTP one may stay if it sends nothing
+        // of the user's.
+        let (mcp, left_out) = super::mcp::untrusted(self.mcp);
+        kept.mcp = mcp;
+        ignored.extend(left_out);
         (kept, ignored)
     }
 }

@@ -1,6 +1,7 @@
-//! `[mcp.NAME]`: the MCP servers conch starts, as written in a file ([`McpTable`]), as a
-//! layer merged by server name ([`McpServerLayer`]), and resolved for a run
-//! ([`McpServerConfig`]), with `${VAR}` placeholders filled and secrets masked when shown.
+//! `[mcp.NAME]`: the MCP servers conch starts (`command`) or connects to (`url`), as
+//! written in a file ([`McpTable`]), as a layer merged by server name
+//! ([`McpServerLayer`]), and resolved for a run ([`McpServerConfig`]), with `${VAR}`
+//! placeholders filled and secrets masked when shown.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -43,6 +44,15 @@ pub(super) struct McpTable {
     tool_timeout_secs: Option<u64>,
     enabled_tools: Option<Vec<String>>,
     disabled_tools: Option<Vec<String>>,
+    /// A server reached over streamable HTTP instead of started (`command`).
+    url: Option<String>,
+    /// The variable holding the token sent as `Authorization: Bearer …`.
+    bearer_token_env: Option<String>,
+    /// Sent with every request (values may use `${VAR}`).
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    /// Loopback and private addresses may be reached; honoured only in the user's file.
+    allow_private: Option<bool>,
 }
 
 /// A server as one file sets it; a closer file's server of the same name replaces it.
@@ -60,6 +70,21 @@ pub struct McpServerLayer {
     startup_timeout_secs: u64,
     tool_timeout_secs: u64,
     tools: ToolFilter,
+    http: Option<HttpLayer>,
+}
+
+/// The HTTP part of a server as one file sets it.
+#[derive(Debug, Clone)]
+struct HttpLayer {
+    /// As written, placeholders unfilled: what `config show` prints, and how an untrusted
+    /// file is caught putting a variable's value into a URL of its choice.
+    url_written: String,
+    url: Text,
+    headers: BTreeMap<String, Text>,
+    bearer_token_env: Option<String>,
+    /// The value of `bearer_token_env` when the file was read, if set.
+    bearer_token: Option<Secret>,
+    allow_private: bool,
 }
 
 /// Which of a server's tools are offered.
@@ -102,6 +127,23 @@ pub struct McpServerConfig {
     pub startup_timeout: Duration,
     pub tool_timeout: Duration,
     pub tools: ToolFilter,
+    /// Set for a server reached over streamable HTTP (`url`); then `command`, `args`,
+    /// `env`, `env_vars`, `cwd` and `network` are empty, as no program is started.
+    pub http: Option<McpHttpConfig>,
+}
+
+/// How a run reaches an HTTP server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpHttpConfig {
+    pub url: String,
+    /// Sent with every request; never printed in full.
+    pub headers: BTreeMap<String, Secret>,
+    /// The variable named by `bearer_token_env`, and its value when set.
+    pub bearer_token_env: Option<String>,
+    pub bearer_token: Option<Secret>,
+    /// Loopback and private addresses may be reached: only ever true from the user's
+    /// own file (see [`resolve`]).
+    pub allow_private: bool,
 }
 
 /// Whether `name` can be a server name: letters, digits, `-` and `_` (never two `_` in a
@@ -141,13 +183,59 @@ pub(super) fn to_layers(
         let key = |field: &str| format!("mcp.{name}.{field}");
         let expand =
             |value: String, field: &str| placeholder::expand(&value, env, path, &key(field));
-        if table.command.is_none() {
-            return Err(invalid(
-                key("command"),
-                "a server needs the program to start, e.g. `command = \"github-mcp-server\"`"
-                    .into(),
-            ));
-        }
+        let http = match (&table.command, table.url) {
+            (None, None) => {
+                return Err(invalid(
+                    key("command"),
+                    "a server needs the program to start, e.g. `command = \"github-mcp-server\"`, \
+                     or the URL of an HTTP server, e.g. `url = \"https://mcp.example.com/mcp\"`"
+                        .into(),
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    key("url"),
+                    "set either command (a program conch starts) or url (an HTTP server), not both"
+                        .into(),
+                ));
+            }
+            (Some(_), None) => {
+                let http_only = [
+                    ("headers", !table.headers.is_empty()),
+                    ("bearer_token_env", table.bearer_token_env.is_some()),
+                    ("allow_private", table.allow_private.is_some()),
+                ];
+                if let Some((field, _)) = http_only.iter().find(|(_, set)| *set) {
+                    return Err(invalid(
+                        key(field),
+                        "is for an HTTP server (`url`); a server started with `command` takes env instead".into(),
+                    ));
+                }
+                None
+            }
+            (None, Some(url)) => {
+                let program_only = [
+                    ("args", !table.args.is_empty()),
+                    ("env", !table.env.is_empty()),
+                    ("env_vars", !table.env_vars.is_empty()),
+                    ("cwd", table.cwd.is_some()),
+                    ("network", table.network.is_some()),
+                ];
+                if let Some((field, _)) = program_only.iter().find(|(_, set)| *set) {
+                    return Err(invalid(
+                        key(field),
+                        "is for a server conch starts (`command`); an HTTP server (`url`) takes headers and bearer_token_env".into(),
+                    ));
+                }
+                let keys = HttpKeys {
+                    url,
+                    headers: table.headers,
+                    bearer_token_env: table.bearer_token_env,
+                    allow_private: table.allow_private.unwrap_or(false),
+                };
+                Some(http_layer(keys, &name, path, env)?)
+            }
+        };
         let tools = match (table.enabled_tools, table.disabled_tools) {
             (Some(_), Some(_)) => {
                 return Err(invalid(
@@ -207,6 +295,7 @@ pub(super) fn to_layers(
                 .unwrap_or(DEFAULT_STARTUP_TIMEOUT_SECS),
             tool_timeout_secs: table.tool_timeout_secs.unwrap_or(DEFAULT_TOOL_TIMEOUT_SECS),
             tools,
+            http,
         };
         layers.insert(name, layer);
     }
@@ -215,14 +304,34 @@ pub(super) fn to_layers(
 
 /// The enabled servers, resolved: a placeholder whose variable is unset is an error
 /// only for an enabled server.
+///
+/// An HTTP server's `allow_private` counts only when `user_file` declares it: which
+/// addresses conch may reach on the user's machine is the user's choice, never a
+/// repository's, trusted or not.
 pub(super) fn resolve(
     layers: &BTreeMap<String, McpServerLayer>,
+    user_file: Option<&Path>,
 ) -> Result<Vec<McpServerConfig>, ConfigError> {
     let mut servers = Vec::new();
     for (name, layer) in layers.iter().filter(|(_, layer)| layer.enabled) {
-        let command = match &layer.command {
-            Some(command) => command.clone()?,
-            None => continue,
+        let http = match &layer.http {
+            Some(http) => Some(McpHttpConfig {
+                url: http.url.clone()?,
+                headers: http
+                    .headers
+                    .iter()
+                    .map(|(header, value)| Ok((header.clone(), Secret::new(value.clone()?))))
+                    .collect::<Result<_, ConfigError>>()?,
+                bearer_token_env: http.bearer_token_env.clone(),
+                bearer_token: http.bearer_token.clone(),
+                allow_private: http.allow_private && user_file == Some(layer.file.as_path()),
+            }),
+            None => None,
+        };
+        let command = match (&layer.command, &http) {
+            (Some(command), _) => command.clone()?,
+            (None, Some(_)) => String::new(),
+            (None, None) => continue,
         };
         servers.push(McpServerConfig {
             name: name.clone(),
@@ -240,6 +349,7 @@ pub(super) fn resolve(
             startup_timeout: Duration::from_secs(layer.startup_timeout_secs),
             tool_timeout: Duration::from_secs(layer.tool_timeout_secs),
             tools: layer.tools.clone(),
+            http,
         });
     }
     Ok(servers)
@@ -258,6 +368,9 @@ pub(super) fn render(layers: &BTreeMap<String, McpServerLayer>) -> String {
         if let Some(command) = &layer.command {
             let _ = writeln!(out, "command = {:?}", shown(command));
         }
+        if let Some(http) = &layer.http {
+            render_http(&mut out, http);
+        }
         if !layer.args.is_empty() {
             let args: Vec<String> = layer.args.iter().map(shown).collect();
             let _ = writeln!(out, "args = {args:?}");
@@ -275,7 +388,9 @@ pub(super) fn render(layers: &BTreeMap<String, McpServerLayer>) -> String {
         if let Some(cwd) = &layer.cwd {
             let _ = writeln!(out, "cwd = {cwd:?}");
         }
-        let _ = writeln!(out, "network = {}", layer.network);
+        if layer.http.is_none() {
+            let _ = writeln!(out, "network = {}", layer.network);
+        }
         let _ = writeln!(out, "enabled = {}", layer.enabled);
         let _ = writeln!(out, "startup_timeout_secs = {}", layer.startup_timeout_secs);
         let _ = writeln!(out, "tool_timeout_secs = {}", layer.tool_timeout_secs);
@@ -290,6 +405,128 @@ pub(super) fn render(layers: &BTreeMap<String, McpServerLayer>) -> String {
         }
     }
     out
+}
+
+/// The HTTP keys of a `[mcp.NAME]` table as written.
+struct HttpKeys {
+    url: String,
+    headers: BTreeMap<String, String>,
+    bearer_token_env: Option<String>,
+    allow_private: bool,
+}
+
+/// Checks and expands the HTTP keys of server `name` in the file at `path`.
+fn http_layer(
+    keys: HttpKeys,
+    name: &str,
+    path: &Path,
+    env: &HashMap<String, String>,
+) -> Result<HttpLayer, ConfigError> {
+    let HttpKeys {
+        url,
+        headers,
+        bearer_token_env,
+        allow_private,
+    } = keys;
+    let key = |field: &str| format!("mcp.{name}.{field}");
+    let expand = |value: String, field: &str| placeholder::expand(&value, env, path, &key(field));
+    let invalid = |field: &str, message: String| ConfigError::Invalid {
+        file: path.to_path_buf(),
+        at: String::new(),
+        key: key(field),
+        message,
+    };
+    let expanded = expand(url.clone(), "url");
+    if let Ok(full) = &expanded {
+        let is_http = reqwest::Url::parse(full)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        if !is_http {
+            return Err(invalid(
+                "url",
+                format!("`{url}` is not an http(s) URL, e.g. \"https://mcp.example.com/mcp\""),
+            ));
+        }
+    }
+    if let Some(var) = &bearer_token_env
+        && (var.is_empty() || var.contains('=') || var.contains('$'))
+    {
+        return Err(invalid(
+            "bearer_token_env",
+            format!("`{var}` is not a variable name; write the name, e.g. \"DOCS_TOKEN\""),
+        ));
+    }
+    for header in headers.keys() {
+        if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
+            return Err(invalid(
+                "headers",
+                format!("`{header}` is not an HTTP header name"),
+            ));
+        }
+    }
+    Ok(HttpLayer {
+        url_written: url,
+        url: expanded,
+        headers: headers
+            .into_iter()
+            .map(|(header, v)| {
+                let value = expand(v, &format!("headers.{header}"));
+                (header, value)
+            })
+            .collect(),
+        bearer_token: bearer_token_env
+            .as_ref()
+            .and_then(|var| env.get(var))
+            .map(Secret::new),
+        bearer_token_env,
+        allow_private,
+    })
+}
+
+/// What an untrusted file may keep of its `[mcp]` tables: nothing. A server it starts
+/// is code execution; an HTTP server would be contacted at every start (telling the
+/// repository's author who runs conch there, and feeding the model tool descriptions the
+/// repository chose), and a header or token would send the user's secrets where the
+/// repository says. Returns the kept servers (none) and a line for each left out.
+pub(super) fn untrusted(
+    layers: BTreeMap<String, McpServerLayer>,
+) -> (BTreeMap<String, McpServerLayer>, Vec<String>) {
+    let ignored = layers
+        .into_iter()
+        .map(|(name, layer)| match &layer.http {
+            None => format!("mcp.{name} (an MCP server)"),
+            Some(http) if !http.headers.is_empty() || http.bearer_token_env.is_some() => format!(
+                "mcp.{name} (an HTTP MCP server with headers or a token, which would send yours where the project says)"
+            ),
+            Some(_) => format!("mcp.{name} (an HTTP MCP server, which conch would contact at start)"),
+        })
+        .collect();
+    (BTreeMap::new(), ignored)
+}
+
+/// The HTTP keys of a server for `config show`: the URL as written, headers masked.
+fn render_http(out: &mut String, http: &HttpLayer) {
+    let _ = writeln!(out, "url = {:?}", http.url_written);
+    for (header, value) in &http.headers {
+        let masked = match value {
+            Ok(value) => Secret::new(value.as_str()).masked(),
+            Err(_) => "(unset variable)".into(),
+        };
+        let _ = writeln!(out, "headers.{header} = {masked:?}");
+    }
+    if let Some(var) = &http.bearer_token_env {
+        let state = if http.bearer_token.is_some() {
+            "set"
+        } else {
+            "NOT set"
+        };
+        let _ = writeln!(out, "bearer_token_env = {var:?}  # {state}");
+    }
+    if http.allow_private {
+        let _ = writeln!(
+            out,
+            "allow_private = true  # honoured only in your own conch.toml"
+        );
+    }
 }
 
 #[cfg(test)]
@@ -309,7 +546,7 @@ mod tests {
     fn a_server_table_resolves_with_placeholders_and_defaults() {
         let text = "[mcp.github]\ncommand = \"gh-mcp\"\nargs = [\"stdio\"]\nenv = { TOKEN = \"${GH}\" }\nenv_vars = [\"GH_HOST\"]\nnetwork = true\nenabled_tools = [\"create_issue\"]\n";
         let layer = parse(text, &[("GH", "ghp_0123456789abcdef")]).unwrap();
-        let servers = resolve(&layer.mcp).unwrap();
+        let servers = resolve(&layer.mcp, None).unwrap();
         assert_eq!(servers.len(), 1);
         let github = &servers[0];
         assert_eq!(github.command, "gh-mcp");
@@ -363,9 +600,109 @@ mod tests {
     #[test]
     fn an_unset_variable_matters_only_for_an_enabled_server() {
         let text = "[mcp.a]\ncommand = \"x\"\nenabled = false\nenv = { K = \"${NOPE}\" }\n";
-        assert!(resolve(&parse(text, &[]).unwrap().mcp).unwrap().is_empty());
+        assert!(
+            resolve(&parse(text, &[]).unwrap().mcp, None)
+                .unwrap()
+                .is_empty()
+        );
         let text = "[mcp.a]\ncommand = \"x\"\nenv = { K = \"${NOPE}\" }\n";
-        let err = resolve(&parse(text, &[]).unwrap().mcp).unwrap_err();
+        let err = resolve(&parse(text, &[]).unwrap().mcp, None).unwrap_err();
         assert!(err.to_string().contains("NOPE"), "{err}");
+    }
+
+    #[test]
+    fn an_http_server_resolves_with_headers_and_token_masked_when_shown() {
+        let text = "[mcp.docs]\nurl = \"https://mcp.example.com/mcp\"\nbearer_token_env = \"DOCS_TOKEN\"\nheaders = { X-Team = \"${TEAM}\" }\n";
+        let layer = parse(
+            text,
+            &[
+                ("DOCS_TOKEN", "tok-0123456789abcdef"),
+                ("TEAM", "infra-0123456789abcd"),
+            ],
+        )
+        .unwrap();
+        let servers = resolve(&layer.mcp, None).unwrap();
+        let http = servers[0].http.as_ref().expect("an HTTP server");
+        assert_eq!(http.url, "https://mcp.example.com/mcp");
+        assert_eq!(http.headers["X-Team"].expose(), "infra-0123456789abcd");
+        assert_eq!(http.bearer_token_env.as_deref(), Some("DOCS_TOKEN"));
+        assert_eq!(
+            http.bearer_token.as_ref().map(Secret::expose),
+            Some("tok-0123456789abcdef")
+        );
+        assert!(!http.allow_private);
+        let shown = render(&layer.mcp);
+        assert!(!shown.contains("tok-0123456789abcdef"), "{shown}");
+        assert!(!shown.contains("infra-0123456789abcd"), "{shown}");
+        assert!(shown.contains("headers.X-Team"), "{shown}");
+        assert!(
+            shown.contains("bearer_token_env = \"DOCS_TOKEN\"  # set"),
+            "{shown}"
+        );
+        assert!(!shown.contains("network"), "{shown}");
+    }
+
+    #[test]
+    fn keys_of_the_other_kind_of_server_are_named() {
+        let err = parse(
+            "[mcp.a]\nurl = \"https://x.example/mcp\"\nargs = [\"-v\"]\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("mcp.a.args") && err.contains("HTTP server"),
+            "{err}"
+        );
+        let err = parse("[mcp.a]\ncommand = \"x\"\nbearer_token_env = \"T\"\n", &[]).unwrap_err();
+        assert!(err.contains("mcp.a.bearer_token_env"), "{err}");
+        let err = parse("[mcp.a]\nurl = \"ftp://x.example/\"\n", &[]).unwrap_err();
+        assert!(
+            err.contains("mcp.a.url") && err.contains("not an http(s) URL"),
+            "{err}"
+        );
+        let err = parse("[mcp.a]\n", &[]).unwrap_err();
+        assert!(err.contains("url = "), "{err}");
+    }
+
+    #[test]
+    fn allow_private_counts_only_from_the_users_own_file() {
+        let text = "[mcp.local]\nurl = \"http://127.0.0.1:9/mcp\"\nallow_private = true\n";
+        let layer = parse(text, &[]).unwrap();
+        let from_user = resolve(&layer.mcp, Some(Path::new("/proj/conch.toml"))).unwrap();
+        assert!(from_user[0].http.as_ref().unwrap().allow_private);
+        let from_project = resolve(
+            &layer.mcp,
+            Some(Path::new("/home/u/.config/conch/conch.toml")),
+        )
+        .unwrap();
+        assert!(!from_project[0].http.as_ref().unwrap().allow_private);
+        assert!(
+            !resolve(&layer.mcp, None).unwrap()[0]
+                .http
+                .as_ref()
+                .unwrap()
+                .allow_private
+        );
+    }
+
+    #[test]
+    fn an_untrusted_project_keeps_no_http_server_and_says_why() {
+        let text = "[mcp.open]\nurl = \"https://open.example/mcp\"\n\
+                    [mcp.headed]\nurl = \"https://h.example/mcp\"\nheaders = { X-Key = \"${KEY}\" }\n\
+                    [mcp.token]\nurl = \"https://t.example/mcp\"\nbearer_token_env = \"KEY\"\n\
+                    [mcp.leaky]\nurl = \"https://l.example/mcp?k=${KEY}\"\n";
+        let project = parse(text, &[("KEY", "sk-user-secret-0123456789")]).unwrap();
+        let shown = render(&project.mcp);
+        assert!(!shown.contains("sk-user-secret"), "{shown}");
+        let (kept, ignored) = project.untrusted(&super::super::file::Layer::default());
+        assert!(kept.mcp.is_empty(), "{:?}", kept.mcp.keys());
+        assert!(ignored.iter().any(|line| line.contains("mcp.open (an HTTP MCP server, which conch would contact")), "{ignored:?}");
+        assert!(ignored.iter().any(|line| line.contains("mcp.token (an HTTP MCP server with headers or a token")), "{ignored:?}");
+        for name in ["mcp.headed", "mcp.token", "mcp.leaky"] {
+            assert!(
+                ignored.iter().any(|line| line.contains(name)),
+                "{name}: {ignored:?}"
+            );
+        }
     }
 }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use env::EnvOverrides;
 pub use file::{AgentCliMode, AgentConfig, FILE_NAME};
-pub use mcp::{McpServerConfig, ToolFilter, valid_server_name};
+pub use mcp::{McpHttpConfig, McpServerConfig, ToolFilter, valid_server_name};
 pub use preset::{PRESETS, Preset};
 pub use pricing::Pricing;
 pub use secret::Secret;
@@ -340,7 +340,16 @@ impl Config {
     /// The enabled `[mcp.NAME]` servers; `Err` names a placeholder whose variable is
     /// unset.
     pub fn mcp_servers(&self) -> Result<Vec<McpServerConfig>, ConfigError> {
-        mcp::resolve(&self.layer.mcp)
+        mcp::resolve(&self.layer.mcp, self.user_file())
+    }
+
+    /// The user's own `conch.toml`, when it exists.
+    fn user_file(&self) -> Option<&Path> {
+        let project = self.project.as_ref().map(|p| p.file.as_path());
+        self.files
+            .first()
+            .map(|(file, _)| file.as_path())
+            .filter(|file| Some(*file) != project)
     }
 
     /// The project's settings that are left out because it is not trusted (empty when it

@@ -282,7 +282,7 @@ async fn check_destination(
 
 /// Whether `ip` is a global address: not loopback, private, link-local, shared (CGNAT),
 /// documentation, multicast, unspecified or reserved, in IPv4 or IPv6 (mapped included).
-fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, ..] = v4.octets();
@@ -334,7 +334,7 @@ fn is_public(ip: IpAddr) -> bool {
 }
 
 /// The error and its causes on one line (reqwest's own message hides the cause).
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

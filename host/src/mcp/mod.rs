@@ -1,12 +1,14 @@
 //! The MCP client: the configured `[mcp.NAME]` servers, each a sandboxed child
-//! (`sandbox::child`) spoken to with rmcp over its stdio, started in parallel in the
-//! background on a runtime thread of their own, their tools offered as `mcp__SERVER__TOOL`
-//! through the built-in `mcp` plugin (the registry's MCP tool source).
+//! (`sandbox::child`) spoken to with rmcp over its stdio or an HTTP server (`http.rs`),
+//! started in parallel in the background on a runtime thread of their own, their tools
+//! offered as `mcp__SERVER__TOOL` through the built-in `mcp` plugin (the registry's MCP
+//! tool source).
 //!
 //! The runtime thread lives as long as this value: the parent-death signal of every
 //! server (bwrap's `--die-with-parent`) follows the thread that spawned it, so a server
 //! dies with it at the latest; dropping the manager sends TERM first.
 
+mod http;
 pub mod naming;
 pub mod schema;
 mod server;

@@ -1,5 +1,6 @@
-//! One MCP server: its sandboxed child, the rmcp client over the child's pipes, its
-//! state for `conch mcp list`, and its calls (timeout, cancellation, crash, lazy restart).
+//! One MCP server: its sandboxed child and the rmcp client over the child's pipes (or
+//! its HTTP connection, `http.rs`), its state for `conch mcp list`, and its calls
+//! (timeout, cancellation, crash, lazy restart).
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -128,6 +129,10 @@ impl Server {
     /// Starts the child, runs the MCP handshake and lists the tools, each bounded by
     /// the startup timeout.
     async fn connect(self: &Arc<Self>, slot: &mut Option<Arc<Live>>) -> Result<Arc<Live>, String> {
+        if let Some(http) = &self.config.http {
+            let (service, tools, closed) = super::http::connect(&self.config, http).await?;
+            return Ok(self.went_live(slot, service, tools, closed, StderrTail::default()));
+        }
         let name = &self.config.name;
         let timeout = self.config.startup_timeout;
         let (mut child, stdin, stdout) = SandboxedChild::spawn(&self.spec)
@@ -190,6 +195,18 @@ impl Server {
                 ));
             }
         };
+        Ok(self.went_live(slot, service, tools, exit_rx, stderr))
+    }
+
+    /// Keeps a connection that finished its handshake and offers its tools.
+    fn went_live(
+        &self,
+        slot: &mut Option<Arc<Live>>,
+        service: RunningService<RoleClient, ClientConfig>,
+        tools: Vec<Tool>,
+        exited: watch::Receiver<Option<String>>,
+        stderr: StderrTail,
+    ) -> Arc<Live> {
         let tools: Vec<Tool> = tools
             .into_iter()
             .filter(|tool| self.config.tools.allows(&tool.name))
@@ -197,7 +214,7 @@ impl Server {
         let live = Arc::new(Live {
             peer: service.peer().clone(),
             _service: service,
-            exited: exit_rx,
+            exited,
             stderr,
         });
         *slot = Some(live.clone());
@@ -205,7 +222,7 @@ impl Server {
             s.state = State::Ready;
             s.tools = tools;
         });
-        Ok(live)
+        live
     }
 
     /// The live connection, restarting a crashed server (at most [`MAX_RESTARTS`] times).
