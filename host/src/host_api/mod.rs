@@ -9,6 +9,7 @@ pub mod http;
 pub mod interact;
 pub mod log;
 pub mod mcp;
+pub mod output;
 pub mod process;
 pub mod state;
 pub mod workspace;
@@ -16,6 +17,7 @@ pub mod workspace;
 pub use http::{HttpAccess, HttpPolicy};
 pub use interact::{Asker, InteractAccess};
 pub use mcp::{McpAccess, McpCaller};
+pub use output::OutputAccess;
 pub use process::ProcessAccess;
 pub use state::StateAccess;
 
@@ -47,6 +49,8 @@ pub struct CallState {
     pub state: Option<StateAccess>,
     /// The one MCP tool the call may reach, for the `mcp` plugin.
     pub mcp: Option<McpAccess>,
+    /// Images attached to the call's result (any plugin: it only adds to its own result).
+    pub output: OutputAccess,
 }
 
 impl WasiView for CallState {
@@ -68,6 +72,7 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
     wit::interact::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     wit::state::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     wit::mcp::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    wit::output::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 
@@ -81,6 +86,7 @@ pub const PROVIDED: &[&str] = &[
     "interact",
     "state",
     "mcp",
+    "output",
 ];
 
 /// A memory cap that remembers being hit, so that the trap it causes can be reported

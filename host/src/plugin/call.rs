@@ -15,7 +15,8 @@ use super::engine::{EPOCH_TICK, MAX_MEMORY_BYTES};
 use super::manifest::{Capability, Manifest};
 use crate::changeset::{Changeset, PathRules, Staging};
 use crate::host_api::{
-    Asker, CallState, HttpAccess, HttpPolicy, InteractAccess, MemoryCap, ProcessAccess, StateAccess,
+    Asker, CallState, HttpAccess, HttpPolicy, InteractAccess, MemoryCap, OutputAccess,
+    ProcessAccess, StateAccess,
 };
 use crate::sandbox::SandboxPolicy;
 
@@ -39,6 +40,9 @@ pub struct CallContext {
     pub asker: Option<std::sync::Arc<dyn Asker>>,
     /// What the call has used of its deadline (started when the call starts).
     pub clock: super::CallClock,
+    /// Whether the model takes images: a plugin may attach some to its result only then
+    /// (the `output` import).
+    pub accepts_images: bool,
 }
 
 /// The bounds every call runs within.
@@ -79,6 +83,8 @@ pub struct ToolOutput {
     pub changes: Option<Changeset>,
     /// Session state keys the tool set (`Some`) or removed (`None`): not recorded yet.
     pub state_changes: Vec<(String, Option<String>)>,
+    /// Images the tool attached for the model (the `output` import).
+    pub images: Vec<crate::image::Image>,
 }
 
 /// A failed call. The message is written for the model, which gets it as the result.
@@ -170,6 +176,7 @@ pub fn invoke(
             let mut output = finish_output(output, call.limits.output_bytes)?;
             output.changes = state.staging.map(Staging::finish).filter(|c| !c.is_empty());
             output.state_changes = state.state.map(StateAccess::finish).unwrap_or_default();
+            output.images = state.output.images;
             Ok(output)
         }
         Ok(Err(e)) => Err(e.into()),
@@ -238,6 +245,7 @@ fn new_store(
         }),
         state: granted(Capability::State).then(|| StateAccess::new(call.ctx.state.clone())),
         mcp: call.mcp.clone().filter(|_| granted(Capability::Mcp)),
+        output: OutputAccess::new(call.ctx.accepts_images),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);
@@ -288,6 +296,7 @@ fn finish_output(output: wit_tool::ToolOutput, cap: usize) -> Result<ToolOutput,
         metadata,
         changes: None,
         state_changes: Vec::new(),
+        images: Vec::new(),
     })
 }
 

@@ -241,7 +241,9 @@ impl PluginInfo {
             else {
                 return Err(ManifestError::UnknownImport(import.clone()));
             };
-            if interface == "log" || interface == "types" {
+            // No capability: logging, the shared types, and adding images to the
+            // call's own result.
+            if matches!(interface, "log" | "types" | "output") {
                 continue;
             }
             let needed = ALL_CAPABILITIES
@@ -432,8 +434,16 @@ mod tests {
             .map(|t| t.name.as_str())
             .collect();
         assert_eq!(tools, ["read", "listdir", "glob", "grep"]);
+        // `output` (attaching an image to a `read`) needs no capability; nothing else
+        // of conch's is imported.
         assert!(
-            info.conch_imports().all(|i| i == "log" || i == "types"),
+            info.conch_imports()
+                .all(|i| matches!(i, "log" | "types" | "output")),
+            "{:?}",
+            info.imports
+        );
+        assert!(
+            info.imports.iter().any(|i| i == "conch:tool/output@0.1.2"),
             "{:?}",
             info.imports
         );
