@@ -191,9 +191,9 @@ fn read_of_a_png_without_vision_is_the_binary_file_notice() {
     assert_eq!(out.code, Some(0), "{out:?}");
     let result = mock.last_tool_result(1);
     assert!(
-        result.contains("pic.png: binary file (70 bytes)")
-            && result.contains("not shown: this model does not take images")
-            && result.contains("read shows text files only"),
+        result.contains(
+            "pic.png: binary file (70 bytes; image/png image not shown: this model does not take images); read shows text files only"
+        ),
         "{result}"
     );
     assert!(image_parts(&mock, 1).is_empty());
@@ -246,4 +246,42 @@ fn the_repl_sends_an_image_command_with_the_next_message() {
         .map(|m| m["content"][0].clone())
         .collect();
     assert_eq!(text, [json!({"type": "text", "text": "what is this?"})]);
+}
+
+#[test]
+fn replay_of_a_read_image_matches_with_and_without_vision() {
+    for vision in [true, false] {
+        let mock = MockLlm::start(vec![
+            Reply::tool_call("read", json!({"path": "pic.png"})),
+            Reply::text("done"),
+        ]);
+        let project = project(&mock, vision);
+        let out = run_in(&project, &["run", "what is in pic.png?"]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let id = only_session(&project);
+        // The replay sees the model as the recording did, so the result is the same.
+        let out = run_in(&project, &["replay", &id]);
+        assert_eq!(out.code, Some(0), "vision {vision}: {out:?}");
+        assert!(out.stdout.contains("match"), "{out:?}");
+    }
+}
+
+#[test]
+fn an_agent_cli_provider_cannot_be_sent_images() {
+    let mock = MockLlm::start(vec![Reply::text("unused")]);
+    let project = project(&mock, true);
+    let mut config = std::fs::read_to_string(project.config_file()).unwrap();
+    config
+        .push_str("\n[providers.cli]\nkind = \"agent-cli\"\ncommand = \"claude\"\nvision = true\n");
+    project.write_config(&config);
+    let out = run_in(
+        &project,
+        &["run", "--provider", "cli", "--image", "pic.png", "look"],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("is an agent CLI") && out.stderr.contains("cannot be sent images"),
+        "{out:?}"
+    );
+    assert_eq!(mock.request_count(), 0);
 }

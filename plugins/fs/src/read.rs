@@ -91,7 +91,7 @@ impl Tool for Read {
                     );
                     return Ok(ToolOutput::text(text).with_metadata(&metadata));
                 }
-                Err(why) => not_shown = format!(" (a {media_type} image, not shown: {why})"),
+                Err(why) => not_shown = format!("; {media_type} image not shown: {why}"),
             }
         }
         let kind = if not_shown.is_empty() {
@@ -102,7 +102,7 @@ impl Tool for Read {
         let mut reader: Box<dyn BufRead> = match kind {
             Sniff::Binary => {
                 return Err(ToolError::InvalidInput(format!(
-                    "{shown}: binary file ({}){not_shown}; read shows text files only",
+                    "{shown}: binary file ({}{not_shown}); read shows text files only",
                     human_size(meta.len())
                 )));
             }
