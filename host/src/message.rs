@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::image::Image;
+
 /// One message of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
@@ -12,6 +14,9 @@ pub enum Message {
     },
     User {
         content: String,
+        /// Pictures that go with the text (`--image`, `/image`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<Image>,
     },
     Assistant {
         /// The visible answer; `None` when the turn is only tool calls.
@@ -27,6 +32,9 @@ pub enum Message {
     Tool {
         tool_call_id: String,
         content: String,
+        /// Pictures the tool returned (a `read` of an image), for a model that sees them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<Image>,
     },
 }
 
@@ -40,6 +48,7 @@ impl Message {
     pub fn user(content: impl Into<String>) -> Self {
         Message::User {
             content: content.into(),
+            images: Vec::new(),
         }
     }
 
@@ -47,6 +56,23 @@ impl Message {
         Message::Tool {
             tool_call_id: tool_call_id.into(),
             content: content.into(),
+            images: Vec::new(),
+        }
+    }
+
+    /// The message with `more` images (a user or tool message; others carry none).
+    pub fn with_images(mut self, more: Vec<Image>) -> Self {
+        if let Message::User { images, .. } | Message::Tool { images, .. } = &mut self {
+            images.extend(more);
+        }
+        self
+    }
+
+    /// The images the message carries.
+    pub fn images(&self) -> &[Image] {
+        match self {
+            Message::User { images, .. } | Message::Tool { images, .. } => images,
+            _ => &[],
         }
     }
 
@@ -62,7 +88,7 @@ impl Message {
     pub fn text(&self) -> &str {
         match self {
             Message::System { content }
-            | Message::User { content }
+            | Message::User { content, .. }
             | Message::Tool { content, .. } => content,
             Message::Assistant { content, .. } => content.as_deref().unwrap_or(""),
         }
@@ -171,5 +197,26 @@ mod tests {
             r#"{"role":"tool","tool_call_id":"call_1","content":"ok"}"#
         );
         assert_eq!(serde_json::from_str::<Message>(&text).unwrap(), message);
+    }
+
+    #[test]
+    fn images_are_recorded_with_the_message_and_only_when_there_are_some() {
+        let png = crate::image::Image::from_bytes(b"\x89PNG\r\n\x1a\n").unwrap();
+        let message = Message::user("look").with_images(vec![png.clone()]);
+        let value = serde_json::to_value(&message).unwrap();
+        assert_eq!(
+            value,
+            json!({"role": "user", "content": "look", "images": [
+                {"media_type": "image/png", "data": png.base64()}
+            ]})
+        );
+        assert_eq!(serde_json::from_value::<Message>(value).unwrap(), message);
+        let tool = Message::tool_result("c", "x").with_images(vec![png]);
+        assert_eq!(tool.images().len(), 1);
+        assert!(
+            !serde_json::to_string(&Message::user("a"))
+                .unwrap()
+                .contains("images")
+        );
     }
 }

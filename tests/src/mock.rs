@@ -704,6 +704,9 @@ fn validate(body: &Value) -> Result<(), String> {
         let role = message["role"]
             .as_str()
             .ok_or_else(|| format!("messages[{i}]: 'role' must be a string"))?;
+        if let Some(parts) = message["content"].as_array() {
+            content_parts(role, parts, i)?;
+        }
         if role == "tool" {
             let id = message["tool_call_id"]
                 .as_str()
@@ -743,6 +746,26 @@ fn validate(body: &Value) -> Result<(), String> {
             &unanswered,
             "the end of the messages",
         ));
+    }
+    Ok(())
+}
+
+/// A content array as chat completions take it: text parts, and image parts (a URL) in
+/// user messages only.
+fn content_parts(role: &str, parts: &[Value], i: usize) -> Result<(), String> {
+    for (j, part) in parts.iter().enumerate() {
+        let ok = match part["type"].as_str() {
+            Some("text") => part["text"].is_string(),
+            Some("image_url") if role == "user" => part["image_url"]["url"]
+                .as_str()
+                .is_some_and(|url| url.starts_with("data:image/") || url.starts_with("https://")),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "messages[{i}].content[{j}]: not a valid content part for a {role} message: {part}"
+            ));
+        }
     }
     Ok(())
 }

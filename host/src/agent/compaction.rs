@@ -10,6 +10,10 @@ const KEEP_RECENT_BLOCKS: usize = 3;
 /// Tool results shorter than this are left alone: pruning them gains little.
 const PRUNE_MIN_CHARS: usize = 400;
 
+/// What an image costs in the prompt, roughly: providers count tiles of the scaled
+/// picture (hundreds to a couple of thousand tokens), not its bytes.
+const IMAGE_TOKENS: u64 = 1000;
+
 /// A summary of older turns is rarely shorter than this many tokens: summarising fewer
 /// makes the conversation larger, not smaller (and costs a request).
 const SUMMARY_TOKENS: u64 = 256;
@@ -32,13 +36,13 @@ pub fn estimate_tokens(messages: &[Message]) -> u64 {
                 .iter()
                 .map(|c| c.name.len() + c.arguments.len() + 16)
                 .sum();
-            ((m.text().len() + calls) / 4 + 4) as u64
+            ((m.text().len() + calls) / 4 + 4) as u64 + m.images().len() as u64 * IMAGE_TOKENS
         })
         .sum()
 }
 
-/// Replaces the text of large tool results outside the latest blocks with a short note.
-/// Returns whether anything changed.
+/// Replaces the text of large tool results outside the latest blocks with a short note,
+/// and their images with a line saying what they were. Returns whether anything changed.
 pub fn prune_tool_outputs(messages: &mut [Message]) -> bool {
     let recent_start = messages
         .iter()
@@ -49,6 +53,19 @@ pub fn prune_tool_outputs(messages: &mut [Message]) -> bool {
         .map_or(0, |(i, _)| i);
     let mut changed = false;
     for message in &mut messages[..recent_start] {
+        if let Message::Tool {
+            content, images, ..
+        } = message
+            && !images.is_empty()
+        {
+            for image in images.drain(..) {
+                content.push_str(&format!(
+                    "\n{} (pruned to save context; read it again if you need it)",
+                    image.notice()
+                ));
+            }
+            changed = true;
+        }
         if let Message::Tool { content, .. } = message
             && content.len() >= PRUNE_MIN_CHARS
         {
@@ -110,12 +127,15 @@ pub fn summary_request(middle: &[Message]) -> Vec<Message> {
     for message in middle {
         let (who, text) = match message {
             Message::System { content } => ("system", content.as_str()),
-            Message::User { content } => ("user", content.as_str()),
+            Message::User { content, .. } => ("user", content.as_str()),
             Message::Assistant { content, .. } => ("assistant", content.as_deref().unwrap_or("")),
             Message::Tool { content, .. } => ("tool result", content.as_str()),
         };
         if !text.is_empty() {
             transcript.push_str(&format!("[{who}]\n{text}\n\n"));
+        }
+        for image in message.images() {
+            transcript.push_str(&format!("[{who}] {}\n\n", image.notice()));
         }
         for call in message.tool_calls() {
             transcript.push_str(&format!("[tool call] {} {}\n\n", call.name, call.arguments));
@@ -188,6 +208,36 @@ mod tests {
             .collect();
         assert_eq!(pruned, [true, true, false, false, false, false]);
         assert!(!prune_tool_outputs(&mut messages), "nothing more to prune");
+    }
+
+    #[test]
+    fn old_images_are_pruned_to_a_line_and_recent_ones_kept() {
+        let png = crate::image::Image::from_bytes(b"\x89PNG\r\n\x1a\n").unwrap();
+        let mut messages = conversation(0, "");
+        for i in 0..4 {
+            let [call, result] = block(&format!("c{i}"), "a.png: image/png image");
+            messages.push(call);
+            messages.push(result.with_images(vec![png.clone()]));
+        }
+        let before = estimate_tokens(&messages);
+        assert!(before >= 4 * IMAGE_TOKENS, "images count: {before}");
+        assert!(prune_tool_outputs(&mut messages));
+        let kept: Vec<usize> = messages.iter().map(|m| m.images().len()).collect();
+        assert_eq!(kept, [0, 0, 0, 0, 0, 1, 0, 1, 0, 1]);
+        assert!(
+            messages[3]
+                .text()
+                .contains("[image: image/png, 8 bytes] (pruned"),
+            "{}",
+            messages[3].text()
+        );
+        assert!(estimate_tokens(&messages) < before);
+        let summary = summary_request(&messages);
+        assert!(
+            summary[1]
+                .text()
+                .contains("[tool result] [image: image/png")
+        );
     }
 
     #[test]

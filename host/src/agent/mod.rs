@@ -25,6 +25,7 @@ pub use profile::{AgentProfile, AgentProfiles, DEFAULT_AGENT, UnknownAgent};
 pub use prompt::system_prompt;
 pub use tools::{InvalidArguments, ToolBox};
 
+use crate::image::Image;
 use crate::message::{Message, ToolCall};
 use crate::permission::{Approver, Gate};
 use crate::plugin::{CallContext, CallLimits};
@@ -101,6 +102,14 @@ pub struct Agent {
     agent: String,
 }
 
+/// What the model gets for one call: the text, whether it succeeded, and the images
+/// it returned (for a model that takes them).
+struct CallResult {
+    output: String,
+    ok: bool,
+    images: Vec<Image>,
+}
+
 /// What arrived for one request.
 #[derive(Debug, Default)]
 struct Reply {
@@ -163,6 +172,7 @@ impl Agent {
         let definitions = tools.definitions();
         let mut ctx = ctx;
         ctx.session_id = session.id().to_string();
+        ctx.accepts_images = provider.accepts_images();
         ctx.output_dir = Some(session.output_dir());
         let dispatch = Dispatcher::new(tools, gate, ctx, settings.tool_limits.clone());
         Agent {
@@ -194,7 +204,7 @@ impl Agent {
     ) -> Result<(), SessionError> {
         self.use_profile(profile);
         if let Some(provider) = provider {
-            self.provider = provider;
+            self.replace_provider(provider);
         }
         self.record(Entry::Agent {
             name: profile.name.clone(),
@@ -212,7 +222,13 @@ impl Agent {
 
     /// Asks `provider` from now on; returns the one it asked before.
     pub fn replace_provider(&mut self, provider: Arc<dyn Provider>) -> Arc<dyn Provider> {
+        self.dispatch.context_mut().accepts_images = provider.accepts_images();
         std::mem::replace(&mut self.provider, provider)
+    }
+
+    /// Whether the model asked now is sent images.
+    pub fn accepts_images(&self) -> bool {
+        self.provider.accepts_images()
     }
 
     /// The name of the agent profile in use.
@@ -263,8 +279,19 @@ impl Agent {
         prompt: Option<&str>,
         io: &mut TurnIo<'_>,
     ) -> Result<TurnEnd, AgentError> {
+        self.run_turn_with_images(prompt, Vec::new(), io).await
+    }
+
+    /// [`Agent::run_turn`] with `images` in the user's message (the caller has checked
+    /// that the model takes them: [`Agent::accepts_images`]).
+    pub async fn run_turn_with_images(
+        &mut self,
+        prompt: Option<&str>,
+        images: Vec<Image>,
+        io: &mut TurnIo<'_>,
+    ) -> Result<TurnEnd, AgentError> {
         let mut steps = 0;
-        let result = self.turn(prompt, io, &mut steps).await;
+        let result = self.turn(prompt, images, io, &mut steps).await;
         let reason = match &result {
             Ok(end) => end.as_str(),
             Err(e) => {
@@ -285,6 +312,7 @@ impl Agent {
     async fn turn(
         &mut self,
         prompt: Option<&str>,
+        images: Vec<Image>,
         io: &mut TurnIo<'_>,
         steps: &mut u32,
     ) -> Result<TurnEnd, AgentError> {
@@ -301,8 +329,9 @@ impl Agent {
                 Flow::RepeatedFailure(message) => return self.repeated_failure(message, io),
             }
         }
-        if let Some(prompt) = prompt {
-            self.record(Entry::Message(Message::user(prompt)))?;
+        if prompt.is_some() || !images.is_empty() {
+            let message = Message::user(prompt.unwrap_or_default()).with_images(images);
+            self.record(Entry::Message(message))?;
         }
         let mut compacted_for_overflow = false;
         loop {
@@ -515,7 +544,7 @@ impl Agent {
             } else {
                 self.run_call(call, io).await?
             };
-            let Some((output, ok)) = outcome else {
+            let Some(CallResult { output, ok, images }) = outcome else {
                 // Ctrl-C: the rest did not run, and the session says so.
                 for skipped in &calls[index..] {
                     self.record(Entry::Message(Message::tool_result(
@@ -533,7 +562,9 @@ impl Agent {
                 summary,
                 output: output.clone(),
             });
-            self.record(Entry::Message(Message::tool_result(&call.id, output)))?;
+            self.record(Entry::Message(
+                Message::tool_result(&call.id, output).with_images(images),
+            ))?;
             if streak.note(call, ok) {
                 // Results for the rest, so the session stays well formed.
                 for skipped in &calls[index + 1..] {
@@ -560,12 +591,16 @@ impl Agent {
         io: &mut TurnIo<'_>,
     ) -> Result<Option<(String, bool)>, AgentError> {
         let outcome = self.run_call(call, io).await?;
-        let content = outcome.as_ref().map_or_else(
-            || "error: not run: the user interrupted the replay".to_string(),
-            |(output, _)| output.clone(),
-        );
-        self.record(Entry::Message(Message::tool_result(&call.id, content)))?;
-        Ok(outcome)
+        let message = match &outcome {
+            Some(result) => {
+                Message::tool_result(&call.id, &result.output).with_images(result.images.clone())
+            }
+            None => {
+                Message::tool_result(&call.id, "error: not run: the user interrupted the replay")
+            }
+        };
+        self.record(Entry::Message(message))?;
+        Ok(outcome.map(|result| (result.output, result.ok)))
     }
 
     /// Runs one call through the dispatcher. `None` when the user interrupted it.
@@ -573,9 +608,12 @@ impl Agent {
         &mut self,
         call: &ToolCall,
         io: &mut TurnIo<'_>,
-    ) -> Result<Option<(String, bool)>, AgentError> {
+    ) -> Result<Option<CallResult>, AgentError> {
         let outcome = self.dispatch.dispatch(call, &mut self.session, io).await?;
-        Ok(outcome.for_model())
+        let images = outcome.images().to_vec();
+        Ok(outcome
+            .for_model()
+            .map(|(output, ok)| CallResult { output, ok, images }))
     }
 
     /// Compacts when the conversation is estimated above the threshold.

@@ -15,6 +15,7 @@ use crate::agent::{
 };
 use crate::config::{self, FlagOverrides};
 use crate::custom_command::{CustomCommand, CustomCommands};
+use crate::image::Image;
 use crate::message::Message;
 use crate::permission::{Approver, Gate};
 use crate::session::{Entry, Header, SessionStore, Transcript};
@@ -73,6 +74,9 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
     let registry = Arc::new(super::registry(&args.plugins, Some((&ctx.cwd, &loaded)))?);
     check_tools(&profile, &registry)?;
     let config = resolve_config(args, &loaded, &profile)?;
+    if !args.images.is_empty() && !config.provider.vision {
+        return Err(CliError::Usage(no_vision(&config.provider)));
+    }
     let policy = loaded.permission();
     // Compile (or load) the plugins while the first request is on its way.
     registry.warm_up();
@@ -236,6 +240,29 @@ fn check_tools(
     )))
 }
 
+/// The images of `--image`, read and checked: a usage error names the file and what is
+/// wrong with it.
+pub fn load_images(paths: &[PathBuf]) -> Result<Vec<Image>, CliError> {
+    paths
+        .iter()
+        .map(|path| Image::load(path).map_err(CliError::Usage))
+        .collect()
+}
+
+/// Why `provider` is sent no images, and what to do.
+pub fn no_vision(provider: &config::ResolvedProvider) -> String {
+    if provider.agent_cli.is_some() {
+        return format!(
+            "provider `{}` is an agent CLI, and conch passes it text only: it cannot be sent images; use an API provider whose model takes images",
+            provider.name
+        );
+    }
+    format!(
+        "model `{}` of provider `{}` is not known to take images; if it does, set `vision = true` in [providers.{}] in conch.toml, or choose one that does (--provider, --model)",
+        provider.model, provider.name, provider.name
+    )
+}
+
 /// The provider configuration for a run as `profile`: its model, unless --model or
 /// --provider chose otherwise.
 fn resolve_config(
@@ -355,6 +382,7 @@ pub fn run(
     output: &Output,
     mut args: ChatArgs,
 ) -> Result<ExitCode, CliError> {
+    let images = load_images(&args.images)?;
     let (prompt, prompt_from_stdin) = task(prompt, &args)?;
     let prompt = match command {
         Some(name) => {
@@ -366,7 +394,11 @@ pub fn run(
         }
         None => prompt,
     };
-    if prompt.trim().is_empty() && args.session.is_none() && !args.continue_latest {
+    if prompt.trim().is_empty()
+        && images.is_empty()
+        && args.session.is_none()
+        && !args.continue_latest
+    {
         return Err(CliError::Usage(
             "the prompt is empty; say what the agent should do (`conch run TASK`, or the task on stdin)".into(),
         ));
@@ -406,7 +438,9 @@ pub fn run(
             approver,
             interrupt,
         };
-        let outcome = agent.run_turn(prompt.as_deref(), &mut io).await;
+        let outcome = agent
+            .run_turn_with_images(prompt.as_deref(), images, &mut io)
+            .await;
         watcher.abort();
         outcome
     })?;

@@ -67,6 +67,10 @@ pub enum Command {
         /// no streaming.
         #[arg(long, visible_alias = "quiet", short = 'q', conflicts_with = "format")]
         final_only: bool,
+        /// Send an image (PNG, JPEG, GIF or WebP, at most 5 MB) with the task; repeatable.
+        /// The model must take images (`vision` in conch.toml).
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<PathBuf>,
         #[command(flatten)]
         chat: ChatArgs,
     },
@@ -78,6 +82,10 @@ pub enum Command {
         /// the list, and exit 2 asking for an id).
         #[arg(long, conflicts_with_all = ["session", "continue_latest"])]
         resume: bool,
+        /// Send an image (PNG, JPEG, GIF or WebP, at most 5 MB) with the first prompt;
+        /// repeatable. `/image FILE` adds one to the next prompt.
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<PathBuf>,
         #[command(flatten)]
         chat: ChatArgs,
     },
@@ -262,6 +270,9 @@ pub struct ChatArgs {
     /// `--trust-project` (a global flag, copied here by `run`).
     #[arg(skip)]
     pub trust_project: bool,
+    /// `--image` of `run` and `repl` (copied here): the model must take images.
+    #[arg(skip)]
+    pub images: Vec<PathBuf>,
 }
 
 /// How commands are confined (over `[sandbox]` in conch.toml).
@@ -434,9 +445,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             format,
             output_last_message,
             final_only,
+            images,
             mut chat,
         } => {
             chat.trust_project = trust;
+            chat.images = images;
             let output = chat::Output {
                 format,
                 final_only,
@@ -447,9 +460,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Repl {
             prompt,
             resume,
+            images,
             mut chat,
         } => {
             chat.trust_project = trust;
+            chat.images = images;
             if resume {
                 chat.session = Some(resume::choose(&cwd_or_current(chat.cwd.clone())?)?);
             }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use rustyline::error::ReadlineError;
 
 use super::chat::{
-    Prepared, custom_commands, history_file, interrupt_on_ctrl_c, prepare, provider_for, runtime,
+    Prepared, custom_commands, history_file, interrupt_on_ctrl_c, load_images, prepare,
+    provider_for, runtime,
 };
 use super::{ChatArgs, CliError};
 use crate::agent::{Agent, AgentEvent, AgentProfiles, TurnIo};
@@ -31,6 +32,7 @@ Type a task and press Enter. Commands:
   /clear     clear the screen (the session goes on)
   /undo      put back the files the last change wrote
   /agent     list the agent profiles; /agent NAME switches to one
+  /image     /image FILE sends a picture with your next message (a model that takes images)
   /exit      leave (also Ctrl-D)
 Alt-Enter starts a new line; Enter sends.
 Ctrl-C stops the running turn; the session keeps what happened.";
@@ -63,8 +65,11 @@ fn last_turns(messages: &[Message], turns: usize) -> String {
     }
     for message in &messages[from..] {
         match message {
-            Message::User { content } => {
+            Message::User { content, images } => {
                 out.push_str(&format!("> {}\n", crate::ui::one_line(content, 100)));
+                for image in images {
+                    out.push_str(&format!("  {}\n", image.notice()));
+                }
             }
             Message::Assistant {
                 content,
@@ -144,6 +149,8 @@ fn provider_and_model(start: &AgentEvent) -> (String, String) {
 
 /// Runs the repl until the user leaves, starting with `first` when given.
 pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliError> {
+    // `--image` goes with the first prompt, typed or given.
+    let mut images = load_images(&cli_args.images)?;
     let ask = std::io::stdin().is_terminal();
     let Prepared {
         agent,
@@ -159,7 +166,11 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
     let mut session = Session {
         tally: Tally::new(renderer, config.pricing(&model)),
         agent,
-        args,
+        // Once checked, the images are the first prompt's, not every new session's.
+        args: ChatArgs {
+            images: Vec::new(),
+            ..args
+        },
         provider,
         model,
     };
@@ -282,6 +293,16 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
                 }
                 continue;
             }
+            "/image" => {
+                match image_for_next_prompt(&session, rest) {
+                    Ok(image) => {
+                        eprintln!("{} goes with your next message", image.notice());
+                        images.push(image);
+                    }
+                    Err(e) => eprintln!("error: {e}"),
+                }
+                continue;
+            }
             "/undo" => {
                 let cwd = agent.working_dir().to_path_buf();
                 match super::undo::undo_last(Some(agent.session_id()), &cwd, false) {
@@ -338,6 +359,11 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
         let approver: Option<&mut dyn Approver> = if ask { Some(&mut approver) } else { None };
         let agent = &mut session.agent;
         let tally = &mut session.tally;
+        let turn_images = if line == "/compact" {
+            Vec::new()
+        } else {
+            std::mem::take(&mut images)
+        };
         runtime.block_on(async {
             let (interrupt, watcher) = interrupt_on_ctrl_c();
             let mut io = TurnIo {
@@ -359,7 +385,9 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
                 }
             } else {
                 // Failures were shown as events; the repl goes on.
-                let _ = agent.run_turn(Some(&prompt), &mut io).await;
+                let _ = agent
+                    .run_turn_with_images(Some(&prompt), turn_images, &mut io)
+                    .await;
             }
             watcher.abort();
         });
@@ -375,6 +403,21 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
     // A tool call given up on while stuck in host work does not hold up the exit.
     runtime.shutdown_background();
     Ok(ExitCode::SUCCESS)
+}
+
+/// `/image FILE`: the image, if the model takes images; a relative path is the working
+/// directory's.
+fn image_for_next_prompt(session: &Session, path: &str) -> Result<crate::image::Image, String> {
+    if path.is_empty() {
+        return Err("say which file: /image FILE".into());
+    }
+    if !session.agent.accepts_images() {
+        return Err(format!(
+            "model `{}` of provider `{}` is not known to take images; if it does, set `vision = true` in [providers.{}] in conch.toml",
+            session.model, session.provider, session.provider
+        ));
+    }
+    crate::image::Image::load(&session.agent.working_dir().join(path))
 }
 
 /// `/status`: where the session stands.
@@ -505,26 +548,19 @@ mod tests {
         };
         let messages = vec![
             Message::system("you are conch"),
-            Message::User {
-                content: "first".into(),
-            },
+            Message::user("first"),
             Message::Assistant {
                 content: Some("one".into()),
                 reasoning_content: None,
                 tool_calls: Vec::new(),
             },
-            Message::User {
-                content: "second".into(),
-            },
+            Message::user("second"),
             Message::Assistant {
                 content: None,
                 reasoning_content: None,
                 tool_calls: vec![call],
             },
-            Message::Tool {
-                tool_call_id: "c1".into(),
-                content: "fn main() {}".into(),
-            },
+            Message::tool_result("c1", "fn main() {}"),
             Message::Assistant {
                 content: Some("it is empty".into()),
                 reasoning_content: None,

@@ -131,8 +131,13 @@ pub fn run(args: &ReplayArgs, trust_project: bool) -> Result<ExitCode, CliError>
         context_window: crate::config::DEFAULT_CONTEXT_WINDOW,
         tool_limits: args.sandbox.call_limits(&config),
     };
+    // Tool results that carried images were made for a model that took them: their calls
+    // attach them again, so the results can match.
+    let images = transcript.entries.iter().any(|entry| {
+        matches!(entry, crate::session::Entry::Message(m @ crate::message::Message::Tool { .. }) if !m.images().is_empty())
+    });
     let mut agent = Agent::new(
-        Arc::new(NoModel),
+        Arc::new(NoModel { images }),
         tools,
         gate,
         ctx,
@@ -442,8 +447,11 @@ fn key_of(tools: &ToolBox, call: &ToolCall) -> Option<String> {
 }
 
 /// The provider of a replay: it runs only recorded calls and never asks a model, so a
-/// request reaching it is a bug reported as an error rather than sent anywhere.
-struct NoModel;
+/// request reaching it is a bug reported as an error rather than sent anywhere. It
+/// takes images when the recorded model did.
+struct NoModel {
+    images: bool,
+}
 
 impl Provider for NoModel {
     fn name(&self) -> &str {
@@ -452,6 +460,10 @@ impl Provider for NoModel {
 
     fn model(&self) -> &str {
         ""
+    }
+
+    fn accepts_images(&self) -> bool {
+        self.images
     }
 
     fn stream(&self, _request: ChatRequest) -> EventStream {

@@ -122,6 +122,7 @@ pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
             text,
             metadata,
             diff,
+            ..
         } => {
             let metadata = match diff {
                 Some(diff) => {

@@ -139,6 +139,8 @@ struct ProviderTable {
     headers: BTreeMap<String, String>,
     context_window: Option<u64>,
     max_output_tokens: Option<u64>,
+    /// Whether the model takes images (over what a preset knows).
+    vision: Option<bool>,
 }
 
 /// A string from a file with its placeholders filled, or the error saying which one is
@@ -229,6 +231,7 @@ pub struct ProviderLayer {
     pub headers: BTreeMap<String, Text>,
     pub context_window: Option<u64>,
     pub max_output_tokens: Option<u64>,
+    pub vision: Option<bool>,
 }
 
 impl Layer {
@@ -313,6 +316,8 @@ impl Layer {
                     mode: p.mode,
                     context_window: p.context_window,
                     max_output_tokens: p.max_output_tokens,
+                    // Says only whether images go to the provider the user chose.
+                    vision: p.vision,
                     ..ProviderLayer::default()
                 },
             );
@@ -432,6 +437,7 @@ impl ProviderLayer {
         self.headers.extend(over.headers);
         self.context_window = over.context_window.or(self.context_window);
         self.max_output_tokens = over.max_output_tokens.or(self.max_output_tokens);
+        self.vision = over.vision.or(self.vision);
         self
     }
 }
@@ -544,6 +550,7 @@ fn to_layer(
                 .collect(),
             context_window: table.context_window,
             max_output_tokens: table.max_output_tokens,
+            vision: table.vision,
         };
         providers.insert(name, layer);
     }

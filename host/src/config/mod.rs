@@ -68,6 +68,9 @@ pub struct ResolvedProvider {
     pub headers: BTreeMap<String, String>,
     pub context_window: Option<u64>,
     pub max_output_tokens: Option<u64>,
+    /// Whether the model takes images: `vision` in its table, else what its preset knows
+    /// of its default model, else no.
+    pub vision: bool,
     /// Set when the provider is an agent CLI rather than an HTTP API.
     pub agent_cli: Option<AgentCli>,
 }
@@ -523,6 +526,7 @@ fn api_provider(
         headers,
         context_window,
         max_output_tokens,
+        vision,
         ..
     } = p;
 
@@ -595,6 +599,7 @@ fn api_provider(
         headers,
         context_window,
         max_output_tokens,
+        vision: vision.or(preset.map(|p| p.vision)).unwrap_or(false),
         agent_cli: None,
     })
 }
@@ -637,6 +642,8 @@ fn agent_cli_provider(
         headers: BTreeMap::new(),
         context_window: p.context_window,
         max_output_tokens: p.max_output_tokens,
+        // Images do not pass the bridge: it sends the CLI text.
+        vision: false,
         agent_cli: Some(AgentCli {
             command,
             args,
@@ -735,6 +742,9 @@ impl ResolvedConfig {
         }
         if let Some(n) = p.max_output_tokens {
             let _ = writeln!(out, "max_output_tokens = {n}");
+        }
+        if p.agent_cli.is_none() {
+            let _ = writeln!(out, "vision = {}", p.vision);
         }
         if !p.headers.is_empty() {
             let _ = writeln!(out, "\n[providers.{}.headers]", p.name);

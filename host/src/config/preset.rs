@@ -12,6 +12,9 @@ pub struct Preset {
     /// The model used when none is configured; `None` for local servers, whose models
     /// are whatever the user pulled.
     pub model: Option<&'static str>,
+    /// Whether its default model takes images; local servers run whatever was pulled,
+    /// so they say no until `vision = true` says otherwise.
+    pub vision: bool,
 }
 
 pub const PRESETS: &[Preset] = &[
@@ -20,36 +23,42 @@ pub const PRESETS: &[Preset] = &[
         base_url: "https://api.openai.com/v1",
         key_env: Some("OPENAI_API_KEY"),
         model: Some("gpt-4.1"),
+        vision: true,
     },
     Preset {
         name: "deepseek",
         base_url: "https://api.deepseek.com/v1",
         key_env: Some("DEEPSEEK_API_KEY"),
         model: Some("deepseek-chat"),
+        vision: false,
     },
     Preset {
         name: "kimi",
         base_url: "https://api.moonshot.ai/v1",
         key_env: Some("MOONSHOT_API_KEY"),
         model: Some("kimi-k2-0711-preview"),
+        vision: false,
     },
     Preset {
         name: "ollama",
         base_url: "http://localhost:11434/v1",
         key_env: None,
         model: None,
+        vision: false,
     },
     Preset {
         name: "llamacpp",
         base_url: "http://localhost:8080/v1",
         key_env: None,
         model: None,
+        vision: false,
     },
     Preset {
         name: "vllm",
         base_url: "http://localhost:8000/v1",
         key_env: None,
         model: None,
+        vision: false,
     },
 ];
 

@@ -419,3 +419,31 @@ fn a_price_that_is_no_number_of_dollars_names_its_key() {
     .unwrap_err();
     assert!(error.to_string().contains("output_per_mtok"), "{error}");
 }
+
+#[test]
+fn vision_comes_from_the_table_else_the_preset_else_no() {
+    let vision = |text: &str| {
+        Setup::new()
+            .user_file(text)
+            .env("OPENAI_API_KEY", "sk-openai-0123456789")
+            .env("DEEPSEEK_API_KEY", "sk-deepseek-0123456789")
+            .resolve()
+            .unwrap()
+            .provider
+            .vision
+    };
+    assert!(vision("provider = \"openai\"\n"));
+    assert!(!vision("provider = \"deepseek\"\n"));
+    assert!(!vision(
+        "provider = \"local\"\n[providers.local]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n"
+    ));
+    assert!(vision(
+        "provider = \"local\"\n[providers.local]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\nvision = true\n"
+    ));
+    assert!(!vision(
+        "provider = \"openai\"\n[providers.openai]\nmodel = \"gpt-3.5-turbo\"\nvision = false\n"
+    ));
+    assert!(!vision(
+        "provider = \"cli\"\n[providers.cli]\nkind = \"agent-cli\"\ncommand = \"claude\"\n"
+    ));
+}

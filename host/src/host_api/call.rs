@@ -27,6 +27,9 @@ pub struct CallContext {
     pub asker: Option<std::sync::Arc<dyn Asker>>,
     /// What the call has used of its deadline (started when the call starts).
     pub clock: CallClock,
+    /// Whether the model takes images: a plugin may attach some to its result only then
+    /// (the `output` import).
+    pub accepts_images: bool,
 }
 
 /// The bounds every call runs within.
@@ -67,6 +70,8 @@ pub struct ToolOutput {
     pub changes: Option<Changeset>,
     /// Session state keys the tool set (`Some`) or removed (`None`): not recorded yet.
     pub state_changes: Vec<(String, Option<String>)>,
+    /// Images the tool attached for the model (the `output` import).
+    pub images: Vec<crate::image::Image>,
 }
 
 /// A failed call. The message is written for the model, which gets it as the result.

@@ -18,6 +18,7 @@ pub mod http;
 pub mod interact;
 pub mod log;
 pub mod mcp;
+pub mod output;
 pub mod process;
 pub mod skills;
 pub mod state;
@@ -29,6 +30,7 @@ pub use clock::CallClock;
 pub use http::{HttpAccess, HttpPolicy};
 pub use interact::{Asker, InteractAccess};
 pub use mcp::{McpAccess, McpCaller};
+pub use output::OutputAccess;
 pub use process::ProcessAccess;
 pub use state::StateAccess;
 
@@ -136,8 +138,9 @@ capabilities! {
 }
 
 /// The `conch:tool` interfaces every plugin may import, with no capability: `log` (into
-/// the host's tracing) and `types` (shared type definitions).
-pub const BASE_INTERFACES: &[&str] = &["log", "types"];
+/// the host's tracing), `types` (shared type definitions) and `output` (images attached
+/// to the call's own result, since 0.1.2).
+pub const BASE_INTERFACES: &[&str] = &["log", "types", "output"];
 
 impl Capability {
     /// The capability a manifest calls `name`.
@@ -188,6 +191,9 @@ pub struct CallState {
     pub clock: CallClock,
     /// What each capability granted the call.
     pub granted: Granted,
+    /// Images attached to the call's result (a base interface: it only adds to the
+    /// call's own result).
+    pub output: OutputAccess,
 }
 
 impl WasiView for CallState {
@@ -204,6 +210,7 @@ impl WasiView for CallState {
 pub fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
     wit::log::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    wit::output::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     link_capabilities(linker)
 }
 

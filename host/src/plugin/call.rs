@@ -13,7 +13,8 @@ use super::engine::{EPOCH_TICK, MAX_MEMORY_BYTES};
 use super::manifest::Manifest;
 use crate::host_api::bindings::{PluginPre, exports::conch::tool::tool as wit_tool};
 use crate::host_api::{
-    CallContext, CallLimits, CallState, Grant, Granted, McpAccess, MemoryCap, ToolError, ToolOutput,
+    CallContext, CallLimits, CallState, Grant, Granted, McpAccess, MemoryCap, OutputAccess,
+    ToolError, ToolOutput,
 };
 
 /// How much of the guest's stdout/stderr is kept.
@@ -79,7 +80,9 @@ pub fn invoke(
     match result {
         Ok(Ok(output)) => {
             let mut output = finish_output(output, call.limits.output_bytes)?;
-            store.into_data().granted.finish(&mut output);
+            let state = store.into_data();
+            output.images = state.output.images;
+            state.granted.finish(&mut output);
             Ok(output)
         }
         Ok(Err(e)) => Err(e.into()),
@@ -107,6 +110,7 @@ fn new_store(
         limits: MemoryCap::new(call.limits.memory_bytes.min(MAX_MEMORY_BYTES)),
         clock: call.ctx.clock.clone(),
         granted,
+        output: OutputAccess::new(call.ctx.accepts_images),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);
@@ -157,6 +161,7 @@ fn finish_output(output: wit_tool::ToolOutput, cap: usize) -> Result<ToolOutput,
         metadata,
         changes: None,
         state_changes: Vec::new(),
+        images: Vec::new(),
     })
 }
 

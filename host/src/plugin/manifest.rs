@@ -392,7 +392,13 @@ mod tests {
             .collect();
         assert_eq!(tools, ["read", "listdir", "glob", "grep"]);
         assert!(
-            info.conch_imports().all(|i| i == "log" || i == "types"),
+            info.conch_imports()
+                .all(|i| matches!(i, "log" | "types" | "output")),
+            "{:?}",
+            info.imports
+        );
+        assert!(
+            info.imports.iter().any(|i| i == "conch:tool/output@0.1.2"),
             "{:?}",
             info.imports
         );

@@ -607,7 +607,7 @@ impl Conversation {
             .iter()
             .filter(|m| !m.text().is_empty())
             .map(|m| match m {
-                Message::User { content } => json!({"role": "user", "content": content}),
+                Message::User { content, .. } => json!({"role": "user", "content": content}),
                 other => {
                     json!({"role": "assistant", "content": [{"type": "text", "text": other.text()}]})
                 }

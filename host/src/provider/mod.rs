@@ -185,6 +185,11 @@ pub trait Provider: Send + Sync {
     fn name(&self) -> &str;
     /// The model it asks.
     fn model(&self) -> &str;
+    /// Whether the model is sent the images a conversation carries (`vision`); when
+    /// not, each is a line of text saying what it was.
+    fn accepts_images(&self) -> bool {
+        false
+    }
     /// Starts a request; must be called inside a tokio runtime.
     fn stream(&self, request: ChatRequest) -> EventStream;
 }

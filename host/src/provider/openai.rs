@@ -39,6 +39,8 @@ pub struct OpenAiProvider {
     client: reqwest::Client,
     endpoint: Arc<Endpoint>,
     max_output_tokens: Option<u64>,
+    /// Whether the model is sent images (`vision`).
+    vision: bool,
     idle_timeout: Duration,
 }
 
@@ -73,6 +75,7 @@ impl OpenAiProvider {
                 models_url: format!("{}/models", config.base_url),
             }),
             max_output_tokens: config.max_output_tokens,
+            vision: config.vision,
             idle_timeout,
         })
     }
@@ -184,6 +187,10 @@ impl Provider for OpenAiProvider {
         &self.endpoint.model
     }
 
+    fn accepts_images(&self) -> bool {
+        self.vision
+    }
+
     fn stream(&self, request: ChatRequest) -> EventStream {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let provider = self.clone();
@@ -206,7 +213,12 @@ impl OpenAiProvider {
     /// Sends the request and passes the answer to `sink`, ending with its `Finish`.
     async fn answer(&self, request: &ChatRequest, sink: &Sink) -> Result<(), Stop> {
         let endpoint = &*self.endpoint;
-        let body = request::body(&endpoint.model, request, self.max_output_tokens);
+        let body = request::body(
+            &endpoint.model,
+            request,
+            self.max_output_tokens,
+            self.vision,
+        );
         let body = serde_json::to_vec(&body).map_err(|e| ProviderError::Protocol {
             provider: endpoint.provider.clone(),
             detail: format!("cannot encode the request: {e}"),

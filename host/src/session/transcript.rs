@@ -179,6 +179,7 @@ impl Transcript {
                 Entry::Message(Message::Tool {
                     tool_call_id,
                     content,
+                    ..
                 }) => {
                     let unanswered = groups.last_mut().and_then(|group| {
                         group
@@ -233,7 +234,7 @@ impl Transcript {
     /// The row for `conch sessions`.
     pub fn summary(&self) -> SessionSummary {
         let mut prompts = self.entries.iter().filter_map(|entry| match entry {
-            Entry::Message(Message::User { content }) => Some(content.as_str()),
+            Entry::Message(Message::User { content, .. }) => Some(content.as_str()),
             _ => None,
         });
         let first_prompt = match (&self.header.replay_of, &self.header.tool_run) {
@@ -271,8 +272,11 @@ impl Transcript {
             out.push('\n');
             match entry {
                 Entry::Message(Message::System { .. }) => out.push_str("[system prompt]\n"),
-                Entry::Message(Message::User { content }) => {
+                Entry::Message(Message::User { content, images }) => {
                     let _ = writeln!(out, "> {}", content.replace('\n', "\n> "));
+                    for image in images {
+                        let _ = writeln!(out, "> {}", image.notice());
+                    }
                 }
                 Entry::Message(Message::Assistant {
                     content,
@@ -286,8 +290,13 @@ impl Transcript {
                         let _ = writeln!(out, "→ {} {}", call.name, call.arguments);
                     }
                 }
-                Entry::Message(Message::Tool { content, .. }) => {
+                Entry::Message(Message::Tool {
+                    content, images, ..
+                }) => {
                     let _ = writeln!(out, "{}", indent_preview(content, 6));
+                    for image in images {
+                        let _ = writeln!(out, "  │ {}", image.notice());
+                    }
                 }
                 Entry::Usage(_) => {}
                 Entry::Permission(p) => {

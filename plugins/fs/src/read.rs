@@ -1,11 +1,12 @@
 //! `read`: one text file with line numbers, paged by `offset`/`limit` and capped in bytes,
-//! every cut announced with the offset to read on from.
+//! every cut announced with the offset to read on from; an image (PNG, JPEG, GIF, WebP)
+//! attached for a model that sees images.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read as _};
 use std::path::Path;
 
-use conch_plugin::output::cut_line;
+use conch_plugin::output::{MAX_IMAGE_BYTES, attach_image, cut_line, image_media_type};
 use conch_plugin::{CallContext, Tool, ToolError, ToolOutput, Workspace};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -44,7 +45,8 @@ impl Tool for Read {
     const DESCRIPTION: &'static str = "Read a text file; each line is shown as its number, \
         a tab, then the text. Shows up to 2000 lines from `offset` (1-based) and at most ~50 \
         KB; when more remains, the output ends with the offset to read on from. Lines over 2000 \
-        characters are cut. Binary files are refused; for a directory use listdir.";
+        characters are cut. Images (PNG, JPEG, GIF, WebP) are shown to you if you can see \
+        images; other binary files are refused. For a directory use listdir.";
     const KEY_ARG: Option<&'static str> = Some("path");
     type Input = Input;
 
@@ -73,10 +75,34 @@ impl Tool for Read {
             .take(SNIFF_BYTES)
             .read_to_end(&mut head)
             .map_err(|e| dir_or(&path, &shown, io_err(&e)))?;
-        let mut reader: Box<dyn BufRead> = match sniff(&head) {
+        // An image the model cannot be shown reads as any binary file, saying why.
+        let mut not_shown = String::new();
+        if let Some(media_type) = image_media_type(&head) {
+            match read_image(&file, head.clone(), meta.len(), media_type) {
+                Ok(bytes) => {
+                    let metadata = serde_json::json!({
+                        "path": shown,
+                        "image": media_type,
+                        "bytes": bytes,
+                    });
+                    let text = format!(
+                        "{shown}: {media_type} image ({}), attached below",
+                        human_size(bytes)
+                    );
+                    return Ok(ToolOutput::text(text).with_metadata(&metadata));
+                }
+                Err(why) => not_shown = format!("; {media_type} image not shown: {why}"),
+            }
+        }
+        let kind = if not_shown.is_empty() {
+            sniff(&head)
+        } else {
+            Sniff::Binary
+        };
+        let mut reader: Box<dyn BufRead> = match kind {
             Sniff::Binary => {
                 return Err(ToolError::InvalidInput(format!(
-                    "{shown}: binary file ({}); read shows text files only",
+                    "{shown}: binary file ({}{not_shown}); read shows text files only",
                     human_size(meta.len())
                 )));
             }
@@ -120,6 +146,23 @@ impl Tool for Read {
         }
         Ok(ToolOutput::text(text).with_metadata(&metadata))
     }
+}
+
+/// Reads the rest of an image file after `head` and attaches it to the result; returns
+/// its size, or why the model will not see it.
+fn read_image(file: &File, head: Vec<u8>, size: u64, media_type: &str) -> Result<u64, String> {
+    if size > MAX_IMAGE_BYTES as u64 {
+        return Err(format!(
+            "larger than the {} MB an image may have",
+            MAX_IMAGE_BYTES >> 20
+        ));
+    }
+    let mut bytes = head;
+    file.take(MAX_IMAGE_BYTES as u64 + 1 - bytes.len() as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    attach_image(media_type, &bytes)?;
+    Ok(bytes.len() as u64)
 }
 
 fn to_usize(n: u64) -> usize {

@@ -55,6 +55,8 @@ pub enum CallOutcome {
         metadata: Option<serde_json::Value>,
         /// The change it made, as a unified diff.
         diff: Option<String>,
+        /// Images for the model (a `read` of a picture, for a model that takes them).
+        images: Vec<crate::image::Image>,
     },
     /// It was refused or failed; the error is the model's result.
     Failed(ToolError),
@@ -63,6 +65,14 @@ pub enum CallOutcome {
 }
 
 impl CallOutcome {
+    /// The images the call returned for the model.
+    pub fn images(&self) -> &[crate::image::Image] {
+        match self {
+            CallOutcome::Ran { images, .. } => images,
+            _ => &[],
+        }
+    }
+
     /// The result the model reads and whether the call succeeded; `None` when the user
     /// interrupted it.
     pub fn for_model(&self) -> Option<(String, bool)> {
@@ -261,6 +271,7 @@ impl Dispatcher {
                 text: changes.report(&output.text),
                 metadata: output.metadata,
                 diff: Some(changes.diff()),
+                images: output.images,
             });
         }
         // What a read tool returned is what later edits may start from.
@@ -277,6 +288,7 @@ impl Dispatcher {
             text: output.text,
             metadata: output.metadata,
             diff: None,
+            images: output.images,
         })
     }
 

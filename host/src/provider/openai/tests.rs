@@ -575,7 +575,81 @@ fn assistant(reasoning: &str) -> Message {
 }
 
 fn body_json(request: &ChatRequest, max_tokens: Option<u64>) -> Value {
-    serde_json::to_value(request::body("gpt-test", request, max_tokens)).unwrap()
+    serde_json::to_value(request::body("gpt-test", request, max_tokens, true)).unwrap()
+}
+
+fn png(extra: &[u8]) -> crate::image::Image {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend_from_slice(extra);
+    crate::image::Image::from_bytes(&bytes).unwrap()
+}
+
+#[test]
+fn a_user_messages_images_go_as_data_url_parts_after_its_text() {
+    let image = png(b"abc");
+    let request = ChatRequest {
+        messages: vec![Message::user("what is this?").with_images(vec![image.clone()])],
+        tools: vec![],
+    };
+    assert_eq!(
+        body_json(&request, None)["messages"],
+        json!([{"role": "user", "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": image.data_url()}},
+        ]}])
+    );
+}
+
+#[test]
+fn a_tools_images_follow_the_whole_run_of_results_in_a_user_message() {
+    let image = png(b"xyz");
+    let calls = Message::Assistant {
+        content: None,
+        reasoning_content: None,
+        tool_calls: ["call_1", "call_2"]
+            .map(|id| ToolCall {
+                id: id.into(),
+                name: "read".into(),
+                arguments: "{}".into(),
+            })
+            .to_vec(),
+    };
+    let request = ChatRequest {
+        messages: vec![
+            Message::user("look"),
+            calls,
+            Message::tool_result("call_1", "image a.png").with_images(vec![image.clone()]),
+            Message::tool_result("call_2", "text"),
+        ],
+        tools: vec![],
+    };
+    let messages = body_json(&request, None)["messages"].clone();
+    assert_eq!(
+        messages[2],
+        json!({"role": "tool", "tool_call_id": "call_1", "content": "image a.png"})
+    );
+    assert_eq!(messages[3]["role"], "tool");
+    assert_eq!(
+        messages[4],
+        json!({"role": "user", "content": [
+            {"type": "text", "text": "[the result of tool call call_1 includes this image]"},
+            {"type": "image_url", "image_url": {"url": image.data_url()}},
+        ]})
+    );
+    assert_eq!(messages.as_array().map(Vec::len), Some(5));
+}
+
+#[test]
+fn a_model_without_vision_gets_a_line_of_text_for_each_image() {
+    let request = ChatRequest {
+        messages: vec![Message::user("see").with_images(vec![png(b"")])],
+        tools: vec![],
+    };
+    let body = serde_json::to_value(request::body("m", &request, None, false)).unwrap();
+    assert_eq!(
+        body["messages"][0],
+        json!({"role": "user", "content": "see\n[image: image/png, 8 bytes] (not shown: this model does not take images)"})
+    );
 }
 
 #[test]
@@ -645,6 +719,7 @@ fn provider_config(base_url: &str) -> ResolvedProvider {
         headers: BTreeMap::from([("X-Team".to_string(), "blue".to_string())]),
         context_window: None,
         max_output_tokens: Some(100),
+        vision: false,
         agent_cli: None,
     }
 }
