@@ -5,6 +5,7 @@
 //! when every import it has is provided, and its manifest declares the capability behind
 //! each one (checked when the manifest is read).
 
+pub mod files;
 pub mod http;
 pub mod interact;
 pub mod log;
@@ -13,6 +14,7 @@ pub mod process;
 pub mod state;
 pub mod workspace;
 
+pub use files::FilesAccess;
 pub use http::{HttpAccess, HttpPolicy};
 pub use interact::{Asker, InteractAccess};
 pub use mcp::{McpAccess, McpCaller};
@@ -47,6 +49,8 @@ pub struct CallState {
     pub state: Option<StateAccess>,
     /// The one MCP tool the call may reach, for the `mcp` plugin.
     pub mcp: Option<McpAccess>,
+    /// Bulk reads of the roots, for plugins with `fs:read`.
+    pub files: Option<FilesAccess>,
 }
 
 impl WasiView for CallState {
@@ -68,6 +72,7 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
     wit::interact::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     wit::state::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     wit::mcp::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    wit::files::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 
@@ -81,6 +86,7 @@ pub const PROVIDED: &[&str] = &[
     "interact",
     "state",
     "mcp",
+    "files",
 ];
 
 /// A memory cap that remembers being hit, so that the trap it causes can be reported

@@ -15,7 +15,8 @@ use super::engine::{EPOCH_TICK, MAX_MEMORY_BYTES};
 use super::manifest::{Capability, Manifest};
 use crate::changeset::{Changeset, PathRules, Staging};
 use crate::host_api::{
-    Asker, CallState, HttpAccess, HttpPolicy, InteractAccess, MemoryCap, ProcessAccess, StateAccess,
+    Asker, CallState, FilesAccess, HttpAccess, HttpPolicy, InteractAccess, MemoryCap,
+    ProcessAccess, StateAccess,
 };
 use crate::sandbox::SandboxPolicy;
 
@@ -238,6 +239,7 @@ fn new_store(
         }),
         state: granted(Capability::State).then(|| StateAccess::new(call.ctx.state.clone())),
         mcp: call.mcp.clone().filter(|_| granted(Capability::Mcp)),
+        files: granted(Capability::FsRead).then(|| FilesAccess::new(&call.ctx.roots)),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);

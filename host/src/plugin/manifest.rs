@@ -99,7 +99,7 @@ fn stale_check_default() -> bool {
 /// A capability a plugin may request.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub enum Capability {
-    /// A read-only view of the workspace roots.
+    /// A read-only view of the workspace roots: WASI preopens and the `files` import.
     #[serde(rename = "fs:read")]
     FsRead,
     /// Staged writes through the `workspace` import.
@@ -130,7 +130,7 @@ impl Capability {
     /// The `conch:tool` interface this capability unlocks, if any.
     pub fn interface(self) -> Option<&'static str> {
         match self {
-            Capability::FsRead => None,
+            Capability::FsRead => Some("files"),
             Capability::FsEdit => Some("workspace"),
             Capability::Process => Some("process"),
             Capability::Http => Some("http"),
@@ -432,11 +432,14 @@ mod tests {
             .map(|t| t.name.as_str())
             .collect();
         assert_eq!(tools, ["read", "listdir", "glob", "grep"]);
+        // Its walks and grep read through `files` (fs:read); nothing it does needs more.
         assert!(
-            info.conch_imports().all(|i| i == "log" || i == "types"),
+            info.conch_imports()
+                .all(|i| i == "log" || i == "types" || i == "files"),
             "{:?}",
             info.imports
         );
+        assert!(info.conch_imports().any(|i| i == "files"));
     }
 
     #[test]
