@@ -388,6 +388,7 @@ fn first_call_here(tool: &str, lead_ms: u64) -> anyhow::Result<()> {
     let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() }, None)?;
     // What `conch run` starts as it begins (see cli::chat).
     registry.start_engine()?;
+    registry.warm_up();
     let limits = CallLimits::default();
     crate::sandbox::probe_ahead(&limits.sandbox);
     std::thread::sleep(Duration::from_millis(lead_ms));
