@@ -59,7 +59,9 @@ pub enum Bench {
         #[arg(long, hide = true)]
         one: Option<String>,
     },
-    /// The `grep` tool over a directory, beside `rg -j1` and `grep -r` when installed.
+    /// The `grep` tool over a directory, called in-process beside `rg -j1` and `grep -r`
+    /// when installed; then `conch tool grep` as whole processes against `rg -j1` over the
+    /// same files (wall and CPU time).
     Grep {
         /// The tree to search (e.g. the cargo registry sources).
         #[arg(long)]
@@ -478,6 +480,51 @@ fn bench_grep(path: &Path, pattern: &str, runs: usize) -> anyhow::Result<()> {
             println!("{:<36} conch/{label} = {ratio:.2}x (medians)", "");
         }
     }
+    grep_whole_processes(&ctx.cwd, pattern, &input, runs)
+}
+
+/// `conch tool grep` as a whole process (start-up and exit included) against `rg -j1`
+/// searching the same files (hidden ones, and .gitignore without a .git dir), runs
+/// alternating; wall and CPU time.
+fn grep_whole_processes(dir: &Path, pattern: &str, input: &str, runs: usize) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("finding the conch binary")?;
+    let rg_args = [
+        "-j1",
+        "-n",
+        "--hidden",
+        "--no-require-git",
+        "--no-messages",
+        pattern,
+        ".",
+    ];
+    let (mut conch, mut rg) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    for _ in 0..runs {
+        let (wall, cpu) = cpu_command(
+            Command::new(&exe)
+                .args(["tool", "grep", input])
+                .current_dir(dir),
+        )?;
+        conch.0.push(wall);
+        conch.1.push(cpu);
+        let Ok((wall, cpu)) = cpu_command(Command::new("rg").args(rg_args).current_dir(dir)) else {
+            println!("whole processes: rg not installed");
+            return Ok(());
+        };
+        rg.0.push(wall);
+        rg.1.push(cpu);
+    }
+    println!("whole processes, alternating, {runs} runs each:");
+    report("conch tool grep: wall", &conch.0);
+    report("conch tool grep: CPU (user + sys)", &conch.1);
+    report("rg -j1 --hidden --no-require-git: wall", &rg.0);
+    report("rg -j1 --hidden --no-require-git: CPU", &rg.1);
+    let ratio = |a: &[Duration], b: &[Duration]| median(a).as_secs_f64() / median(b).as_secs_f64();
+    println!(
+        "{:<36} conch/rg = {:.2}x wall, {:.2}x CPU (medians)",
+        "",
+        ratio(&conch.0, &rg.0),
+        ratio(&conch.1, &rg.1)
+    );
     Ok(())
 }
 
@@ -502,13 +549,31 @@ fn time_command(cmd: &mut Command) -> anyhow::Result<Duration> {
 
 /// Runs a command to completion; returns its wall time and peak RSS in KiB.
 fn measure_command(cmd: &mut Command) -> anyhow::Result<(Duration, i64)> {
+    let (elapsed, usage) = run_with_rusage(cmd)?;
+    Ok((elapsed, usage.ru_maxrss))
+}
+
+/// Runs a command to completion; returns its wall time and CPU time (user + system),
+/// the part a busy machine stretches less.
+fn cpu_command(cmd: &mut Command) -> anyhow::Result<(Duration, Duration)> {
+    let (elapsed, usage) = run_with_rusage(cmd)?;
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    Ok((elapsed, time(usage.ru_utime) + time(usage.ru_stime)))
+}
+
+/// Runs a command to completion with its output discarded; returns its wall time and
+/// resource usage.
+fn run_with_rusage(cmd: &mut Command) -> anyhow::Result<(Duration, libc::rusage)> {
     let start = Instant::now();
     let child = cmd
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("running {:?}", cmd.get_program()))?;
-    let (status, max_rss_kb) = wait_with_rusage(child.id())?;
+    let (status, usage) = wait_with_rusage(child.id())?;
     let elapsed = start.elapsed();
     // grep exits 1 when nothing matched; only a kill counts as a failure.
     anyhow::ensure!(
@@ -516,12 +581,12 @@ fn measure_command(cmd: &mut Command) -> anyhow::Result<(Duration, i64)> {
         "{:?} was killed",
         cmd.get_program()
     );
-    Ok((elapsed, max_rss_kb))
+    Ok((elapsed, usage))
 }
 
-/// Waits for a child and returns its wait status and peak RSS (KiB).
+/// Waits for a child and returns its wait status and resource usage.
 #[allow(unsafe_code)]
-fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, i64)> {
+fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, libc::rusage)> {
     let pid = libc::pid_t::try_from(pid)?;
     let mut status = 0;
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -535,7 +600,7 @@ fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, i64)> {
     );
     // SAFETY: wait4 succeeded, so it filled in the rusage struct.
     let usage = unsafe { usage.assume_init() };
-    Ok((status, usage.ru_maxrss))
+    Ok((status, usage))
 }
 
 fn median(times: &[Duration]) -> Duration {
