@@ -50,11 +50,18 @@ pub enum Bench {
     FirstCall {
         #[arg(long, default_value_t = 10)]
         runs: usize,
+        /// Milliseconds between the start and the first call: the agent's first call
+        /// comes after the model's first answer, and what a run starts in the background
+        /// meanwhile (the engine, the sandbox probe) is done by then. 0 measures it all.
+        #[arg(long, default_value_t = 0)]
+        lead_ms: u64,
         /// Measure this one tool in this process and print the times (the child's part).
         #[arg(long, hide = true)]
         one: Option<String>,
     },
-    /// The `grep` tool over a directory, beside `rg -j1` and `grep -r` when installed.
+    /// The `grep` tool over a directory, called in-process beside `rg -j1` and `grep -r`
+    /// when installed; then `conch tool grep` as whole processes against `rg -j1` over the
+    /// same files (wall and CPU time).
     Grep {
         /// The tree to search (e.g. the cargo registry sources).
         #[arg(long)]
@@ -72,10 +79,16 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     match &args.which {
         Bench::Read { iterations } => bench_read(*iterations),
         Bench::Tools { runs } => bench_tools(*runs),
-        Bench::FirstCall { runs, one: None } => bench_first_call(*runs),
         Bench::FirstCall {
-            one: Some(tool), ..
-        } => first_call_here(tool),
+            runs,
+            lead_ms,
+            one: None,
+        } => bench_first_call(*runs, *lead_ms),
+        Bench::FirstCall {
+            one: Some(tool),
+            lead_ms,
+            ..
+        } => first_call_here(tool, *lead_ms),
         Bench::Edit { iterations } => bench_edit(*iterations),
         Bench::Bash { iterations } => bench_bash(*iterations),
         Bench::Grep {
@@ -256,14 +269,53 @@ fn bench_bash(iterations: usize) -> anyhow::Result<()> {
     for _ in 0..10 {
         through_conch()?;
     }
-    let sandboxed = sample(iterations, &mut through_conch)?;
-    let bare = sample(iterations, || Command::new("true").status().map(drop))?;
+    // Interleaved, so that the machine's load falls on the three alike.
+    let (mut sandboxed, mut alone, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..iterations {
+        sandboxed.extend(sample(1, &mut through_conch)?);
+        alone.extend(sample(1, || sandbox_alone(&ctx, &limits))?);
+        bare.extend(sample(1, || Command::new("true").status().map(drop))?);
+    }
+    let namespaces = match crate::sandbox::namespaces() {
+        crate::sandbox::Namespaces::Available(_) => "bwrap namespaces + conch-exec",
+        crate::sandbox::Namespaces::Unavailable(_) => "conch-exec, no namespaces",
+    };
     println!(
-        "`true`, {iterations} iterations (sandbox {})",
+        "`true`, {iterations} iterations (sandbox {}, {namespaces})",
         limits.sandbox.mode.as_str()
     );
     report("bash tool: gate, plugin, confined spawn", &sandboxed);
+    report("OS sandbox alone: `bash -c true`", &alone);
     report("bare spawn of `true`", &bare);
+    let over = median(&sandboxed).saturating_sub(median(&alone));
+    println!("{:<36} tool - OS sandbox alone = {over:.3?} (medians)", "");
+    Ok(())
+}
+
+/// The OS sandbox's own cost: the process conch spawns for `bash -c true` (bwrap and
+/// conch-exec, or conch-exec alone, as this machine allows), with a private temp dir as a
+/// command gets, spawned and reaped; no plugin, no gate, no output capture.
+fn sandbox_alone(ctx: &crate::plugin::CallContext, limits: &CallLimits) -> anyhow::Result<()> {
+    let temp = tempfile::Builder::new().prefix("conch-cmd-").tempdir()?;
+    let program = ["/bin/bash".to_string(), "-c".into(), "true".into()];
+    let mut command = crate::sandbox::confined_command(&crate::sandbox::Confined {
+        program: &program,
+        cwd: &ctx.cwd,
+        roots: &ctx.roots,
+        mode: limits.sandbox.mode,
+        network: limits.sandbox.network,
+        deny_read: &limits.sandbox.deny_read,
+        private_dir: temp.path(),
+        pass_env: &limits.sandbox.pass_env,
+        env: &[],
+    })
+    .map_err(anyhow::Error::msg)?;
+    let status = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "the sandboxed `true` failed: {status}");
     Ok(())
 }
 
@@ -280,10 +332,10 @@ const FIRST_CALLS: &[(&str, &str)] = &[
 /// Later calls measured after the first, per process.
 const LATER_CALLS: usize = 20;
 
-fn bench_first_call(runs: usize) -> anyhow::Result<()> {
+fn bench_first_call(runs: usize, lead_ms: u64) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("finding the conch binary")?;
     println!(
-        "first call of each built-in in a fresh process, {runs} runs, beside the p50 of its next {LATER_CALLS} calls"
+        "first call of each built-in in a fresh process ({lead_ms} ms after the start), {runs} runs, beside the p50 of its next {LATER_CALLS} calls"
     );
     for (tool, _) in FIRST_CALLS {
         let mut first = Vec::new();
@@ -291,6 +343,7 @@ fn bench_first_call(runs: usize) -> anyhow::Result<()> {
         for _ in 0..runs {
             let output = Command::new(&exe)
                 .args(["bench", "first-call", "--one", tool])
+                .args(["--lead-ms", &lead_ms.to_string()])
                 .stderr(std::process::Stdio::inherit())
                 .output()
                 .with_context(|| format!("running {}", exe.display()))?;
@@ -325,7 +378,7 @@ fn bench_first_call(runs: usize) -> anyhow::Result<()> {
 
 /// The child's part of [`bench_first_call`]: prints the first call's time and the p50
 /// of the later ones, in nanoseconds.
-fn first_call_here(tool: &str) -> anyhow::Result<()> {
+fn first_call_here(tool: &str, lead_ms: u64) -> anyhow::Result<()> {
     let input = FIRST_CALLS
         .iter()
         .find(|(name, _)| *name == tool)
@@ -335,9 +388,13 @@ fn first_call_here(tool: &str) -> anyhow::Result<()> {
     std::fs::create_dir(dir.path().join(".git"))?;
     std::fs::write(dir.path().join("small.txt"), "one\ntwo\n")?;
     let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() }, None)?;
+    // What `conch run` starts as it begins (see cli::chat).
     registry.start_engine()?;
-    let ctx = crate::workspace::context_for(dir.path())?;
+    registry.warm_up();
     let limits = CallLimits::default();
+    crate::sandbox::probe_ahead(&limits.sandbox);
+    std::thread::sleep(Duration::from_millis(lead_ms));
+    let ctx = crate::workspace::context_for(dir.path())?;
     let call = || {
         let start = Instant::now();
         let _ = registry.call(tool, input, &ctx, &limits);
@@ -423,6 +480,51 @@ fn bench_grep(path: &Path, pattern: &str, runs: usize) -> anyhow::Result<()> {
             println!("{:<36} conch/{label} = {ratio:.2}x (medians)", "");
         }
     }
+    grep_whole_processes(&ctx.cwd, pattern, &input, runs)
+}
+
+/// `conch tool grep` as a whole process (start-up and exit included) against `rg -j1`
+/// searching the same files (hidden ones, and .gitignore without a .git dir), runs
+/// alternating; wall and CPU time.
+fn grep_whole_processes(dir: &Path, pattern: &str, input: &str, runs: usize) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("finding the conch binary")?;
+    let rg_args = [
+        "-j1",
+        "-n",
+        "--hidden",
+        "--no-require-git",
+        "--no-messages",
+        pattern,
+        ".",
+    ];
+    let (mut conch, mut rg) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    for _ in 0..runs {
+        let (wall, cpu) = cpu_command(
+            Command::new(&exe)
+                .args(["tool", "grep", input])
+                .current_dir(dir),
+        )?;
+        conch.0.push(wall);
+        conch.1.push(cpu);
+        let Ok((wall, cpu)) = cpu_command(Command::new("rg").args(rg_args).current_dir(dir)) else {
+            println!("whole processes: rg not installed");
+            return Ok(());
+        };
+        rg.0.push(wall);
+        rg.1.push(cpu);
+    }
+    println!("whole processes, alternating, {runs} runs each:");
+    report("conch tool grep: wall", &conch.0);
+    report("conch tool grep: CPU (user + sys)", &conch.1);
+    report("rg -j1 --hidden --no-require-git: wall", &rg.0);
+    report("rg -j1 --hidden --no-require-git: CPU", &rg.1);
+    let ratio = |a: &[Duration], b: &[Duration]| median(a).as_secs_f64() / median(b).as_secs_f64();
+    println!(
+        "{:<36} conch/rg = {:.2}x wall, {:.2}x CPU (medians)",
+        "",
+        ratio(&conch.0, &rg.0),
+        ratio(&conch.1, &rg.1)
+    );
     Ok(())
 }
 
@@ -447,13 +549,31 @@ fn time_command(cmd: &mut Command) -> anyhow::Result<Duration> {
 
 /// Runs a command to completion; returns its wall time and peak RSS in KiB.
 fn measure_command(cmd: &mut Command) -> anyhow::Result<(Duration, i64)> {
+    let (elapsed, usage) = run_with_rusage(cmd)?;
+    Ok((elapsed, usage.ru_maxrss))
+}
+
+/// Runs a command to completion; returns its wall time and CPU time (user + system),
+/// the part a busy machine stretches less.
+fn cpu_command(cmd: &mut Command) -> anyhow::Result<(Duration, Duration)> {
+    let (elapsed, usage) = run_with_rusage(cmd)?;
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    Ok((elapsed, time(usage.ru_utime) + time(usage.ru_stime)))
+}
+
+/// Runs a command to completion with its output discarded; returns its wall time and
+/// resource usage.
+fn run_with_rusage(cmd: &mut Command) -> anyhow::Result<(Duration, libc::rusage)> {
     let start = Instant::now();
     let child = cmd
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("running {:?}", cmd.get_program()))?;
-    let (status, max_rss_kb) = wait_with_rusage(child.id())?;
+    let (status, usage) = wait_with_rusage(child.id())?;
     let elapsed = start.elapsed();
     // grep exits 1 when nothing matched; only a kill counts as a failure.
     anyhow::ensure!(
@@ -461,12 +581,12 @@ fn measure_command(cmd: &mut Command) -> anyhow::Result<(Duration, i64)> {
         "{:?} was killed",
         cmd.get_program()
     );
-    Ok((elapsed, max_rss_kb))
+    Ok((elapsed, usage))
 }
 
-/// Waits for a child and returns its wait status and peak RSS (KiB).
+/// Waits for a child and returns its wait status and resource usage.
 #[allow(unsafe_code)]
-fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, i64)> {
+fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, libc::rusage)> {
     let pid = libc::pid_t::try_from(pid)?;
     let mut status = 0;
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -480,7 +600,7 @@ fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, i64)> {
     );
     // SAFETY: wait4 succeeded, so it filled in the rusage struct.
     let usage = unsafe { usage.assume_init() };
-    Ok((status, usage.ru_maxrss))
+    Ok((status, usage))
 }
 
 fn median(times: &[Duration]) -> Duration {

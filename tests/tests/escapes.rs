@@ -173,6 +173,15 @@ fn mkfifo(path: &Path) {
 }
 
 #[test]
+fn grep_of_a_fifo_ends_instead_of_hanging_the_agent() {
+    let (_base, work) = setup();
+    mkfifo(&work.join("pipe"));
+    let run = tool_or_hang(&work, "grep", r#"{"pattern":"x","path":"pipe"}"#, &[]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("could not be read"), "{run:?}");
+}
+
+#[test]
 fn a_fifo_or_device_is_refused_instead_of_hanging_the_agent() {
     let (_base, work) = setup();
     mkfifo(&work.join("pipe"));

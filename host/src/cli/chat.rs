@@ -95,6 +95,8 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
             .unwrap_or(config::DEFAULT_CONTEXT_WINDOW),
         tool_limits: args.sandbox.call_limits(&loaded),
     };
+    // The first command must not wait for the sandbox's one-time probe.
+    crate::sandbox::probe_ahead(&settings.tool_limits.sandbox);
     let resumed = resume.is_some();
     let cwd_text = ctx.cwd.to_string_lossy().into_owned();
     let agent = match resume {

@@ -1,10 +1,12 @@
-//! Capability `fs:read`: a read-only view of the workspace. No interface: the call's WASI
-//! gets read-only preopens of the roots at their real absolute paths, and of the cwd as
-//! `.`; WASI's own file API does the rest.
+//! Capability `fs:read`: a read-only view of the workspace. The call's WASI gets
+//! read-only preopens of the roots at their real absolute paths, and of the cwd as `.`;
+//! the `files` import (0.1.2) reads the same roots in bulk (see `files.rs`).
 
+use wasmtime::component::{HasSelf, Linker};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use super::{Grant, HostCapability, ToolError};
+use super::bindings::conch::tool::files as wit;
+use super::{CallState, FilesAccess, Grant, HostCapability, ToolError};
 
 /// The `fs:read` capability.
 pub struct FsRead;
@@ -12,9 +14,17 @@ pub struct FsRead;
 impl HostCapability for FsRead {
     const NAME: &'static str = "fs:read";
     const MEANING: &'static str = "read the workspace";
-    type Access = ();
+    const INTERFACES: &'static [&'static str] = &["files"];
+    type Access = FilesAccess;
 
-    fn grant(grant: &Grant<'_>, wasi: &mut WasiCtxBuilder) -> Result<Option<()>, ToolError> {
+    fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)
+    }
+
+    fn grant(
+        grant: &Grant<'_>,
+        wasi: &mut WasiCtxBuilder,
+    ) -> Result<Option<FilesAccess>, ToolError> {
         let ctx = grant.ctx;
         let dirs = ctx
             .roots
@@ -24,7 +34,7 @@ impl HostCapability for FsRead {
         for (host, guest) in dirs {
             preopen(wasi, host, guest)?;
         }
-        Ok(Some(()))
+        Ok(Some(FilesAccess::new(&ctx.roots)))
     }
 }
 

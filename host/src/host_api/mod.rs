@@ -13,6 +13,7 @@ pub mod bindings;
 pub mod call;
 mod capability;
 pub mod clock;
+pub mod files;
 pub mod fs_read;
 pub mod http;
 pub mod interact;
@@ -27,6 +28,7 @@ pub mod workspace;
 pub use call::{CallContext, CallLimits, ToolError, ToolOutput};
 pub use capability::{Grant, HostCapability};
 pub use clock::CallClock;
+pub use files::FilesAccess;
 pub use http::{HttpAccess, HttpPolicy};
 pub use interact::{Asker, InteractAccess};
 pub use mcp::{McpAccess, McpCaller};
@@ -118,7 +120,7 @@ macro_rules! capabilities {
 }
 
 capabilities! {
-    /// A read-only view of the workspace roots.
+    /// A read-only view of the workspace roots: preopens and the `files` import.
     FsRead => fs_read: fs_read::FsRead,
     /// Staged writes through the `workspace` import.
     FsEdit => fs_edit: workspace::FsEdit,

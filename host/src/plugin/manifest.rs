@@ -393,7 +393,7 @@ mod tests {
         assert_eq!(tools, ["read", "listdir", "glob", "grep"]);
         assert!(
             info.conch_imports()
-                .all(|i| matches!(i, "log" | "types" | "output")),
+                .all(|i| matches!(i, "log" | "types" | "output" | "files")),
             "{:?}",
             info.imports
         );
@@ -402,6 +402,8 @@ mod tests {
             "{:?}",
             info.imports
         );
+        // Its walks and grep read through `files` (fs:read).
+        assert!(info.conch_imports().any(|i| i == "files"));
     }
 
     #[test]

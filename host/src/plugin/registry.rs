@@ -296,14 +296,14 @@ impl PluginRegistry {
     /// Gets the run ready for its first calls on a background thread, while the first
     /// request is on its way: starts the engine and linker every plugin shares, and
     /// compiles (or loads from the compile cache) each plugin with a tool to offer that
-    /// is not built in. A built-in is loaded at its first call instead: its code is in
-    /// the binary, loading it takes a few milliseconds, and a run then holds in memory
-    /// only the built-ins it calls.
+    /// is not built in, and the built-ins of [`FIRST_CALLED`]. Any other built-in is
+    /// loaded at its first call: its code is in the binary, loading it takes about a
+    /// millisecond, and a run then holds in memory only the built-ins it calls.
     pub fn warm_up(&self) {
         let offering = self
             .plugins
             .iter()
-            .filter(|p| p.origin != Origin::Builtin)
+            .filter(|p| p.origin != Origin::Builtin || FIRST_CALLED.contains(&p.name()))
             .filter(|p| self.tools().any(|(owner, _)| owner.name() == p.name()))
             .cloned()
             .collect();
@@ -458,6 +458,10 @@ fn start_wasm(wasm: &OnceLock<Result<Wasm, String>>) -> Result<&Wasm, &String> {
 /// The plugin's `InstancePre`, made once: engine, then compiled component (a built-in's
 /// embedded artifact, or through the cache), then linked. Whoever comes second waits for
 /// the first.
+/// The built-ins a run's first tool call nearly always goes to (reading and searching
+/// the workspace), loaded by the warm-up so that this call does not wait for it.
+const FIRST_CALLED: &[&str] = &["fs"];
+
 fn prepare<'a>(
     wasm: &'a OnceLock<Result<Wasm, String>>,
     cache: &CompileCache,

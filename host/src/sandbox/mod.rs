@@ -239,6 +239,24 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
     })
 }
 
+/// Starts finding out, on a background thread, whether commands can run in namespaces
+/// (the probe runs `true` in them, as long as a command's own start), so that the first
+/// command of a run does not wait for it: a run calls this as it starts, while its first
+/// request is on its way. Nothing when commands run unconfined.
+pub fn probe_ahead(policy: &SandboxPolicy) {
+    if policy.mode == SandboxMode::Off {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("conch-sandbox-probe".into())
+        .spawn(|| {
+            namespaces();
+        });
+    if let Err(e) = spawned {
+        tracing::debug!("no thread to probe the sandbox ahead: {e}");
+    }
+}
+
 /// What a confined program is: shared by a command's run and a long-lived child
 /// (`child`), so both get the same confinement.
 pub(crate) struct Confined<'a> {
