@@ -19,4 +19,4 @@ pub use cache::CompileCache;
 pub use call::{CallContext, CallLimits, ToolError, ToolOutput};
 pub use clock::CallClock;
 pub use manifest::{Capability, Manifest, PluginInfo, ToolSpec};
-pub use registry::{McpSource, Origin, Plugin, PluginRegistry, RegistryError};
+pub use registry::{Origin, Plugin, PluginRegistry, RegistryError};
