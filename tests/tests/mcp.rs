@@ -626,3 +626,38 @@ fn a_project_file_may_not_let_a_server_write_the_workspace_even_trusted() {
     assert!(p.log("fix").is_empty());
     assert_eq!(mock.request_count(), 0);
 }
+
+#[test]
+fn a_cached_server_that_fails_to_start_is_reported_and_its_tools_withdrawn() {
+    let mock = MockLlm::start(vec![
+        Reply::text("first"),
+        Reply::tool_call("mcp__fix__echo", json!({"text": "anyone?"})),
+        Reply::text("done"),
+    ]);
+    let p = McpProject::new(
+        &mock,
+        &format!("{ALLOW_FIX}{}", server("fix", &["--exit-if", "broken"], "")),
+    );
+    assert_eq!(run(&mut p.conch(&["run", "hi"])).code, Some(0));
+    assert_eq!(cached_lists(&p).len(), 1);
+    p.project.write("broken", "");
+    let out = run(&mut p.conch(&["run", "echo"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        mock.last_tool_result(2).starts_with("error:"),
+        "{}",
+        mock.last_tool_result(2)
+    );
+    let after = tool_names(&mock.requests()[2].body);
+    assert!(
+        !after.iter().any(|n| n.starts_with("mcp__fix")),
+        "{after:?}"
+    );
+    let said: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("MCP server `fix`"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once: {out:?}");
+    assert!(out.stderr.contains("exiting on purpose"), "{out:?}");
+}

@@ -139,6 +139,7 @@ impl McpServers {
         let mut failures = Vec::new();
         for server in &self.servers {
             if skip_cached && server.offers_cached_list() {
+                server.offered_from_cache.store(true, Ordering::Relaxed);
                 continue;
             }
             let deadline = started + server.config.startup_timeout;
@@ -216,10 +217,20 @@ impl McpCatalog for McpServers {
             .unwrap_or_default();
         self.watch.settle(Instant::now() + longest);
         // A server the first request went without is announced once, when it joins or
-        // is given up on.
+        // is given up on; one whose cached tools it offered, if it fails to start.
         let mut news = Vec::new();
         for server in &self.servers {
             let status = server.status();
+            match &status.state {
+                State::Failed(why)
+                    if !status.connected
+                        && server.offered_from_cache.swap(false, Ordering::Relaxed) =>
+                {
+                    news.push(why.clone());
+                }
+                State::Ready => server.offered_from_cache.store(false, Ordering::Relaxed),
+                _ => {}
+            }
             let line = match &status.state {
                 State::Starting => continue,
                 State::Ready => format!(

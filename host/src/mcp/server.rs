@@ -154,6 +154,9 @@ pub struct Server {
     attempted: AtomicBool,
     /// The first request went without it: say so when it joins (or gives up).
     pub reported_late: AtomicBool,
+    /// The first request offered its cached tools without waiting: say so if it fails
+    /// before it is ready.
+    pub offered_from_cache: AtomicBool,
     /// What its start is waiting for, and the stderr of the child being started, for
     /// the message when the first request goes without it.
     starting: Mutex<(&'static str, StderrTail)>,
@@ -191,6 +194,7 @@ impl Server {
             live: tokio::sync::Mutex::new(None),
             attempted: AtomicBool::new(false),
             reported_late: AtomicBool::new(false),
+            offered_from_cache: AtomicBool::new(false),
             starting: Mutex::new(("did not start", StderrTail::default())),
             groups: Mutex::new(Vec::new()),
         }

@@ -9,7 +9,8 @@
 //! (reads nothing until PATH exists: a test decides when it is ready), `--change-tools-at N`
 //! (at the Nth call it adds the tool `added` and sends `notifications/tools/list_changed`,
 //! and answers that call only after it answered the `tools/list` that follows, so the
-//! client has asked again before it sees the result).
+//! client has asked again before it sees the result), `--exit-if PATH` (exits at once
+//! when PATH exists).
 //!
 //! Its tools: `echo {text}`, `sleep {secs}` (answers after that long, in a thread, so the
 //! server still reads `notifications/cancelled` meanwhile), `wait {path}` (answers once
@@ -60,6 +61,15 @@ fn main() {
             "--long-name" => options.long_name = true,
             "--hostile" => options.hostile = true,
             "--wait-for" => options.wait_for = args.next().map(PathBuf::from),
+            "--exit-if" => {
+                if args
+                    .next()
+                    .is_some_and(|path| std::path::Path::new(&path).exists())
+                {
+                    eprintln!("mcp_fixture: exiting on purpose");
+                    std::process::exit(4);
+                }
+            }
             "--change-tools-at" => {
                 options.change_tools_at = args.next().and_then(|v| v.parse().ok())
             }
