@@ -59,6 +59,24 @@ pub enum Bench {
         #[arg(long, hide = true)]
         one: Option<String>,
     },
+    /// One MCP tool call through conch's whole path (schema check, gate, the `mcp`
+    /// plugin and its import, session record) beside the same call made straight through
+    /// conch's MCP client, against a server started in the sandbox.
+    McpCall {
+        /// The server program (e.g. target/release/mcp_fixture).
+        #[arg(long)]
+        server: PathBuf,
+        /// Its arguments.
+        #[arg(long = "arg", allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// The tool to call, and its arguments as JSON.
+        #[arg(long, default_value = "echo")]
+        tool: String,
+        #[arg(long, default_value = r#"{"text":"hi"}"#)]
+        input: String,
+        #[arg(long, default_value_t = 500)]
+        iterations: usize,
+    },
     /// The `grep` tool over a directory, called in-process beside `rg -j1` and `grep -r`
     /// when installed; then `conch tool grep` as whole processes against `rg -j1` over the
     /// same files (wall and CPU time).
@@ -96,7 +114,135 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             pattern,
             runs,
         } => bench_grep(path, pattern, *runs),
+        Bench::McpCall {
+            server,
+            args,
+            tool,
+            input,
+            iterations,
+        } => bench_mcp_call(server, args, tool, input, *iterations),
     }
+}
+
+/// The session a benchmark's calls are recorded in: a real file in a temp dir.
+struct BenchJournal(crate::session::SessionWriter);
+
+impl crate::agent::Journal for BenchJournal {
+    fn append(
+        &mut self,
+        entry: &crate::session::Entry,
+    ) -> Result<(), crate::session::SessionError> {
+        self.0.append(entry)
+    }
+
+    fn blob_dir(&mut self) -> Result<PathBuf, crate::session::SessionError> {
+        Ok(self.0.blob_dir())
+    }
+}
+
+fn bench_mcp_call(
+    server: &Path,
+    args: &[String],
+    tool: &str,
+    input: &str,
+    iterations: usize,
+) -> anyhow::Result<()> {
+    use crate::host_api::McpCaller;
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir(dir.path().join(".git"))?;
+    let text = format!(
+        "[mcp.bench]\ncommand = {:?}\nargs = {args:?}\n",
+        server.canonicalize()?.to_string_lossy()
+    );
+    std::fs::write(dir.path().join("conch.toml"), &text)?;
+    let config = crate::config::load(Some(dir.path()), crate::config::ProjectTrust::Granted)?;
+    let ctx = crate::workspace::context_for(dir.path())?;
+    let servers =
+        crate::mcp::McpServers::start(config.mcp_servers()?, dir.path(), &config.sandbox())
+            .map_err(|e| anyhow::anyhow!(e))?
+            .context("no server")?;
+    let (_, problems) = servers.wait_for_tools();
+    anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+    let registry = std::sync::Arc::new(crate::cli::registry(
+        &crate::cli::PluginArgs { files: Vec::new() },
+        None,
+    )?);
+    let warnings = registry.set_mcp(servers.clone());
+    anyhow::ensure!(warnings.is_empty(), "{}", warnings.join("; "));
+    let name = crate::mcp::naming::tool_name("bench", tool);
+    anyhow::ensure!(
+        registry.find(&name).is_some(),
+        "the server has no tool `{tool}`"
+    );
+    let gate = crate::permission::Gate::new(
+        crate::permission::Policy::default(),
+        crate::permission::Flags {
+            yes: true,
+            ..Default::default()
+        },
+    );
+    let store = crate::session::SessionStore::at(dir.path().join("sessions"));
+    let mut journal =
+        BenchJournal(store.create(crate::session::Header::tool_run(dir.path(), "bench"))?);
+    let mut dispatcher = crate::agent::Dispatcher::new(
+        crate::agent::ToolBox::new(registry),
+        gate,
+        ctx,
+        CallLimits::default(),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut through_conch = || -> anyhow::Result<()> {
+        let call = crate::message::ToolCall {
+            id: "bench".into(),
+            name: name.clone(),
+            arguments: input.to_string(),
+        };
+        let mut events: Vec<crate::agent::AgentEvent> = Vec::new();
+        let mut io = crate::agent::TurnIo {
+            events: &mut events,
+            approver: None,
+            interrupt: tokio_util::sync::CancellationToken::new(),
+        };
+        let outcome = runtime.block_on(dispatcher.dispatch(&call, &mut journal, &mut io))?;
+        anyhow::ensure!(
+            matches!(outcome, crate::agent::CallOutcome::Ran { .. }),
+            "{outcome:?}"
+        );
+        Ok(())
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let direct = || -> anyhow::Result<()> {
+        servers
+            .call_tool("bench", tool, input, &cancel)
+            .map(drop)
+            .map_err(|e| anyhow::anyhow!(e))
+    };
+    for _ in 0..20 {
+        through_conch()?;
+        direct()?;
+    }
+    // Interleaved, so that the machine's load falls on both alike.
+    let mut conch = Vec::with_capacity(iterations);
+    let mut client = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let started = Instant::now();
+        through_conch()?;
+        conch.push(started.elapsed());
+        let started = Instant::now();
+        direct()?;
+        client.push(started.elapsed());
+    }
+    println!(
+        "MCP `{tool}` of {}, {iterations} iterations",
+        server.display()
+    );
+    report("through conch: schema, gate, plugin, record", &conch);
+    report("straight through conch's MCP client", &client);
+    let overhead = median(&conch).saturating_sub(median(&client));
+    println!("conch's own part at p50: {overhead:.2?}");
+    Ok(())
 }
 
 fn bench_read(iterations: usize) -> anyhow::Result<()> {

@@ -302,3 +302,362 @@ fn the_servers_private_dir_is_under_conchs_cache_dir() {
     let private: &Path = &p.cache.path().join("mcp/fix");
     assert!(private.join("calls.log").is_file(), "{out:?}");
 }
+
+/// The files of the tool-list cache (one per server config seen).
+fn cached_lists(p: &McpProject) -> Vec<PathBuf> {
+    std::fs::read_dir(p.cache.path().join("mcp-tools"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|path| path.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls until `ready` holds (a process of its own gets there); panics after a minute.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < until,
+            "waited too long for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_second_run_offers_the_cached_tools_before_the_server_is_ready() {
+    // The server answers nothing until `go` exists in the workspace.
+    let config = server("fix", &["--wait-for", "go"], "");
+    let mock = MockLlm::start(vec![Reply::text("first"), Reply::text("second")]);
+    let p = McpProject::new(&mock, &config);
+    p.project.write("go", "");
+    let out = run(&mut p.conch(&["run", "hi"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(cached_lists(&p).len(), 1, "{out:?}");
+    let first = tool_names(&mock.requests()[0].body);
+    assert!(first.contains(&"mcp__fix__echo".to_string()), "{first:?}");
+
+    // Now it never gets ready; its tools come from the cache, and nobody waits for it.
+    std::fs::remove_file(p.project.path().join("go")).unwrap();
+    let out = run(&mut p.conch(&["run", "hi again"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let second = tool_names(&mock.requests()[1].body);
+    assert!(second.contains(&"mcp__fix__echo".to_string()), "{second:?}");
+    assert!(
+        !out.stderr.contains("not ready"),
+        "a cached server is not waited for: {out:?}"
+    );
+    assert!(
+        p.events("fix", "listed").len() == 1,
+        "only the first run's server listed its tools: {:?}",
+        p.log("fix")
+    );
+}
+
+#[test]
+fn a_changed_server_config_does_not_use_the_old_list() {
+    let mock = MockLlm::start(vec![Reply::text("first"), Reply::text("second")]);
+    let p = McpProject::new(&mock, &server("fix", &[], ""));
+    assert_eq!(run(&mut p.conch(&["run", "hi"])).code, Some(0));
+    // Another server of the same name (other args) that never answers: the first run's
+    // list is not its list.
+    p.project.write_config(
+        &std::fs::read_to_string(p.project.config_file())
+            .unwrap()
+            .replace(
+                "args = []",
+                "args = [\"--never-init\"]\nstartup_timeout_secs = 1",
+            ),
+    );
+    let out = run(&mut p.conch(&["run", "hi again"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stderr.contains("did not answer `initialize`"),
+        "{out:?}"
+    );
+    let second = tool_names(&mock.requests()[1].body);
+    assert!(!second.iter().any(|n| n.starts_with("mcp__")), "{second:?}");
+    assert_eq!(cached_lists(&p).len(), 1);
+}
+
+#[test]
+fn a_server_ready_after_the_first_request_joins_the_next_one() {
+    // `late` waits for `go`, which the test writes once the first request went out;
+    // `fix` holds the model's call until `release` exists, written once conch has
+    // `late`'s list (its cache file appears).
+    let config = format!(
+        "{ALLOW_FIX}{}{}",
+        server("fix", &[], ""),
+        server("late", &["--wait-for", "go"], "startup_timeout_secs = 1")
+    );
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("mcp__fix__wait", json!({"path": "release"})),
+        Reply::text("done"),
+    ]);
+    let p = McpProject::new(&mock, &config);
+    let child = p
+        .conch(&["run", "wait"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the first request", || mock.request_count() >= 1);
+    p.project.write("go", "");
+    wait_until("late's list", || cached_lists(&p).len() == 2);
+    p.project.write("release", "");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let first = tool_names(&mock.requests()[0].body);
+    assert!(
+        !first.iter().any(|n| n.starts_with("mcp__late")),
+        "{first:?}"
+    );
+    assert!(
+        stderr.contains("`late` did not answer `initialize` within 1 s"),
+        "{stderr}"
+    );
+    let second = tool_names(&mock.requests()[1].body);
+    assert!(
+        second.contains(&"mcp__late__echo".to_string()),
+        "{second:?}"
+    );
+    assert_eq!(
+        stderr.matches("`late` is ready now").count(),
+        1,
+        "said once: {stderr}"
+    );
+}
+
+#[test]
+fn a_list_changed_notification_updates_the_tools_of_later_requests() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("mcp__fix__echo", json!({"text": "one"})),
+        Reply::tool_call("mcp__fix__added", json!({})),
+        Reply::text("done"),
+    ]);
+    let p = McpProject::new(
+        &mock,
+        &format!(
+            "{ALLOW_FIX}{}",
+            server("fix", &["--change-tools-at", "1"], "")
+        ),
+    );
+    let out = run(&mut p.conch(&["run", "go"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let first = tool_names(&mock.requests()[0].body);
+    assert!(!first.contains(&"mcp__fix__added".to_string()), "{first:?}");
+    let second = tool_names(&mock.requests()[1].body);
+    assert!(
+        second.contains(&"mcp__fix__added".to_string()),
+        "{second:?}"
+    );
+    assert_eq!(mock.last_tool_result(2), "added tool ran");
+    assert_eq!(p.events("fix", "listed").len(), 2, "{:?}", p.log("fix"));
+    // The cache has the new list for the next run.
+    let cached = std::fs::read_to_string(&cached_lists(&p)[0]).unwrap();
+    assert!(cached.contains("\"added\""), "{cached}");
+}
+
+#[test]
+fn replay_skips_mcp_calls_unless_asked_to_include_them() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("mcp__fix__echo", json!({"text": "again"})),
+        Reply::text("done"),
+    ]);
+    let p = McpProject::new(&mock, &format!("{ALLOW_FIX}{}", server("fix", &[], "")));
+    assert_eq!(run(&mut p.conch(&["run", "echo"])).code, Some(0));
+    assert_eq!(p.events("fix", "call").len(), 1);
+    let id = p.project.session_lines()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = run(&mut p.conch(&["replay", &id]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains("mcp__fix__echo") && out.stdout.contains("skipped: an MCP call"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("1 skipped"), "{out:?}");
+    assert_eq!(
+        p.events("fix", "call").len(),
+        1,
+        "the replay called the server"
+    );
+    assert_eq!(
+        p.events("fix", "started").len(),
+        1,
+        "the replay started the server"
+    );
+
+    let out = run(&mut p.conch(&["replay", &id, "--include-mcp", "--format", "json"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let call: Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(call["status"], "match", "{out:?}");
+    assert_eq!(p.events("fix", "call").len(), 2, "{:?}", p.log("fix"));
+}
+
+#[test]
+fn conch_tool_starts_just_the_named_server_and_calls_through_the_gate() {
+    let mock = MockLlm::start(vec![]);
+    let config = format!(
+        "{ALLOW_FIX}{}{}",
+        server("fix", &[], ""),
+        server("other", &[], "")
+    );
+    let p = McpProject::new(&mock, &config);
+    let out = run(&mut p.conch(&["tool", "mcp__fix__echo", r#"{"text":"direct"}"#]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim(), "echo: direct");
+    assert_eq!(p.events("fix", "call").len(), 1);
+    assert!(p.log("other").is_empty(), "another server was started");
+
+    // Without the rule it would ask; nobody can answer here, so it is refused.
+    let q = McpProject::new(&mock, &server("fix", &[], ""));
+    let out = run(&mut q.conch(&["tool", "mcp__fix__echo", r#"{"text":"no"}"#]));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("fix/echo"), "{out:?}");
+    assert!(q.events("fix", "call").is_empty(), "{:?}", q.log("fix"));
+
+    let out = run(&mut p.conch(&["tool", "mcp__nope__echo", "{}"]));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("no enabled MCP server `nope`"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("fix, other"), "{out:?}");
+}
+
+#[test]
+fn schemas_over_the_token_budget_are_warned_about_once_naming_the_largest() {
+    let mock = MockLlm::start(vec![Reply::text("hi")]);
+    let config = format!(
+        "{}{}{}",
+        server("small", &[], ""),
+        server("big1", &["--huge-schema"], ""),
+        server("big2", &["--huge-schema"], "")
+    );
+    let p = McpProject::new(&mock, &config);
+    let out = run(&mut p.conch(&["run", "hi"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stderr.matches("schemas take").count(), 1, "{out:?}");
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("schemas take"))
+        .unwrap();
+    assert!(line.contains("`big1`") && line.contains("`big2`"), "{line}");
+    assert!(line.contains("enabled_tools"), "{line}");
+}
+
+#[test]
+fn a_server_that_writes_the_workspace_is_refused_headless_even_with_allow_edit() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("mcp__fix__hostile", json!({"outside": "made.txt"})),
+        Reply::text("done"),
+    ]);
+    let p = McpProject::new(
+        &mock,
+        &server("fix", &["--hostile"], "write = \"workspace\""),
+    );
+    let out = run(&mut p.conch(&["run", "--allow-edit", "write it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let result = mock.last_tool_result(1);
+    assert!(result.contains("fix/hostile"), "{result}");
+    assert!(p.events("fix", "call").is_empty(), "{:?}", p.log("fix"));
+    assert!(!p.project.path().join("made.txt").exists());
+    let offered = &mock.requests()[0].body["tools"];
+    assert!(
+        offered.to_string().contains("not staged, not undoable"),
+        "{offered}"
+    );
+}
+
+#[test]
+fn a_server_that_writes_the_workspace_writes_it_when_the_users_rule_allows() {
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("mcp__fix__hostile", json!({"outside": "made.txt"})),
+        Reply::text("done"),
+    ]);
+    let p = McpProject::new(
+        &mock,
+        &format!(
+            "{ALLOW_FIX}{}",
+            server("fix", &["--hostile"], "write = \"workspace\"")
+        ),
+    );
+    let out = run(&mut p.conch(&["run", "write it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let result = mock.last_tool_result(1);
+    assert!(result.contains("made.txt: WROTE"), "{result}");
+    assert_eq!(
+        std::fs::read_to_string(p.project.path().join("made.txt")).unwrap(),
+        "escaped"
+    );
+    // Without it, the same server may not.
+    let mock = MockLlm::start(vec![
+        Reply::tool_call("mcp__fix__hostile", json!({"outside": "other.txt"})),
+        Reply::text("done"),
+    ]);
+    let q = McpProject::new(
+        &mock,
+        &format!("{ALLOW_FIX}{}", server("fix", &["--hostile"], "")),
+    );
+    assert_eq!(run(&mut q.conch(&["run", "write it"])).code, Some(0));
+    assert!(mock.last_tool_result(1).contains("other.txt: refused"));
+    assert!(!q.project.path().join("other.txt").exists());
+}
+
+#[test]
+fn a_project_file_may_not_let_a_server_write_the_workspace_even_trusted() {
+    let mock = MockLlm::start(vec![Reply::text("hello")]);
+    let p = McpProject::new(&mock, "");
+    p.project
+        .write("conch.toml", &server("fix", &[], "write = \"workspace\""));
+    let out = run(&mut p.conch(&["--trust-project", "run", "hi"]));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("mcp.fix.write"), "{out:?}");
+    assert!(out.stderr.contains("only your own conch.toml"), "{out:?}");
+    assert!(p.log("fix").is_empty());
+    assert_eq!(mock.request_count(), 0);
+}
+
+#[test]
+fn a_cached_server_that_fails_to_start_is_reported_and_its_tools_withdrawn() {
+    let mock = MockLlm::start(vec![
+        Reply::text("first"),
+        Reply::tool_call("mcp__fix__echo", json!({"text": "anyone?"})),
+        Reply::text("done"),
+    ]);
+    let p = McpProject::new(
+        &mock,
+        &format!("{ALLOW_FIX}{}", server("fix", &["--exit-if", "broken"], "")),
+    );
+    assert_eq!(run(&mut p.conch(&["run", "hi"])).code, Some(0));
+    assert_eq!(cached_lists(&p).len(), 1);
+    p.project.write("broken", "");
+    let out = run(&mut p.conch(&["run", "echo"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        mock.last_tool_result(2).starts_with("error:"),
+        "{}",
+        mock.last_tool_result(2)
+    );
+    let after = tool_names(&mock.requests()[2].body);
+    assert!(
+        !after.iter().any(|n| n.starts_with("mcp__fix")),
+        "{after:?}"
+    );
+    let said: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("MCP server `fix`"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once: {out:?}");
+    assert!(out.stderr.contains("exiting on purpose"), "{out:?}");
+}

@@ -100,6 +100,8 @@ pub struct Agent {
     settings: Settings,
     /// The name of the agent profile in use.
     agent: String,
+    /// The profile whose tools are offered (`None`: every tool).
+    offering: Option<AgentProfile>,
 }
 
 /// What the model gets for one call: the text, whether it succeeded, and the images
@@ -183,6 +185,7 @@ impl Agent {
             messages,
             settings,
             agent: DEFAULT_AGENT.into(),
+            offering: None,
         }
     }
 
@@ -192,6 +195,7 @@ impl Agent {
         self.definitions = self.dispatch.tools().definitions_for(profile);
         self.dispatch.gate_mut().set_agent(profile.restriction());
         self.agent = profile.name.clone();
+        self.offering = Some(profile.clone());
     }
 
     /// Switches to `profile` in the middle of a session (asking `provider` from now on,
@@ -348,6 +352,7 @@ impl Agent {
             }
             *steps += 1;
             self.compact_if_needed(io).await?;
+            self.refresh_tools();
             let request = ChatRequest {
                 messages: repair(&self.messages),
                 tools: self.definitions.clone(),
@@ -388,6 +393,22 @@ impl Agent {
                 Flow::RepeatedFailure(message) => return self.repeated_failure(message, io),
             }
         }
+    }
+
+    /// Offers the MCP tools as they are now (a server that became ready, a list that
+    /// changed), telling the user what joined.
+    fn refresh_tools(&mut self) {
+        let Some(news) = self.dispatch.tools_mut().refresh() else {
+            return;
+        };
+        for line in news {
+            tracing::warn!("{line}");
+        }
+        let tools = self.dispatch.tools();
+        self.definitions = match &self.offering {
+            Some(profile) => tools.definitions_for(profile),
+            None => tools.definitions(),
+        };
     }
 
     fn interrupted(&mut self) -> Result<TurnEnd, AgentError> {

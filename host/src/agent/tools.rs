@@ -52,6 +52,16 @@ impl ToolBox {
             .collect()
     }
 
+    /// Takes in a change of the MCP tools (a server ready late, a changed list): `Some`
+    /// with what to tell the user when the tools changed.
+    pub fn refresh(&mut self) -> Option<Vec<String>> {
+        let news = self.registry.refresh_mcp()?;
+        // A changed MCP tool may have a new schema.
+        self.validators
+            .retain(|name, _| !name.starts_with(crate::mcp::naming::PREFIX));
+        Some(news)
+    }
+
     /// The spec of tool `name`.
     pub fn spec(&self, name: &str) -> Option<&ToolSpec> {
         self.registry.find(name).map(|(_, spec)| spec)

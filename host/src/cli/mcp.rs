@@ -11,7 +11,7 @@ use clap::Subcommand;
 use super::{CliError, SandboxArgs, cwd_or_current, load_config};
 use crate::config::Config;
 use crate::mcp::{McpServers, State};
-use crate::plugin::{CallContext, McpSource, PluginRegistry};
+use crate::plugin::{CallContext, PluginRegistry};
 use crate::sandbox::SandboxPolicy;
 
 #[derive(Debug, Subcommand)]
@@ -53,17 +53,15 @@ pub fn start_servers(
     McpServers::start(configs, root, policy).map_err(|e| CliError::Failed(anyhow::anyhow!(e)))
 }
 
-/// Waits for `servers` (each at most its startup timeout) and adds the tools of those
-/// ready to `registry`; says on stderr which are not, and why.
+/// Waits for the `servers` whose tool lists are not cached (each at most its startup
+/// timeout) and offers the tools known by then through `registry` (those of servers ready
+/// later join later requests); says on stderr which are not ready, and why.
 pub fn offer_tools(registry: &PluginRegistry, servers: Option<Arc<McpServers>>) {
     let Some(servers) = servers else {
         return;
     };
-    let (tools, mut warnings) = servers.wait_for_tools();
-    warnings.extend(registry.set_mcp(McpSource {
-        tools,
-        caller: servers,
-    }));
+    let mut warnings = servers.wait_for_first_request();
+    warnings.extend(registry.set_mcp(servers));
     for warning in warnings {
         eprintln!("warning: {warning}");
     }

@@ -38,6 +38,10 @@ pub struct ReplayArgs {
     /// Replay in this directory instead of the session's own.
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+    /// Run the MCP calls too (they are skipped otherwise: they may have side effects
+    /// beyond the workspace, such as a created issue or a sent message).
+    #[arg(long)]
+    pub include_mcp: bool,
     #[command(flatten)]
     pub permission: PermissionArgs,
     #[command(flatten)]
@@ -53,6 +57,8 @@ enum Verdict {
     Differs,
     /// The session never ran it (the turn was interrupted or stopped first).
     Skipped,
+    /// An MCP call, left out without `--include-mcp`.
+    SkippedMcp,
     WouldRun,
 }
 
@@ -61,7 +67,7 @@ impl Verdict {
         match self {
             Verdict::Match => "match",
             Verdict::Differs => "differs",
-            Verdict::Skipped => "skipped",
+            Verdict::Skipped | Verdict::SkippedMcp => "skipped",
             Verdict::WouldRun => "would_run",
         }
     }
@@ -92,6 +98,8 @@ pub fn run(args: &ReplayArgs, trust_project: bool) -> Result<ExitCode, CliError>
         for recorded in groups.iter().flatten() {
             let verdict = if never_ran(recorded) {
                 Verdict::Skipped
+            } else if skips_mcp(&recorded.call, args.include_mcp) {
+                Verdict::SkippedMcp
             } else {
                 Verdict::WouldRun
             };
@@ -105,6 +113,13 @@ pub fn run(args: &ReplayArgs, trust_project: bool) -> Result<ExitCode, CliError>
         .clone()
         .unwrap_or_else(|| PathBuf::from(&transcript.header.cwd));
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| usage(&e))?;
+    if args.include_mcp {
+        // Only then: a replay that skips its MCP calls starts no server.
+        super::mcp::offer_tools(
+            &registry,
+            super::mcp::start_servers(&config, &ctx, &args.sandbox.policy(&config))?,
+        );
+    }
     let gate = Gate::new(config.permission(), args.permission.flags());
     // Each call is decided as the agent profile of its time did (`plan` denies edits).
     let profiles = AgentProfiles::from_config(config.agents());
@@ -155,6 +170,7 @@ pub fn run(args: &ReplayArgs, trust_project: bool) -> Result<ExitCode, CliError>
             &mut agent,
             &profiles,
             &groups,
+            args.include_mcp,
             &mut report,
             TurnIo {
                 events: &mut events,
@@ -183,6 +199,7 @@ async fn replay_groups(
     agent: &mut Agent,
     profiles: &AgentProfiles,
     groups: &[Vec<RecordedCall>],
+    include_mcp: bool,
     report: &mut Report,
     mut io: TurnIo<'_>,
 ) -> Result<bool, CliError> {
@@ -228,6 +245,16 @@ async fn replay_groups(
                     )))
                     .map_err(failed)?;
                 report.call(agent.tools(), &recorded.call, Verdict::Skipped, None)?;
+                continue;
+            }
+            if skips_mcp(&recorded.call, include_mcp) {
+                agent
+                    .record(Entry::Message(Message::tool_result(
+                        &recorded.call.id,
+                        "error: not run: an MCP call is replayed only with --include-mcp",
+                    )))
+                    .map_err(failed)?;
+                report.call(agent.tools(), &recorded.call, Verdict::SkippedMcp, None)?;
                 continue;
             }
             let Some((now, _)) = agent
@@ -277,6 +304,12 @@ fn never_ran(recorded: &RecordedCall) -> bool {
         .result
         .as_deref()
         .is_some_and(|r| r.starts_with("error: not run:"))
+}
+
+/// Whether `call` is an MCP call left out of this replay: it may have had effects
+/// beyond the workspace (an issue created, a message sent) that running it again repeats.
+fn skips_mcp(call: &ToolCall, include_mcp: bool) -> bool {
+    !include_mcp && call.name.starts_with(crate::mcp::naming::PREFIX)
 }
 
 /// `None` when the results match, else a short unified diff (recorded → now). A
@@ -352,7 +385,7 @@ impl Report {
         match verdict {
             Verdict::Match => self.counts[0] += 1,
             Verdict::Differs => self.counts[1] += 1,
-            Verdict::Skipped => self.counts[2] += 1,
+            Verdict::Skipped | Verdict::SkippedMcp => self.counts[2] += 1,
             Verdict::WouldRun => {}
         }
         let key = key_of(tools, call);
@@ -373,6 +406,9 @@ impl Report {
                 if let Some(diff) = diff {
                     line["diff"] = json!(diff);
                 }
+                if verdict == Verdict::SkippedMcp {
+                    line["reason"] = json!("mcp");
+                }
                 writeln!(out, "{line}")
             }
             Format::Text => {
@@ -384,6 +420,9 @@ impl Report {
                     Verdict::Match => "matches",
                     Verdict::Differs => "differs",
                     Verdict::Skipped => "skipped: the session never ran it",
+                    Verdict::SkippedMcp => {
+                        "skipped: an MCP call (it may have effects beyond the workspace; --include-mcp runs it)"
+                    }
                     Verdict::WouldRun => "would run",
                 };
                 let mut text = format!("[{}/{}] {what} … {status}", self.index, self.total);

@@ -50,6 +50,9 @@ pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
     let config = super::load_config(&cwd, trust_project, present)?;
     let registry = super::registry(&plugins, Some((&cwd, &config)))?;
     let name = name.as_str();
+    if let Some(server) = mcp_server_of(name) {
+        start_mcp_server(&registry, &config, &cwd, &sandbox, server)?;
+    }
     if registry.find(name).is_none() {
         return Err(CliError::Usage(registry.unknown_tool(name).to_string()));
     }
@@ -153,6 +156,47 @@ pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
     };
     written.map_err(|e| CliError::Failed(e.into()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server part of an MCP tool's name (`mcp__SERVER__TOOL`): server names never
+/// contain `__` (see `config::valid_server_name`).
+fn mcp_server_of(name: &str) -> Option<&str> {
+    let (server, _) = name
+        .strip_prefix(crate::mcp::naming::PREFIX)?
+        .split_once("__")?;
+    Some(server)
+}
+
+/// Starts the one configured MCP server whose tools are named `mcp__SERVER__…` (no other:
+/// a direct call needs only its own) and offers its tools; an unknown server is a usage
+/// error naming those configured.
+fn start_mcp_server(
+    registry: &crate::plugin::PluginRegistry,
+    config: &crate::config::Config,
+    cwd: &std::path::Path,
+    sandbox: &super::SandboxArgs,
+    server: &str,
+) -> Result<(), CliError> {
+    let configs = config
+        .mcp_servers()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let known: Vec<String> = configs.iter().map(|c| c.name.clone()).collect();
+    let Some(wanted) = configs.into_iter().find(|c| c.name == server) else {
+        return Err(CliError::Usage(format!(
+            "there is no enabled MCP server `{server}`; configured: {}",
+            if known.is_empty() {
+                "none (add an [mcp.NAME] table to conch.toml)".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    };
+    let ctx = crate::workspace::context_for(cwd).map_err(|e| CliError::Usage(e.to_string()))?;
+    let root = ctx.roots.first().unwrap_or(&ctx.cwd);
+    let servers = crate::mcp::McpServers::start(vec![wanted], root, &sandbox.policy(config))
+        .map_err(|e| CliError::Failed(anyhow::anyhow!(e)))?;
+    super::mcp::offer_tools(registry, servers);
+    Ok(())
 }
 
 /// The one-call session a direct call is recorded in (listed by `conch sessions` as a

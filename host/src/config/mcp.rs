@@ -44,6 +44,8 @@ pub(super) struct McpTable {
     tool_timeout_secs: Option<u64>,
     enabled_tools: Option<Vec<String>>,
     disabled_tools: Option<Vec<String>>,
+    /// `"workspace"`: it may write the workspace (only from the user's own config).
+    write: Option<String>,
     /// A server reached over streamable HTTP instead of started (`command`).
     url: Option<String>,
     /// The variable holding the token sent as `Authorization: Bearer …`.
@@ -70,6 +72,8 @@ pub struct McpServerLayer {
     startup_timeout_secs: u64,
     tool_timeout_secs: u64,
     tools: ToolFilter,
+    /// `write = "workspace"`.
+    pub write_workspace: bool,
     http: Option<HttpLayer>,
 }
 
@@ -127,6 +131,9 @@ pub struct McpServerConfig {
     pub startup_timeout: Duration,
     pub tool_timeout: Duration,
     pub tools: ToolFilter,
+    /// It may write the workspace itself (`write = "workspace"`): its calls bypass
+    /// staging and undo, so they are always asked.
+    pub write_workspace: bool,
     /// Set for a server reached over streamable HTTP (`url`); then `command`, `args`,
     /// `env`, `env_vars`, `cwd` and `network` are empty, as no program is started.
     pub http: Option<McpHttpConfig>,
@@ -220,6 +227,7 @@ pub(super) fn to_layers(
                     ("env_vars", !table.env_vars.is_empty()),
                     ("cwd", table.cwd.is_some()),
                     ("network", table.network.is_some()),
+                    ("write", table.write.is_some()),
                 ];
                 if let Some((field, _)) = program_only.iter().find(|(_, set)| *set) {
                     return Err(invalid(
@@ -266,6 +274,18 @@ pub(super) fn to_layers(
                 "is a directory inside the workspace, relative to its root (e.g. \".\" or \"tools\")".into(),
             ));
         }
+        let write_workspace = match table.write.as_deref() {
+            None | Some("private") => false,
+            Some("workspace") => true,
+            Some(other) => {
+                return Err(invalid(
+                    key("write"),
+                    format!(
+                        "is \"workspace\" (the server may write the workspace) or \"private\" (the default: only its own directory), not {other:?}"
+                    ),
+                ));
+            }
+        };
         for var in &table.env_vars {
             if var.is_empty() || var.contains('=') {
                 return Err(invalid(
@@ -295,11 +315,28 @@ pub(super) fn to_layers(
                 .unwrap_or(DEFAULT_STARTUP_TIMEOUT_SECS),
             tool_timeout_secs: table.tool_timeout_secs.unwrap_or(DEFAULT_TOOL_TIMEOUT_SECS),
             tools,
+            write_workspace,
             http,
         };
         layers.insert(name, layer);
     }
     Ok(layers)
+}
+
+/// Refuses a project file's `write = "workspace"`: letting a program write the
+/// workspace outside staging and undo loosens what the user set, trusted or not.
+pub(super) fn refuse_project_writes(
+    layers: &BTreeMap<String, McpServerLayer>,
+) -> Result<(), ConfigError> {
+    match layers.iter().find(|(_, layer)| layer.write_workspace) {
+        Some((name, layer)) => Err(ConfigError::Invalid {
+            file: layer.file.clone(),
+            at: String::new(),
+            key: format!("mcp.{name}.write"),
+            message: "only your own conch.toml (in conch's config dir) may let an MCP server write the workspace; remove it here, or declare the server there".into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The enabled servers, resolved: a placeholder whose variable is unset is an error
@@ -349,6 +386,7 @@ pub(super) fn resolve(
             startup_timeout: Duration::from_secs(layer.startup_timeout_secs),
             tool_timeout: Duration::from_secs(layer.tool_timeout_secs),
             tools: layer.tools.clone(),
+            write_workspace: layer.write_workspace,
             http,
         });
     }
@@ -390,6 +428,9 @@ pub(super) fn render(layers: &BTreeMap<String, McpServerLayer>) -> String {
         }
         if layer.http.is_none() {
             let _ = writeln!(out, "network = {}", layer.network);
+        }
+        if layer.write_workspace {
+            let _ = writeln!(out, "write = \"workspace\"");
         }
         let _ = writeln!(out, "enabled = {}", layer.enabled);
         let _ = writeln!(out, "startup_timeout_secs = {}", layer.startup_timeout_secs);
@@ -561,6 +602,20 @@ mod tests {
         let shown = render(&layer.mcp);
         assert!(!shown.contains("ghp_0123456789abcdef"), "{shown}");
         assert!(shown.contains("env.TOKEN"), "{shown}");
+    }
+
+    #[test]
+    fn write_is_workspace_or_private_and_a_project_may_not_set_it() {
+        let layer = parse("[mcp.a]\ncommand = \"x\"\nwrite = \"workspace\"\n", &[]).unwrap();
+        assert!(resolve(&layer.mcp, None).unwrap()[0].write_workspace);
+        assert!(render(&layer.mcp).contains("write = \"workspace\""));
+        let err = refuse_project_writes(&layer.mcp).unwrap_err().to_string();
+        assert!(err.contains("mcp.a.write"), "{err}");
+        let private = parse("[mcp.a]\ncommand = \"x\"\nwrite = \"private\"\n", &[]).unwrap();
+        assert!(!resolve(&private.mcp, None).unwrap()[0].write_workspace);
+        assert!(refuse_project_writes(&private.mcp).is_ok());
+        let err = parse("[mcp.a]\ncommand = \"x\"\nwrite = \"all\"\n", &[]).unwrap_err();
+        assert!(err.contains("mcp.a.write"), "{err}");
     }
 
     #[test]

@@ -220,6 +220,8 @@ pub fn read(
     if let Some(path) = file::project_file(cwd).filter(|p| Some(p) != user_file.as_ref()) {
         let text = read_text(&path)?;
         let parsed = file::parse(&text, &path, &env)?;
+        // Trusted or not: a project may not let a server write past staging and undo.
+        mcp::refuse_project_writes(&parsed.mcp)?;
         let root = crate::workspace::root_of(path.parent().unwrap_or(cwd));
         let subject = crate::trust::config_subject(text.as_bytes());
         let trusted = trust == ProjectTrust::Granted || crate::trust::is_trusted(&root, &subject);

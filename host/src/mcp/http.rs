@@ -17,9 +17,9 @@ use std::time::Duration;
 use futures_util::stream::{BoxStream, StreamExt};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
-use rmcp::RoleClient;
+use rmcp::{ClientHandler, RoleClient};
 use rmcp::model::{
-    ClientConfig, ClientJsonRpcMessage, Implementation, JsonRpcMessage, ServerJsonRpcMessage, Tool,
+    ClientJsonRpcMessage, JsonRpcMessage, ServerJsonRpcMessage, Tool,
 };
 use rmcp::service::{RunningService, ServiceExt};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -65,12 +65,13 @@ pub struct ConchHttp {
 /// Connects to `config`'s HTTP server, runs the MCP handshake and lists its tools,
 /// within the startup timeout. Returns the running client, its tools and a receiver
 /// that turns `Some` when the connection has closed (so the next call reconnects).
-pub(super) async fn connect(
+pub(super) async fn connect<H: ClientHandler>(
     config: &McpServerConfig,
     http: &McpHttpConfig,
+    handler: H,
 ) -> Result<
     (
-        RunningService<RoleClient, ClientConfig>,
+        RunningService<RoleClient, H>,
         Vec<Tool>,
         watch::Receiver<Option<String>>,
     ),
@@ -93,12 +94,8 @@ pub(super) async fn connect(
         client,
         StreamableHttpClientTransportConfig::with_uri(http.url.as_str()),
     );
-    let info = ClientConfig::new(
-        Default::default(),
-        Implementation::new("conch", env!("CARGO_PKG_VERSION")),
-    );
     let handshake = async {
-        let service = info
+        let service = handler
             .serve(transport)
             .await
             .map_err(|e| format!("its MCP handshake failed: {e}"))?;

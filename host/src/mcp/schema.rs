@@ -1,6 +1,7 @@
 //! An MCP tool's input schema made fit for the model APIs and the host's validator: the
 //! top level is always an object, local `$ref`s are inlined (some OpenAI-compatible
 //! servers do not resolve them), and `format`s the validator does not know are dropped.
+//! Their size is watched: every request carries them.
 
 use serde_json::{Map, Value};
 
@@ -19,6 +20,44 @@ const KNOWN_FORMATS: &[&str] = &[
     "uuid",
     "regex",
 ];
+/// About how many tokens the MCP tools' definitions may take in every request before the
+/// user is warned (estimated as bytes / 4).
+pub const TOKEN_BUDGET: usize = 10_000;
+
+/// How many tokens `tools`' definitions take, estimated as bytes / 4.
+fn estimated_tokens(tool: &super::McpTool) -> usize {
+    (tool.spec.name.len() + tool.spec.description.len() + tool.spec.input_schema.to_string().len())
+        / 4
+}
+
+/// A warning when the definitions of `tools` exceed [`TOKEN_BUDGET`], naming the servers
+/// that take the most.
+pub fn over_budget(tools: &[super::McpTool]) -> Option<String> {
+    let mut by_server: Vec<(&str, usize)> = Vec::new();
+    for tool in tools {
+        let tokens = estimated_tokens(tool);
+        match by_server.iter_mut().find(|(name, _)| *name == tool.server) {
+            Some((_, total)) => *total += tokens,
+            None => by_server.push((&tool.server, tokens)),
+        }
+    }
+    let total: usize = by_server.iter().map(|(_, tokens)| tokens).sum();
+    if total <= TOKEN_BUDGET {
+        return None;
+    }
+    by_server.sort_by_key(|server| std::cmp::Reverse(server.1));
+    let largest: Vec<String> = by_server
+        .iter()
+        .take(3)
+        .map(|(name, tokens)| format!("`{name}` ~{tokens}"))
+        .collect();
+    Some(format!(
+        "the MCP tools' schemas take ~{total} tokens in every request (over the ~{TOKEN_BUDGET} budget); \
+         largest: {}. Trim them with enabled_tools or disabled_tools in [mcp.NAME], or disable a server",
+        largest.join(", ")
+    ))
+}
+
 /// How deep `$ref`s are followed; a recursive schema is cut there (to `{}`: anything).
 const MAX_REF_DEPTH: usize = 8;
 
@@ -96,6 +135,41 @@ mod tests {
         );
         assert!(out.get("$defs").is_none());
         assert!(jsonschema::validator_for(&out).is_ok());
+    }
+
+    fn tool(server: &str, bytes: usize) -> crate::mcp::McpTool {
+        crate::mcp::McpTool {
+            spec: crate::plugin::ToolSpec {
+                name: format!("mcp__{server}__t"),
+                description: "x".repeat(bytes),
+                permission: "mcp".into(),
+                key_arg: None,
+                input_schema: json!({"type": "object"}),
+                stale_check: false,
+                also_decided_as: None,
+                fixed_key: None,
+            },
+            server: server.into(),
+            tool: "t".into(),
+        }
+    }
+
+    #[test]
+    fn schemas_over_the_budget_are_named_largest_first() {
+        assert_eq!(over_budget(&[tool("a", 1000), tool("b", 2000)]), None);
+        let warning = over_budget(&[
+            tool("small", 4000),
+            tool("big", 30_000),
+            tool("big", 10_000),
+            tool("mid", 8000),
+        ])
+        .unwrap();
+        assert!(warning.contains("over the ~10000 budget"), "{warning}");
+        let (big, mid) = (
+            warning.find("`big`").unwrap(),
+            warning.find("`mid`").unwrap(),
+        );
+        assert!(big < mid, "{warning}");
     }
 
     #[test]

@@ -16,4 +16,4 @@ pub mod trust;
 pub use crate::host_api::{CallClock, CallContext, CallLimits, ToolError, ToolOutput};
 pub use cache::CompileCache;
 pub use manifest::{Capability, Manifest, PluginInfo, ToolSpec};
-pub use registry::{McpSource, Origin, Plugin, PluginRegistry, RegistryError};
+pub use registry::{Origin, Plugin, PluginRegistry, RegistryError};

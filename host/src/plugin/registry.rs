@@ -97,11 +97,20 @@ struct Wasm {
     linker: Linker<CallState>,
 }
 
-/// The MCP tools of a run, served by the built-in `mcp` plugin.
-pub struct McpSource {
-    pub tools: Vec<crate::mcp::McpTool>,
-    pub caller: Arc<dyn crate::host_api::McpCaller>,
+/// One version of the MCP tools of a run, served by the built-in `mcp` plugin. When the
+/// servers' lists change, a newer version is chained after it; older ones stay (the
+/// registry lends out references to their specs), so there are at most
+/// [`MAX_MCP_VERSIONS`] in a run.
+struct McpVersion {
+    tools: Vec<crate::mcp::McpTool>,
+    /// The catalog's version `tools` are known to be current for.
+    seen: std::sync::atomic::AtomicU64,
+    catalog: Arc<dyn crate::mcp::McpCatalog>,
+    next: OnceLock<Box<McpVersion>>,
 }
+
+/// How many versions of the MCP tools one run makes; later changes are not followed.
+const MAX_MCP_VERSIONS: usize = 64;
 
 /// The name of the built-in plugin that serves MCP tools.
 const MCP_PLUGIN: &str = "mcp";
@@ -109,8 +118,11 @@ const MCP_PLUGIN: &str = "mcp";
 /// The plugins and the runtime they share.
 pub struct PluginRegistry {
     plugins: Vec<Arc<Plugin>>,
-    /// MCP tools, set once the servers listed them (see `cli::chat`).
-    mcp: OnceLock<McpSource>,
+    /// MCP tools, set once the servers listed them (see `cli::chat`), and their newer
+    /// versions.
+    mcp: OnceLock<Box<McpVersion>>,
+    /// The schema budget warning was given.
+    warned_schema_size: std::sync::atomic::AtomicBool,
     wasm: Arc<OnceLock<Result<Wasm, String>>>,
     slots: Arc<CallSlots>,
     cache: CompileCache,
@@ -122,6 +134,7 @@ impl PluginRegistry {
         PluginRegistry {
             plugins: Vec::new(),
             mcp: OnceLock::new(),
+            warned_schema_size: Default::default(),
             wasm: Arc::new(OnceLock::new()),
             slots: Arc::new(CallSlots::new(MAX_CONCURRENT_CALLS)),
             cache,
@@ -234,10 +247,9 @@ impl PluginRegistry {
             .iter()
             .find(|p| p.origin == Origin::Builtin && p.name() == MCP_PLUGIN);
         let mcp = mcp_plugin.into_iter().flat_map(move |plugin| {
-            self.mcp
-                .get()
+            self.mcp_now()
                 .into_iter()
-                .flat_map(|source| source.tools.iter())
+                .flat_map(|version| version.tools.iter())
                 .map(move |tool| (&**plugin, &tool.spec))
         });
         self.plugins
@@ -250,13 +262,79 @@ impl PluginRegistry {
             .chain(mcp)
     }
 
-    /// Adds the MCP servers' tools (once per run); a tool whose name another tool has is
-    /// left out, and named in the returned warnings.
-    pub fn set_mcp(&self, mut source: McpSource) -> Vec<String> {
-        let mut warnings = Vec::new();
-        source
-            .tools
-            .retain(|tool| match self.find(&tool.spec.name) {
+    /// Offers the tools of `catalog` (once per run; [`PluginRegistry::refresh_mcp`]
+    /// follows its changes): a tool whose name another tool has is left out, and named
+    /// in the returned warnings.
+    pub fn set_mcp(&self, catalog: Arc<dyn crate::mcp::McpCatalog>) -> Vec<String> {
+        let (version, warnings) = self.mcp_version(catalog);
+        if self.mcp.set(Box::new(version)).is_err() {
+            return vec!["the MCP tools were already set".into()];
+        }
+        warnings
+    }
+
+    /// Takes in what changed in the MCP servers' tool lists since the last look (waiting
+    /// for a re-list a server announced): `Some` with what to tell the user when the
+    /// tools changed, `None` when they did not.
+    pub fn refresh_mcp(&self) -> Option<Vec<String>> {
+        let current = self.mcp_now()?;
+        let mut news = current.catalog.settle();
+        let seen = std::sync::atomic::Ordering::Relaxed;
+        if current.catalog.version() == current.seen.load(seen) {
+            return (!news.is_empty()).then_some(news);
+        }
+        let (version, warnings) = self.mcp_version(current.catalog.clone());
+        let same = |a: &[crate::mcp::McpTool], b: &[crate::mcp::McpTool]| {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|(a, b)| {
+                    a.spec.name == b.spec.name
+                        && a.spec.description == b.spec.description
+                        && a.spec.input_schema == b.spec.input_schema
+                })
+        };
+        news.extend(warnings);
+        if same(&version.tools, &current.tools) {
+            current.seen.store(version.seen.load(seen), seen);
+            return (!news.is_empty()).then_some(news);
+        }
+        let mut count = 1;
+        let mut last: &McpVersion = self.mcp.get()?;
+        while let Some(next) = last.next.get() {
+            last = next;
+            count += 1;
+        }
+        if count >= MAX_MCP_VERSIONS {
+            tracing::warn!(
+                "the MCP tools changed too often in this run; later changes are not followed"
+            );
+            current.seen.store(version.seen.load(seen), seen);
+            return None;
+        }
+        let _ = last.next.set(Box::new(version));
+        Some(news)
+    }
+
+    /// The current version of the MCP tools, if there are any.
+    fn mcp_now(&self) -> Option<&McpVersion> {
+        let mut version: &McpVersion = self.mcp.get()?;
+        while let Some(next) = version.next.get() {
+            version = next;
+        }
+        Some(version)
+    }
+
+    /// The tools `catalog` offers now, less those whose names other tools have, with
+    /// warnings for those and (once) for schemas over the budget.
+    fn mcp_version(&self, catalog: Arc<dyn crate::mcp::McpCatalog>) -> (McpVersion, Vec<String>) {
+        let seen = catalog.version();
+        let (mut tools, mut warnings) = catalog.offered();
+        tools.retain(|tool| {
+            match self
+                .plugins
+                .iter()
+                .flat_map(|p| p.info.manifest.tools.iter().map(move |t| (p, t)))
+                .find(|(_, t)| t.name == tool.spec.name)
+            {
                 Some((owner, _)) => {
                     warnings.push(format!(
                         "MCP tool `{}` is left out: plugin `{}` has a tool of that name",
@@ -266,16 +344,29 @@ impl PluginRegistry {
                     false
                 }
                 None => true,
-            });
-        if self.mcp.set(source).is_err() {
-            warnings.push("the MCP tools were already set".into());
+            }
+        });
+        if let Some(warning) = crate::mcp::schema::over_budget(&tools)
+            && !self
+                .warned_schema_size
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            warnings.push(warning);
         }
-        warnings
+        (
+            McpVersion {
+                tools,
+                seen: seen.into(),
+                catalog,
+                next: OnceLock::new(),
+            },
+            warnings,
+        )
     }
 
     /// The MCP tool called `name` (server, the server's name for it).
     pub fn mcp_tool(&self, name: &str) -> Option<&crate::mcp::McpTool> {
-        self.mcp.get()?.tools.iter().find(|t| t.spec.name == name)
+        self.mcp_now()?.tools.iter().find(|t| t.spec.name == name)
     }
 
     /// The plugin and spec of the tool called `name`.
@@ -388,14 +479,14 @@ impl PluginRegistry {
             refuse_special_file(&ctx.cwd, path)?;
         }
         // An MCP tool reaches exactly its server and tool, nothing the plugin names.
-        let mcp = match (self.mcp.get(), self.mcp_tool(name)) {
-            (Some(source), Some(tool))
+        let mcp = match (self.mcp_now(), self.mcp_tool(name)) {
+            (Some(version), Some(tool))
                 if plugin.origin == Origin::Builtin && plugin.name() == MCP_PLUGIN =>
             {
                 Some(crate::host_api::McpAccess {
                     server: tool.server.clone(),
                     tool: tool.tool.clone(),
-                    caller: source.caller.clone(),
+                    caller: version.catalog.clone(),
                     cancel: ctx.cancel.clone(),
                 })
             }

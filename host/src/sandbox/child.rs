@@ -36,8 +36,10 @@ pub struct ChildSpec {
     /// XDG_CACHE_HOME.
     pub private_dir: PathBuf,
     pub network: bool,
+    /// It may write the workspace roots too (an MCP server's `write = "workspace"`).
+    pub write_roots: bool,
     /// `Off` runs it unconfined (the user's `[sandbox] mode = "off"`); any other mode
-    /// confines it read-only but for `private_dir`.
+    /// confines it read-only but for `private_dir` (and the roots with `write_roots`).
     pub mode: SandboxMode,
     pub deny_read: Vec<PathBuf>,
     /// Passed from conch's environment beside the sandbox's allowlist.
@@ -73,6 +75,7 @@ impl SandboxedChild {
         })?;
         let mode = match spec.mode {
             SandboxMode::Off => SandboxMode::Off,
+            _ if spec.write_roots => SandboxMode::WorkspaceWrite,
             _ => SandboxMode::ReadOnly,
         };
         let mut env = spec.env.clone();
@@ -229,6 +232,7 @@ mod tests {
             // conch-exec is not beside a unit test's binary, so no confinement (off, with
             // the network): that is tested end to end (tests/tests/mcp.rs, hostile).
             network: true,
+            write_roots: false,
             mode: SandboxMode::Off,
             deny_read: Vec::new(),
             pass_env: Vec::new(),

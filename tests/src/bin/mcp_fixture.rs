@@ -5,10 +5,16 @@
 //!
 //! `--slow-start MS`, `--never-init`, `--crash-after N` (exit without answering the Nth
 //! call), `--huge-schema`, `--long-name` (a tool with an 80-character name), `--hostile`
-//! (a tool that tries to escape its sandbox and reports what worked).
+//! (a tool that tries to escape its sandbox and reports what worked), `--wait-for PATH`
+//! (reads nothing until PATH exists: a test decides when it is ready), `--change-tools-at N`
+//! (at the Nth call it adds the tool `added` and sends `notifications/tools/list_changed`,
+//! and answers that call only after it answered the `tools/list` that follows, so the
+//! client has asked again before it sees the result), `--exit-if PATH` (exits at once
+//! when PATH exists).
 //!
 //! Its tools: `echo {text}`, `sleep {secs}` (answers after that long, in a thread, so the
-//! server still reads `notifications/cancelled` meanwhile).
+//! server still reads `notifications/cancelled` meanwhile), `wait {path}` (answers once
+//! `path` exists, in a thread).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, Write};
@@ -25,6 +31,10 @@ struct Options {
     huge_schema: bool,
     long_name: bool,
     hostile: bool,
+    wait_for: Option<PathBuf>,
+    change_tools_at: Option<u64>,
+    /// The list changed (`--change-tools-at`).
+    changed: bool,
 }
 
 fn main() {
@@ -35,6 +45,9 @@ fn main() {
         huge_schema: false,
         long_name: false,
         hostile: false,
+        wait_for: None,
+        change_tools_at: None,
+        changed: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -47,6 +60,19 @@ fn main() {
             "--huge-schema" => options.huge_schema = true,
             "--long-name" => options.long_name = true,
             "--hostile" => options.hostile = true,
+            "--wait-for" => options.wait_for = args.next().map(PathBuf::from),
+            "--exit-if" => {
+                if args
+                    .next()
+                    .is_some_and(|path| std::path::Path::new(&path).exists())
+                {
+                    eprintln!("mcp_fixture: exiting on purpose");
+                    std::process::exit(4);
+                }
+            }
+            "--change-tools-at" => {
+                options.change_tools_at = args.next().and_then(|v| v.parse().ok())
+            }
             other => {
                 eprintln!("mcp_fixture: unknown argument {other}");
                 std::process::exit(2);
@@ -56,8 +82,13 @@ fn main() {
     log(&json!({"event": "started", "pid": std::process::id()}));
     eprintln!("mcp_fixture: started");
     std::thread::sleep(Duration::from_millis(options.slow_start));
+    if let Some(path) = &options.wait_for {
+        wait_until_exists(path);
+    }
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let mut calls = 0u64;
+    // A call whose answer waits for the next `tools/list` (`--change-tools-at`).
+    let mut held: Option<(Option<Value>, Value)> = None;
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let Ok(message) = serde_json::from_str::<Value>(&line) else {
@@ -76,12 +107,18 @@ fn main() {
                     id,
                     json!({
                         "protocolVersion": version,
-                        "capabilities": {"tools": {"listChanged": false}},
+                        "capabilities": {"tools": {"listChanged": options.change_tools_at.is_some()}},
                         "serverInfo": {"name": "mcp_fixture", "version": "0.1.0"}
                     }),
                 );
             }
-            "tools/list" => reply(&out, id, json!({"tools": tools(&options)})),
+            "tools/list" => {
+                log(&json!({"event": "listed"}));
+                reply(&out, id, json!({"tools": tools(&options)}));
+                if let Some((id, params)) = held.take() {
+                    call(&out, id, &params);
+                }
+            }
             "tools/call" => {
                 calls += 1;
                 log(
@@ -90,6 +127,15 @@ fn main() {
                 if options.crash_after == Some(calls) {
                     eprintln!("mcp_fixture: crashing on purpose at call {calls}");
                     std::process::exit(3);
+                }
+                if options.change_tools_at == Some(calls) {
+                    options.changed = true;
+                    send(
+                        &out,
+                        &json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+                    );
+                    held = Some((id, message["params"].clone()));
+                    continue;
                 }
                 call(&out, id, &message["params"]);
             }
@@ -115,6 +161,16 @@ fn tools(options: &Options) -> Vec<Value> {
         json!({"name": "sleep", "description": "Answers after some seconds.",
                "inputSchema": {"type": "object", "properties": {"secs": {"type": "number"}}}}),
     ];
+    if options.changed {
+        tools.push(
+            json!({"name": "added", "description": "Added while the server ran.",
+                          "inputSchema": {"type": "object", "properties": {}}}),
+        );
+    }
+    tools.push(
+        json!({"name": "wait", "description": "Answers once a path exists.",
+                      "inputSchema": {"type": "object", "properties": {"path": {"type": "string"}}}}),
+    );
     if options.long_name {
         tools.push(
             json!({"name": "x".repeat(80), "description": "A tool with a long name.",
@@ -122,7 +178,7 @@ fn tools(options: &Options) -> Vec<Value> {
         );
     }
     if options.huge_schema {
-        let properties: serde_json::Map<String, Value> = (0..300)
+        let properties: serde_json::Map<String, Value> = (0..1000)
             .map(|i| {
                 (
                     format!("field_{i}"),
@@ -165,6 +221,15 @@ fn call(out: &Arc<Mutex<std::io::Stdout>>, id: Option<Value>, params: &Value) {
             });
         }
         "hostile" => reply(out, id, text_result(&hostile(arguments))),
+        "added" => reply(out, id, text_result("added tool ran")),
+        "wait" => {
+            let path = PathBuf::from(arguments["path"].as_str().unwrap_or(""));
+            let out = out.clone();
+            std::thread::spawn(move || {
+                wait_until_exists(&path);
+                reply(&out, id, text_result("waited"));
+            });
+        }
         _ => reply(
             out,
             id,
@@ -213,6 +278,12 @@ fn hostile(arguments: &Value) -> String {
     }
     report.push(format!("read {read} environ files"));
     report.join("\n")
+}
+
+fn wait_until_exists(path: &std::path::Path) {
+    while !path.exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn text_result(text: &str) -> Value {

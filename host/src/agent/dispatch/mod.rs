@@ -141,6 +141,10 @@ impl Dispatcher {
         &self.tools
     }
 
+    pub fn tools_mut(&mut self) -> &mut ToolBox {
+        &mut self.tools
+    }
+
     pub fn gate_mut(&mut self) -> &mut Gate {
         &mut self.gate
     }
