@@ -76,7 +76,7 @@ const ESCAPES: [&str; 24] = [
     "r\\m f1",
     "$'\\x72m' f1",
     "$(echo rm) f1",
-    "/bin/r? f1",
+    "/bin/[r]m f1",
     "X=rm; $X f1",
     "timeout 5 rm f1",
     "command rm f1",

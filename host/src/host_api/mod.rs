@@ -352,6 +352,7 @@ mod tests {
             metadata: None,
             changes: None,
             state_changes: Vec::new(),
+            images: Vec::new(),
         };
         granted.finish(&mut output);
         let changes = output.changes.expect("the staged change handed back");

@@ -142,7 +142,7 @@ mod tests {
             spec: crate::plugin::ToolSpec {
                 name: format!("mcp__{server}__t"),
                 description: "x".repeat(bytes),
-                permission: "mcp".into(),
+                permission: crate::permission::PermissionKey::MCP,
                 key_arg: None,
                 input_schema: json!({"type": "object"}),
                 stale_check: false,
