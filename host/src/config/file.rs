@@ -55,6 +55,8 @@ struct ConfigFile {
     pricing: BTreeMap<String, super::Pricing>,
     #[serde(default)]
     mcp: BTreeMap<String, super::mcp::McpTable>,
+    #[serde(default)]
+    lsp: super::lsp::LspTable,
 }
 
 /// `[plugins]`: what installed plugins may do beyond adding tools.
@@ -176,6 +178,8 @@ pub struct Layer {
     pub pricing: BTreeMap<String, super::Pricing>,
     /// `[mcp.NAME]` servers; a closer file's server replaces one of the same name.
     pub mcp: BTreeMap<String, super::mcp::McpServerLayer>,
+    /// `[lsp]` settings and `[lsp.NAME]` servers.
+    pub lsp: super::lsp::LspLayer,
 }
 
 /// An `[agents.NAME]` table as plain data (`agent::profile` makes it a profile).
@@ -264,6 +268,7 @@ impl Layer {
             .extend(over.permission.restrictions);
         self.agents.extend(over.agents);
         self.mcp.extend(over.mcp);
+        self.lsp = self.lsp.merge(over.lsp);
         self
     }
 }
@@ -401,6 +406,9 @@ impl Layer {
         for name in self.mcp.keys() {
             ignored.push(format!("mcp.{name} (an MCP server)"));
         }
+        let (lsp, lsp_ignored) = self.lsp.untrusted();
+        kept.lsp = lsp;
+        ignored.extend(lsp_ignored);
         (kept, ignored)
     }
 }
@@ -547,6 +555,7 @@ fn to_layer(
         providers.insert(name, layer);
     }
     let mcp = super::mcp::to_layers(file.mcp, path, env)?;
+    let lsp = super::lsp::to_layer(file.lsp, path, env)?;
     let agents = file
         .agents
         .into_iter()
@@ -584,6 +593,7 @@ fn to_layer(
         pricing: file.pricing,
         providers,
         mcp,
+        lsp,
     })
 }
 
