@@ -11,6 +11,7 @@ pub mod custom_command;
 pub mod dirs;
 pub mod front_matter;
 pub mod host_api;
+pub mod lsp;
 pub mod mcp;
 pub mod message;
 pub mod permission;
