@@ -50,6 +50,13 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
     let loaded = super::load_config(&ctx.cwd, args.trust_project, can_ask)?;
     // MCP servers start now, in the background, while the rest is set up.
     let mcp = super::mcp::start_servers(&loaded, &ctx, &args.sandbox.policy(&loaded))?;
+    let mut ctx = ctx;
+    ctx.lsp = super::lsp::manager(
+        &loaded,
+        &ctx,
+        &args.sandbox.policy(&loaded),
+        args.permission.yes,
+    )?;
     let store = SessionStore::open_default().map_err(|e| usage(&e))?;
     let resume = match (&args.session, args.continue_latest) {
         (Some(id), _) => Some(Transcript::load(&store, id).map_err(|e| usage(&e))?),

@@ -479,6 +479,9 @@ impl LanguageServers {
 
     /// After an edit committed `files`: the errors it introduced, as lines for its
     /// result (`None`: nothing to say — diagnostics off, no server, or no new error).
+    /// A server not running yet is started and waited for within the same budget as
+    /// the diagnostics; one still starting from an earlier need, or indexing, is not
+    /// waited for, and the lines say so.
     pub fn after_edit(self: &Arc<Self>, files: &[EditedFile]) -> Option<String> {
         if self.settings.after_edit == AfterEdit::Off {
             return None;
@@ -494,46 +497,33 @@ impl LanguageServers {
                 // Untrusted: the `lsp` tool says why; an edit result stays quiet.
                 Err(_) => continue,
             };
+            let shown = self.shown(&file.path);
             match slot.ready_now() {
                 Ok(connection) if connection.busy() => notes.push(format!(
-                    "language server `{}` is still indexing; diagnostics for {} not checked",
-                    server.name,
-                    self.shown(&file.path)
+                    "language server `{}` is still indexing; diagnostics for {shown} not checked",
+                    server.name
                 )),
-                Ok(connection) => work.push((connection, file.clone())),
+                Ok(connection) => work.push((Pending::Ready(connection), file.clone())),
                 Err(NotReady::Starting) => notes.push(format!(
-                    "language server `{}` is still starting; diagnostics for {} not checked",
-                    server.name,
-                    self.shown(&file.path)
+                    "language server `{}` is still starting; diagnostics for {shown} not checked",
+                    server.name
                 )),
+                // A server that failed is restarted by the `lsp` tool, not by edits:
+                // its error is shown there and in `conch lsp status`.
+                Err(NotReady::NotRunning)
+                    if slot.update(|s| matches!(s.state, State::Failed(_))) => {}
                 Err(NotReady::NotRunning) => {
-                    // Started now in the background, for the next edit.
+                    // Its own task: the start goes on when the wait for it runs out.
                     let manager = self.clone();
-                    let path = file.path.clone();
-                    let before = file.before.clone();
-                    self.runtime.spawn(async move {
-                        if let Ok(connection) = slot
-                            .connection(
-                                manager.launcher.as_ref(),
-                                &manager.groups,
-                                manager.options.initialize_timeout,
-                            )
-                            .await
-                        {
-                            // Its state before the edit is the baseline of the next one.
-                            let language = language_id(&path);
-                            let _ = match before {
-                                Some(text) => connection.show(&path, &language, text),
-                                None => connection.sync(&path, &language),
-                            };
-                            let _ = connection.sync(&path, &language);
-                        }
+                    let start = self.runtime.spawn(async move {
+                        slot.connection(
+                            manager.launcher.as_ref(),
+                            &manager.groups,
+                            manager.options.initialize_timeout,
+                        )
+                        .await
                     });
-                    notes.push(format!(
-                        "language server `{}` is starting; diagnostics for {} are checked from the next edit",
-                        server.name,
-                        self.shown(&file.path)
-                    ));
+                    work.push((Pending::Starting(server.name.clone(), start), file.clone()));
                 }
             }
         }
@@ -585,6 +575,16 @@ impl LanguageServers {
                 });
             }
         }
+    }
+}
+
+impl std::fmt::Debug for LanguageServers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LanguageServers")
+            .field("workspace", &self.workspace)
+            .field("servers", &self.settings.servers.len())
+            .field("trusted", &self.trusted)
+            .finish()
     }
 }
 
@@ -644,11 +644,20 @@ fn diagnostic_line(
     format!("{shown}:{}:{column}: error: {message}{source}", line_no + 1)
 }
 
+/// A server for an edited file: running, or being started for it.
+enum Pending {
+    Ready(Arc<Connection>),
+    Starting(
+        String,
+        tokio::task::JoinHandle<Result<Arc<Connection>, String>>,
+    ),
+}
+
 /// Syncs each edited file and waits (all together, until one deadline) for its
 /// diagnostics; lines for the errors new since each file's previous state, and for other
 /// files whose errors the edit changed.
 async fn diagnose(
-    work: Vec<(Arc<Connection>, EditedFile)>,
+    work: Vec<(Pending, EditedFile)>,
     wait: Duration,
     workspace: PathBuf,
 ) -> Result<Vec<String>, String> {
@@ -661,7 +670,29 @@ async fn diagnose(
     };
     let mut lines = Vec::new();
     let mut others: Vec<String> = Vec::new();
-    for (connection, file) in work {
+    for (pending, file) in work {
+        let connection = match pending {
+            Pending::Ready(connection) => connection,
+            Pending::Starting(name, mut start) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, &mut start).await {
+                    Ok(Ok(Ok(connection))) => connection,
+                    Ok(Ok(Err(e))) => {
+                        lines.push(e);
+                        continue;
+                    }
+                    Ok(Err(_)) => continue,
+                    Err(_) => {
+                        lines.push(format!(
+                            "language server `{name}` is still starting after {} s; diagnostics for {} not checked",
+                            format_secs(wait),
+                            shown(&file.path)
+                        ));
+                        continue;
+                    }
+                }
+            }
+        };
         let language = language_id(&file.path);
         let opened = connection.text_of(&file.path).is_some();
         let mut before = connection

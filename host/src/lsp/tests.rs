@@ -347,14 +347,29 @@ fn stale_or_missing_diagnostics_are_not_ready_never_clean() {
 }
 
 #[test]
-fn an_edit_before_the_server_runs_starts_it_and_says_so() {
+fn the_first_edit_starts_the_server_within_the_wait() {
     let setup = Setup::new();
-    let file = setup.write("a.rs", "fn target() {}\n");
+    let file = setup.write("a.rs", "let old = ERROR_OLD;\n");
     let manager = setup.manager(Mode::Normal, true, Options::default());
-    let reported = edit(&manager, &file, "fn target() {}\nERROR\n").unwrap();
-    assert!(reported.contains("is starting"), "{reported}");
-    // The next query finds it started (once).
-    ask(&manager, Operation::Definition, &file, 1, "target").unwrap();
+    let reported = edit(&manager, &file, "let old = ERROR_OLD;\nERROR_NEW\n").unwrap();
+    assert!(reported.contains("ERROR_NEW"), "{reported}");
+    assert!(!reported.contains("ERROR_OLD"), "{reported}");
+    ask(&manager, Operation::Definition, &file, 1, "old").unwrap();
+    assert_eq!(setup.launches(), 1);
+}
+
+#[test]
+fn a_server_still_starting_is_not_waited_for_and_the_result_says_so() {
+    let setup = Setup::new();
+    let file = setup.write("a.rs", "x\n");
+    let manager = setup.manager(Mode::NeverInitialize, true, Options::default());
+    let reported = edit(&manager, &file, "ERROR\n").unwrap();
+    assert!(
+        reported.contains("`fake` is still starting after 0.3 s"),
+        "{reported}"
+    );
+    let reported = edit(&manager, &file, "ERROR again\n").unwrap();
+    assert!(reported.contains("`fake` is still starting;"), "{reported}");
     assert_eq!(setup.launches(), 1);
 }
 

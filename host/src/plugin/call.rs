@@ -39,6 +39,9 @@ pub struct CallContext {
     pub asker: Option<std::sync::Arc<dyn Asker>>,
     /// What the call has used of its deadline (started when the call starts).
     pub clock: super::CallClock,
+    /// The session's language servers, when one was found: the dispatcher asks them
+    /// about the errors an edit introduced.
+    pub lsp: Option<std::sync::Arc<crate::lsp::LanguageServers>>,
 }
 
 /// The bounds every call runs within.
