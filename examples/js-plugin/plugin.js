@@ -5,7 +5,7 @@
 // `tool` is the object `tool` below; a thrown `{ tag, val }` becomes the `tool-error`
 // the call returns.
 
-import { log } from "conch:tool/log@0.1.1";
+import { log } from "conch:tool/log@0.1.2";
 
 const STYLES = ["upper", "lower", "title", "snake", "kebab", "camel"];
 

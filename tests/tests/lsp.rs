@@ -196,3 +196,141 @@ fn no_server_process_outlives_the_run_not_even_a_setsid_child() {
         assert!(gone, "the process in {name} outlived conch");
     }
 }
+
+fn tool_names(request: &Value) -> Vec<String> {
+    request["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["function"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_lsp_tool_finds_a_definition_and_references_by_symbol_name() {
+    let place = json!({"path": "main.fx", "line": 2, "symbol": "target"});
+    let ask = |operation: &str| {
+        let mut input = place.clone();
+        input["operation"] = operation.into();
+        Reply::tool_call("lsp", input)
+    };
+    let mock = MockLlm::start(vec![
+        ask("definition"),
+        ask("references"),
+        Reply::tool_call(
+            "lsp",
+            json!({"operation": "definition", "path": "main.fx", "line": 2, "symbol": "absent"}),
+        ),
+        Reply::text("done"),
+    ]);
+    let p = LspProject::new(&mock, &server(&[], 1000));
+    std::fs::write(
+        p.project.path().join("main.fx"),
+        "fn target() {}\ncall target();\n",
+    )
+    .unwrap();
+    let out = run(&mut p.conch(&["run", "--yes", "where is it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(tool_names(&mock.requests()[0].body).contains(&"lsp".to_string()));
+    assert_eq!(mock.last_tool_result(1), "main.fx:1:4 | fn target() {}");
+    assert_eq!(
+        mock.last_tool_result(2),
+        "main.fx:1:4 | fn target() {}\nmain.fx:2:6 | call target();"
+    );
+    let missing = mock.last_tool_result(3);
+    assert!(missing.contains("`absent` is not on line 2"), "{missing}");
+}
+
+#[test]
+fn without_a_server_the_lsp_tool_is_not_offered() {
+    let mock = MockLlm::start(vec![Reply::text("done")]);
+    let config = "[lsp.fix]\ncommand = \"/nonexistent/lsp_fixture\"\nextensions = [\"fx\"]\n";
+    let p = LspProject::new(&mock, config);
+    // Only the system's directories: no preset's program is found there.
+    let out = run(p.conch(&["run", "hi"]).env("PATH", "/usr/bin:/bin"));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let names = tool_names(&mock.requests()[0].body);
+    assert!(names.contains(&"read".to_string()), "{names:?}");
+    assert!(!names.contains(&"lsp".to_string()), "{names:?}");
+}
+
+/// jedi-language-server from the package index, installed on first use into a venv under
+/// target/ (so later runs work offline); its program.
+fn jedi_language_server() -> PathBuf {
+    let target = conch_tests::conch_bin()
+        .parent()
+        .and_then(|release| release.parent())
+        .expect("the binary is under target/")
+        .to_path_buf();
+    let venv = target.join("lsp-servers/jedi");
+    let program = venv.join("bin/jedi-language-server");
+    // Written last: a venv without it is an interrupted install.
+    let complete = venv.join("installed");
+    if complete.exists() {
+        return program;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let ok = |cmd: &mut Command| cmd.status().is_ok_and(|s| s.success());
+    assert!(
+        ok(Command::new("python3").args(["-m", "venv"]).arg(&venv)),
+        "python3 -m venv failed: the real language server test needs Python 3 with venv"
+    );
+    assert!(
+        ok(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "jedi-language-server"])),
+        "installing jedi-language-server failed: the package index must be reachable on the first run"
+    );
+    std::fs::write(&complete, "").unwrap();
+    program
+}
+
+#[test]
+fn a_real_language_server_navigates_and_reports_an_edits_error() {
+    let program = jedi_language_server();
+    let mock = MockLlm::start(vec![
+        Reply::tool_call(
+            "lsp",
+            json!({"operation": "definition", "path": "main.py", "line": 3, "symbol": "target"}),
+        ),
+        Reply::tool_call(
+            "lsp",
+            json!({"operation": "references", "path": "lib.py", "line": 1, "symbol": "target"}),
+        ),
+        Reply::tool_call("read", json!({"path": "main.py"})),
+        Reply::tool_call(
+            "write",
+            json!({"path": "main.py", "content": "from lib import target\n\nprint(target(\n"}),
+        ),
+        Reply::text("done"),
+    ]);
+    let config = format!(
+        "[lsp]\ndiagnostics_wait_ms = 20000\n[lsp.jedi-language-server]\ncommand = {:?}\n",
+        program.display().to_string()
+    );
+    let p = LspProject::new(&mock, &config);
+    std::fs::write(
+        p.project.path().join("lib.py"),
+        "def target():\n    return 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.project.path().join("main.py"),
+        "from lib import target\n\nprint(target())\n",
+    )
+    .unwrap();
+    let out = run(&mut p.conch(&["run", "--yes", "navigate"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let definition = mock.last_tool_result(1);
+    assert!(
+        definition.contains("lib.py:1:5 | def target():"),
+        "{definition}"
+    );
+    let references = mock.last_tool_result(2);
+    assert!(
+        references.contains("main.py:3:7 | print(target())"),
+        "{references}"
+    );
+    assert!(references.contains("lib.py:1:5"), "{references}");
+    let edited = mock.last_tool_result(4);
+    assert!(edited.contains("in main.py (language server):"), "{edited}");
+    assert!(edited.contains("main.py:"), "{edited}");
+}

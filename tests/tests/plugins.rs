@@ -138,7 +138,7 @@ fn install_list_inspect_use_and_remove_a_plugin() {
     let out = conch(&project, &["plugin", "inspect", "hostile"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
-        out.stdout.contains("conch:tool/process@0.1.1"),
+        out.stdout.contains("conch:tool/process@0.1.2"),
         "imports: {out:?}"
     );
     assert!(out.stdout.contains("\"input_schema\""), "schemas: {out:?}");
@@ -252,7 +252,7 @@ fn bad_plugins_are_refused_with_the_reason_and_the_rest_still_loads() {
     );
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(
-        out.stderr.contains("imports `conch:tool/process@0.1.1`, which needs the `process` capability that its manifest does not declare"),
+        out.stderr.contains("imports `conch:tool/process@0.1.2`, which needs the `process` capability that its manifest does not declare"),
         "{out:?}"
     );
     assert!(!dir.join("impostor.wasm").exists() && !dir.join("liar.wasm").exists());

@@ -77,7 +77,11 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
         .or_else(|| recorded_agent.clone())
         .unwrap_or_else(|| DEFAULT_AGENT.to_string());
     let profile = profiles.find(&agent_name).map_err(|e| usage(&e))?.clone();
-    let registry = Arc::new(super::registry(&args.plugins, Some((&ctx.cwd, &loaded)))?);
+    let mut registry = super::registry(&args.plugins, Some((&ctx.cwd, &loaded)))?;
+    if ctx.lsp.is_none() {
+        registry.withhold_builtin(crate::lsp::TOOL);
+    }
+    let registry = Arc::new(registry);
     check_tools(&profile, &registry)?;
     let config = resolve_config(args, &loaded, &profile)?;
     let policy = loaded.permission();

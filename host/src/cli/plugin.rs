@@ -251,6 +251,7 @@ fn meaning(capability: Capability) -> &'static str {
         Capability::State => "keep state in the session",
         Capability::Skills => "read the skill folders (project and user), nothing else",
         Capability::Mcp => "nothing: only the built-in `mcp` plugin is bound to MCP tools",
+        Capability::Lsp => "ask the language servers about the path each call approves (`lsp`)",
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod http;
 pub mod interact;
 pub mod log;
+pub mod lsp;
 pub mod mcp;
 pub mod process;
 pub mod state;
@@ -15,6 +16,7 @@ pub mod workspace;
 
 pub use http::{HttpAccess, HttpPolicy};
 pub use interact::{Asker, InteractAccess};
+pub use lsp::LspAccess;
 pub use mcp::{McpAccess, McpCaller};
 pub use process::ProcessAccess;
 pub use state::StateAccess;
@@ -47,6 +49,8 @@ pub struct CallState {
     pub state: Option<StateAccess>,
     /// The one MCP tool the call may reach, for the `mcp` plugin.
     pub mcp: Option<McpAccess>,
+    /// The language servers, bound to the approved path, for the `lsp` plugin.
+    pub lsp: Option<LspAccess>,
 }
 
 impl WasiView for CallState {
@@ -68,6 +72,7 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> anyhow::Result<()> {
     wit::interact::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     wit::state::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     wit::mcp::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
+    wit::lsp::add_to_linker::<CallState, HasSelf<CallState>>(linker, |state| state)?;
     Ok(())
 }
 
@@ -81,6 +86,7 @@ pub const PROVIDED: &[&str] = &[
     "interact",
     "state",
     "mcp",
+    "lsp",
 ];
 
 /// A memory cap that remembers being hit, so that the trap it causes can be reported

@@ -29,6 +29,8 @@ use crate::sandbox::child::{ChildSpec, SandboxedChild, private_dir, terminate_gr
 use connection::{Connection, Wait, with_stderr};
 pub use connection::{INITIALIZE_TIMEOUT, Launched, REQUEST_TIMEOUT, language_id};
 
+/// The built-in tool that asks the servers (offered only when one was found).
+pub const TOOL: &str = "lsp";
 /// Restarts of a crashed server per session.
 pub const MAX_RESTARTS: u32 = 3;
 /// How long an unused server keeps running.

@@ -12,7 +12,7 @@ use crate::plugin::{CallContext, ToolSpec};
 /// conversation (its todo list, a question to the user, loading a skill) need no asking.
 pub fn builtin_default(permission: &str) -> Decision {
     match permission {
-        "read" | "todo" | "question" | "skill" => Decision::Allow,
+        "read" | "todo" | "question" | "skill" | "lsp" => Decision::Allow,
         _ => Decision::Ask,
     }
 }

@@ -241,6 +241,14 @@ fn new_store(
         }),
         state: granted(Capability::State).then(|| StateAccess::new(call.ctx.state.clone())),
         mcp: call.mcp.clone().filter(|_| granted(Capability::Mcp)),
+        lsp: granted(Capability::Lsp).then(|| crate::host_api::LspAccess {
+            approved: call.approved.clone(),
+            servers: call.ctx.lsp.clone(),
+            cwd: call.ctx.cwd.clone(),
+            roots: call.ctx.roots.clone(),
+            deny_read: call.limits.sandbox.deny_read.clone(),
+            cancel: call.ctx.cancel.clone(),
+        }),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);

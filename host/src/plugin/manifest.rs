@@ -124,6 +124,10 @@ pub enum Capability {
     /// and tool the gate approved (the built-in `mcp` plugin).
     #[serde(rename = "mcp")]
     Mcp,
+    /// Language-server queries through the `lsp` import, bound by the host to the path
+    /// the gate approved (the built-in `lsp` plugin).
+    #[serde(rename = "lsp")]
+    Lsp,
 }
 
 impl Capability {
@@ -138,6 +142,7 @@ impl Capability {
             Capability::State => Some("state"),
             Capability::Skills => None,
             Capability::Mcp => Some("mcp"),
+            Capability::Lsp => Some("lsp"),
         }
     }
 
@@ -152,6 +157,7 @@ impl Capability {
             Capability::State => "state",
             Capability::Skills => "skills",
             Capability::Mcp => "mcp",
+            Capability::Lsp => "lsp",
         }
     }
 }
@@ -322,7 +328,7 @@ fn walk_top_level<'a>(
     }
 }
 
-const ALL_CAPABILITIES: [Capability; 7] = [
+const ALL_CAPABILITIES: [Capability; 8] = [
     Capability::FsRead,
     Capability::FsEdit,
     Capability::Process,
@@ -330,6 +336,7 @@ const ALL_CAPABILITIES: [Capability; 7] = [
     Capability::Interact,
     Capability::State,
     Capability::Mcp,
+    Capability::Lsp,
 ];
 
 impl Manifest {
