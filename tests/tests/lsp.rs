@@ -334,3 +334,37 @@ fn a_real_language_server_navigates_and_reports_an_edits_error() {
     assert!(edited.contains("in main.py (language server):"), "{edited}");
     assert!(edited.contains("main.py:"), "{edited}");
 }
+
+#[test]
+fn no_server_process_outlives_an_interrupted_run() {
+    let mock = MockLlm::start(vec![write("ok\n"), Reply::hang()]);
+    let p = LspProject::new(&mock, &server(&["--setsid-child"], 3000));
+    let child = p
+        .conch(&["run", "--yes", "edit it"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid_file = p.private("child.pid");
+    conch_tests::wait_for_pid(&pid_file);
+    // The edit's result reached the model: the server ran and conch waits on the model.
+    while mock.request_count() < 2 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(running(&pid_file), "the setsid child runs while conch does");
+    assert!(
+        running(&p.private("server.pid")),
+        "the server runs while conch does"
+    );
+    conch_tests::interrupt_and_check_gone(child, &pid_file);
+    let server_pid = p.private("server.pid");
+    let mut gone = false;
+    for _ in 0..200 {
+        if !running(&server_pid) {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(gone, "the server outlived the interrupted run");
+}
