@@ -61,6 +61,11 @@ const BUILTINS: &[PluginCrate] = &[
         dir: "mcp",
         artifact: "conch_mcp.wasm",
     },
+    PluginCrate {
+        name: "lsp",
+        dir: "lsp",
+        artifact: "conch_lsp.wasm",
+    },
 ];
 /// Test fixtures: packaged beside the built-ins for the tests, never embedded.
 const FIXTURES: &[PluginCrate] = &[PluginCrate {
@@ -98,6 +103,7 @@ fn run() -> Result<(), String> {
         "session",
         "skill",
         "mcp",
+        "lsp",
         "fixtures",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(input).display());

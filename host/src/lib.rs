@@ -12,6 +12,7 @@ pub mod dirs;
 pub mod front_matter;
 pub mod host_api;
 pub mod image;
+pub mod lsp;
 pub mod mcp;
 pub mod message;
 pub mod permission;

@@ -29,6 +29,9 @@ pub fn digest(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The subject that lets language servers run in a project (they run its code).
+pub const LANGUAGE_SERVERS: &str = "lsp language-servers";
+
 /// The subject naming a project's config file with these contents.
 pub fn config_subject(bytes: &[u8]) -> String {
     format!("config conch.toml {}", digest(bytes))

@@ -51,6 +51,13 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
     let loaded = super::load_config(&ctx.cwd, args.trust_project, can_ask)?;
     // MCP servers start now, in the background, while the rest is set up.
     let mcp = super::mcp::start_servers(&loaded, &ctx, &args.sandbox.policy(&loaded))?;
+    let mut ctx = ctx;
+    ctx.lsp = super::lsp::manager(
+        &loaded,
+        &ctx,
+        &args.sandbox.policy(&loaded),
+        args.permission.yes,
+    )?;
     let store = SessionStore::open_default().map_err(|e| usage(&e))?;
     let resume = match (&args.session, args.continue_latest) {
         (Some(id), _) => Some(Transcript::load(&store, id).map_err(|e| usage(&e))?),
@@ -71,7 +78,11 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
         .or_else(|| recorded_agent.clone())
         .unwrap_or_else(|| DEFAULT_AGENT.to_string());
     let profile = profiles.find(&agent_name).map_err(|e| usage(&e))?.clone();
-    let registry = Arc::new(super::registry(&args.plugins, Some((&ctx.cwd, &loaded)))?);
+    let mut registry = super::registry(&args.plugins, Some((&ctx.cwd, &loaded)))?;
+    if ctx.lsp.is_none() {
+        registry.withhold_builtin(crate::lsp::TOOL);
+    }
+    let registry = Arc::new(registry);
     check_tools(&profile, &registry)?;
     let config = resolve_config(args, &loaded, &profile)?;
     if !args.images.is_empty() && !config.provider.vision {

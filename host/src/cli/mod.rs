@@ -6,6 +6,7 @@
 
 mod chat;
 mod init;
+mod lsp;
 mod mcp;
 mod mcp_serve;
 mod models;
@@ -193,6 +194,12 @@ pub enum Command {
     Mcp {
         #[command(subcommand)]
         command: mcp::McpCommand,
+    },
+    /// Language servers: those found for `[lsp]` (configured or preset) and whether
+    /// they may run here.
+    Lsp {
+        #[command(subcommand)]
+        command: lsp::LspCommand,
     },
     /// Inspect the configuration (conch.toml files and CONCH_* variables).
     Config {
@@ -507,6 +514,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Sessions { command } => sessions::run(command.unwrap_or(SessionsCommand::List)),
         Command::Plugin { command } => plugin::run(command, trust),
         Command::Mcp { command } => mcp::run(command, trust),
+        Command::Lsp { command } => lsp::run(command, trust),
         Command::Tools { json, plugins } => {
             let cwd = std::env::current_dir().unwrap_or_default();
             let config = load_config(&cwd, trust, false)?;

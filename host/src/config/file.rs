@@ -55,6 +55,8 @@ struct ConfigFile {
     pricing: BTreeMap<String, super::Pricing>,
     #[serde(default)]
     mcp: BTreeMap<String, super::mcp::McpTable>,
+    #[serde(default)]
+    lsp: super::lsp::LspTable,
 }
 
 /// `[plugins]`: what installed plugins may do beyond adding tools.
@@ -178,6 +180,8 @@ pub struct Layer {
     pub pricing: BTreeMap<String, super::Pricing>,
     /// `[mcp.NAME]` servers; a closer file's server replaces one of the same name.
     pub mcp: BTreeMap<String, super::mcp::McpServerLayer>,
+    /// `[lsp]` settings and `[lsp.NAME]` servers.
+    pub lsp: super::lsp::LspLayer,
 }
 
 /// An `[agents.NAME]` table as plain data (`agent::profile` makes it a profile).
@@ -267,6 +271,7 @@ impl Layer {
             .extend(over.permission.restrictions);
         self.agents.extend(over.agents);
         self.mcp.extend(over.mcp);
+        self.lsp = self.lsp.merge(over.lsp);
         self
     }
 }
@@ -402,11 +407,14 @@ impl Layer {
             }
             kept.agents.insert(name, agent);
         }
-        // A server started is code execution; an HTTP one may stay if it sends nothing
-        // of the user's.
+        // A server is a program to run, or (HTTP) a place contacted at every start:
+        // never from an untrusted file.
         let (mcp, left_out) = super::mcp::untrusted(self.mcp);
         kept.mcp = mcp;
         ignored.extend(left_out);
+        let (lsp, lsp_ignored) = self.lsp.untrusted();
+        kept.lsp = lsp;
+        ignored.extend(lsp_ignored);
         (kept, ignored)
     }
 }
@@ -555,6 +563,7 @@ fn to_layer(
         providers.insert(name, layer);
     }
     let mcp = super::mcp::to_layers(file.mcp, path, env)?;
+    let lsp = super::lsp::to_layer(file.lsp, path, env)?;
     let agents = file
         .agents
         .into_iter()
@@ -592,6 +601,7 @@ fn to_layer(
         pricing: file.pricing,
         providers,
         mcp,
+        lsp,
     })
 }
 

@@ -9,6 +9,7 @@
 
 mod env;
 mod file;
+mod lsp;
 mod mcp;
 mod origin;
 mod placeholder;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 pub use env::EnvOverrides;
 pub use file::{AgentCliMode, AgentConfig, FILE_NAME};
+pub use lsp::{AfterEdit, LspServerConfig, LspSettings, MissingServer, find_program};
 pub use mcp::{McpHttpConfig, McpServerConfig, ToolFilter, valid_server_name};
 pub use preset::{PRESETS, Preset};
 pub use pricing::Pricing;
@@ -166,6 +168,8 @@ pub struct Config {
     /// Each file's settings as they apply (narrowed when untrusted), weakest first.
     files: Vec<(PathBuf, Layer)>,
     env: HashMap<String, String>,
+    /// `--trust-project`: the project is trusted for this run.
+    granted: bool,
 }
 
 /// Reads the configuration for a run in `cwd` (default: the current directory) from the
@@ -244,6 +248,7 @@ pub fn read(
         layer,
         files,
         env,
+        granted: trust == ProjectTrust::Granted,
     })
 }
 
@@ -357,6 +362,28 @@ impl Config {
             .filter(|file| Some(*file) != project)
     }
 
+    /// The `[lsp]` settings and the language servers found on `PATH` (configured ones
+    /// first, then the presets); `Err` names a placeholder whose variable is unset.
+    pub fn lsp(&self) -> Result<LspSettings, ConfigError> {
+        lsp::resolve(
+            &self.layer.lsp,
+            self.env.get("PATH").map_or("", String::as_str),
+        )
+    }
+
+    /// Whether language servers may run for the project at `root`: they run its code
+    /// (build scripts, proc macros, plugins of its tooling), so only when the project is
+    /// trusted: for this run (`--trust-project`), by a trusted conch.toml, or by the
+    /// user's answer kept in the trust store ([`crate::trust::LANGUAGE_SERVERS`]).
+    pub fn servers_trusted(&self, root: &Path) -> bool {
+        self.granted
+            || self
+                .project
+                .as_ref()
+                .is_some_and(|p| p.trusted && p.root == root)
+            || crate::trust::is_trusted(root, crate::trust::LANGUAGE_SERVERS)
+    }
+
     /// The project's settings that are left out because it is not trusted (empty when it
     /// is, or when it sets nothing that needs trust).
     pub fn ignored(&self) -> &[String] {
@@ -449,6 +476,7 @@ impl Config {
             }
         }
         out.push_str(&mcp::render(&self.layer.mcp));
+        out.push_str(&lsp::render(&self.layer.lsp));
         if let Some(project) = &self.project {
             let state = match (project.trusted, project.needs_trust.is_empty()) {
                 (_, true) => "it only narrows, so it needs no trust".to_string(),

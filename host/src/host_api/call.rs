@@ -30,6 +30,9 @@ pub struct CallContext {
     /// Whether the model takes images: a plugin may attach some to its result only then
     /// (the `output` import).
     pub accepts_images: bool,
+    /// The session's language servers, when one was found: the dispatcher asks them
+    /// about the errors an edit introduced.
+    pub lsp: Option<std::sync::Arc<crate::lsp::LanguageServers>>,
 }
 
 /// The bounds every call runs within.

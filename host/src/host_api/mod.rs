@@ -18,6 +18,7 @@ pub mod fs_read;
 pub mod http;
 pub mod interact;
 pub mod log;
+pub mod lsp;
 pub mod mcp;
 pub mod output;
 pub mod process;
@@ -31,6 +32,7 @@ pub use clock::CallClock;
 pub use files::FilesAccess;
 pub use http::{HttpAccess, HttpPolicy};
 pub use interact::{Asker, InteractAccess};
+pub use lsp::LspAccess;
 pub use mcp::{McpAccess, McpCaller};
 pub use output::OutputAccess;
 pub use process::ProcessAccess;
@@ -137,6 +139,9 @@ capabilities! {
     /// One MCP tool per call through the `mcp` import, bound by the host to the server
     /// and tool the gate approved (the built-in `mcp` plugin).
     Mcp => mcp: mcp::Mcp,
+    /// Language-server queries through the `lsp` import, bound by the host to the path
+    /// the gate approved (the built-in `lsp` plugin).
+    Lsp => lsp: lsp::Lsp,
 }
 
 /// The `conch:tool` interfaces every plugin may import, with no capability: `log` (into

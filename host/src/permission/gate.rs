@@ -16,6 +16,7 @@ pub fn builtin_default(permission: &PermissionKey) -> Decision {
         PermissionKey::TODO,
         PermissionKey::QUESTION,
         PermissionKey::SKILL,
+        PermissionKey::LSP,
     ];
     if allowed.contains(permission) {
         Decision::Allow

@@ -37,11 +37,13 @@ impl PermissionKey {
     pub const SKILL: PermissionKey = PermissionKey::known("skill");
     /// Calling an MCP server's tool (default ask).
     pub const MCP: PermissionKey = PermissionKey::known("mcp");
+    /// Asking the language servers about a path (default allow: it reads, as `read` does).
+    pub const LSP: PermissionKey = PermissionKey::known("lsp");
     /// An agent CLI's tool conch has no key of its own for (default ask).
     pub const REMOTE: PermissionKey = PermissionKey::known("remote");
 
     /// Every key conch gives a meaning to.
-    const KNOWN: [PermissionKey; 9] = [
+    const KNOWN: [PermissionKey; 10] = [
         PermissionKey::READ,
         PermissionKey::EDIT,
         PermissionKey::BASH,
@@ -50,6 +52,7 @@ impl PermissionKey {
         PermissionKey::QUESTION,
         PermissionKey::SKILL,
         PermissionKey::MCP,
+        PermissionKey::LSP,
         PermissionKey::REMOTE,
     ];
 

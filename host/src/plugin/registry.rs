@@ -126,6 +126,8 @@ pub struct PluginRegistry {
     wasm: Arc<OnceLock<Result<Wasm, String>>>,
     slots: Arc<CallSlots>,
     cache: CompileCache,
+    /// Built-in tools not offered in this run (`lsp` without a language server).
+    withheld: Vec<String>,
 }
 
 impl PluginRegistry {
@@ -138,6 +140,7 @@ impl PluginRegistry {
             wasm: Arc::new(OnceLock::new()),
             slots: Arc::new(CallSlots::new(MAX_CONCURRENT_CALLS)),
             cache,
+            withheld: Vec::new(),
         }
     }
 
@@ -257,9 +260,16 @@ impl PluginRegistry {
             .flat_map(|p| p.info.manifest.tools.iter().map(move |t| (&**p, t)))
             .filter(|(plugin, tool)| {
                 plugin.origin != Origin::Builtin
-                    || !self.plugins.iter().any(|p| p.replaces.contains(&tool.name))
+                    || !(self.plugins.iter().any(|p| p.replaces.contains(&tool.name))
+                        || self.withheld.contains(&tool.name))
             })
             .chain(mcp)
+    }
+
+    /// Leaves built-in tool `name` out of this run: not offered, not callable (the `lsp`
+    /// tool when no language server was found).
+    pub fn withhold_builtin(&mut self, name: &str) {
+        self.withheld.push(name.to_string());
     }
 
     /// Offers the tools of `catalog` (once per run; [`PluginRegistry::refresh_mcp`]

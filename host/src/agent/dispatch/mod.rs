@@ -271,8 +271,13 @@ impl Dispatcher {
             if let Err(refused) = self.apply_changes(call, &spec, &changes, session, io)? {
                 return Ok(refused);
             }
+            let mut text = changes.report(&output.text);
+            if let Some(errors) = self.diagnostics_after(&changes).await {
+                text.push_str("\n\n");
+                text.push_str(&errors);
+            }
             return Ok(CallOutcome::Ran {
-                text: changes.report(&output.text),
+                text,
                 metadata: output.metadata,
                 diff: Some(changes.diff()),
                 images: output.images,
@@ -372,6 +377,28 @@ impl Dispatcher {
             diff,
         });
         Ok(Ok(()))
+    }
+
+    /// What the language servers report about a committed change: the errors it
+    /// introduced, or that they could not tell in time (see `LanguageServers::after_edit`).
+    async fn diagnostics_after(&self, changes: &Changeset) -> Option<String> {
+        let servers = self.ctx.lsp.clone()?;
+        let files: Vec<crate::lsp::EditedFile> = changes
+            .files
+            .iter()
+            .filter(|file| file.after.is_some())
+            .map(|file| crate::lsp::EditedFile {
+                path: changes.rules.absolute(&file.path),
+                before: file
+                    .before
+                    .as_ref()
+                    .map(|bytes| String::from_utf8_lossy(bytes).into_owned()),
+            })
+            .collect();
+        tokio::task::spawn_blocking(move || servers.after_edit(&files))
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Records what a successful call changed in the session's state, and tells the UI.

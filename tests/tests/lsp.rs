@@ -1,0 +1,370 @@
+//! Language servers end to end: the real binary starts the fixture server (tests/src/bin/
+//! lsp_fixture.rs) in its sandbox for `.fx` files when an edit needs it, and appends the
+//! errors an edit introduced to the edit's result. The fixture logs what it received to
+//! `lsp.log` in its private directory (under each test's own cache dir).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use conch_tests::mock::{MockLlm, Reply};
+use conch_tests::project::Project;
+use conch_tests::{run, running};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const FIXTURE: &str = env!("CARGO_BIN_EXE_lsp_fixture");
+
+/// The user config's `[lsp]` settings and `[lsp.fix]` for the fixture with `flags`.
+fn server(flags: &[&str], wait_ms: u64) -> String {
+    format!(
+        "[lsp]\ndiagnostics_wait_ms = {wait_ms}\n[lsp.fix]\ncommand = {FIXTURE:?}\nargs = {flags:?}\nextensions = [\"fx\"]\n"
+    )
+}
+
+/// A project, and a cache dir of its own (the servers' private dirs live under it).
+struct LspProject {
+    project: Project,
+    cache: TempDir,
+}
+
+impl LspProject {
+    fn new(mock: &MockLlm, config: &str) -> Self {
+        LspProject {
+            project: Project::with_config(&mock.url(), config),
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn conch(&self, args: &[&str]) -> Command {
+        let mut command = self.project.conch(args);
+        command.env("CONCH_CACHE_DIR", self.cache.path());
+        command
+    }
+
+    fn private(&self, name: &str) -> PathBuf {
+        self.cache.path().join("lsp/fix").join(name)
+    }
+
+    fn events(&self, event: &str) -> Vec<Value> {
+        std::fs::read_to_string(self.private("lsp.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["event"] == event)
+            .collect()
+    }
+}
+
+fn write(content: &str) -> Reply {
+    Reply::tool_call("write", json!({"path": "a.fx", "content": content}))
+}
+
+#[test]
+fn an_edit_gets_the_errors_it_introduced_and_no_others() {
+    let mock = MockLlm::start(vec![
+        write("ok\nERROR old\n"),
+        write("ok\nERROR old\nERROR new\n"),
+        write("moved down\nok\nERROR old\nERROR new\n"),
+        write("ok\n"),
+        Reply::text("done"),
+    ]);
+    let p = LspProject::new(&mock, &server(&[], 3000));
+    let out = run(&mut p.conch(&["run", "--yes", "edit it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let created = mock.last_tool_result(1);
+    assert!(created.contains("1 new error in a.fx"), "{created}");
+    assert!(
+        created.contains("a.fx:2:1: error: bad line: ERROR old [fixture]"),
+        "{created}"
+    );
+    let introduced = mock.last_tool_result(2);
+    assert!(
+        introduced.contains("a.fx:3:1: error: bad line: ERROR new"),
+        "{introduced}"
+    );
+    assert!(!introduced.contains("ERROR old"), "{introduced}");
+    let moved = mock.last_tool_result(3);
+    assert!(!moved.contains("error"), "{moved}");
+    let fixed = mock.last_tool_result(4);
+    assert!(!fixed.contains("error"), "{fixed}");
+    assert!(!fixed.contains("diagnostics"), "{fixed}");
+    assert_eq!(p.events("started").len(), 1, "one server for the session");
+}
+
+#[test]
+fn stale_or_slow_diagnostics_are_reported_as_not_ready() {
+    for flags in [&["--stale"][..], &["--slow-diagnostics", "5000"][..]] {
+        let mock = MockLlm::start(vec![
+            write("ok\n"),
+            write("ok\nERROR new\n"),
+            Reply::text("done"),
+        ]);
+        let p = LspProject::new(&mock, &server(flags, 700));
+        let out = run(&mut p.conch(&["run", "--yes", "edit it"]));
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let result = mock.last_tool_result(2);
+        assert!(
+            result.contains("diagnostics not ready after 0.7 s for a.fx"),
+            "{flags:?}: {result}"
+        );
+        assert!(!result.contains("bad line"), "{flags:?}: {result}");
+    }
+}
+
+#[test]
+fn a_crashing_server_is_restarted_at_most_three_times() {
+    let mut replies: Vec<Reply> = (0..7).map(|i| write(&format!("v{i}\n"))).collect();
+    replies.push(Reply::text("done"));
+    let mock = MockLlm::start(replies);
+    let p = LspProject::new(&mock, &server(&["--crash-on-change"], 1000));
+    let out = run(&mut p.conch(&["run", "--yes", "edit it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        p.events("started").len(),
+        4,
+        "the first start and 3 restarts"
+    );
+    let given_up = mock.last_tool_result(6);
+    assert!(given_up.contains("not restarted again"), "{given_up}");
+    assert!(given_up.contains("crashing on a change"), "{given_up}");
+    let last = mock.last_tool_result(7);
+    assert!(!last.contains("language server"), "{last}");
+    assert_eq!(
+        std::fs::read_to_string(p.project.path().join("a.fx")).unwrap(),
+        "v6\n"
+    );
+}
+
+#[test]
+fn without_a_server_edits_work_as_before() {
+    let mock = MockLlm::start(vec![write("ERROR\n"), Reply::text("done")]);
+    let config = "[lsp.fix]\ncommand = \"/nonexistent/lsp_fixture\"\nextensions = [\"fx\"]\n";
+    let p = LspProject::new(&mock, config);
+    let out = run(&mut p.conch(&["run", "--yes", "edit it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let result = mock.last_tool_result(1);
+    assert!(!result.contains("error"), "{result}");
+    assert!(!result.contains("language server"), "{result}");
+    let status = run(&mut p.conch(&["lsp", "status"]));
+    assert!(
+        status
+            .stdout
+            .contains("fix: `/nonexistent/lsp_fixture` not found on PATH"),
+        "{status:?}"
+    );
+}
+
+#[test]
+fn an_untrusted_run_starts_no_server() {
+    let mock = MockLlm::start(vec![write("ERROR\n"), Reply::text("done")]);
+    let allow_edit = "[permission]\nedit = \"allow\"\n";
+    let p = LspProject::new(&mock, &format!("{allow_edit}{}", server(&[], 1000)));
+    let out = run(&mut p.conch(&["run", "edit it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(!mock.last_tool_result(1).contains("bad line"));
+    assert!(p.events("started").is_empty());
+    let status = run(&mut p.conch(&["lsp", "status"]));
+    assert!(status.stdout.contains("not trusted"), "{status:?}");
+    std::fs::write(p.project.path().join("b.fx"), "x\n").unwrap();
+    let started = run(&mut p.conch(&["lsp", "status", "--yes", "--file", "b.fx"]));
+    assert_eq!(started.code, Some(0), "{started:?}");
+    assert!(
+        started.stdout.contains("fix: running for root"),
+        "{started:?}"
+    );
+}
+
+#[test]
+fn no_server_process_outlives_the_run_not_even_a_setsid_child() {
+    let mock = MockLlm::start(vec![write("ok\n"), Reply::text("done")]);
+    let p = LspProject::new(&mock, &server(&["--setsid-child"], 1000));
+    let out = run(&mut p.conch(&["run", "--yes", "edit it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(p.events("started").len(), 1, "{out:?}");
+    for name in ["server.pid", "child.pid"] {
+        let pid_file = p.private(name);
+        assert!(pid_file.exists(), "{name} was not written");
+        let mut gone = false;
+        for _ in 0..200 {
+            if !running(&pid_file) {
+                gone = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(gone, "the process in {name} outlived conch");
+    }
+}
+
+fn tool_names(request: &Value) -> Vec<String> {
+    request["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["function"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_lsp_tool_finds_a_definition_and_references_by_symbol_name() {
+    let place = json!({"path": "main.fx", "line": 2, "symbol": "target"});
+    let ask = |operation: &str| {
+        let mut input = place.clone();
+        input["operation"] = operation.into();
+        Reply::tool_call("lsp", input)
+    };
+    let mock = MockLlm::start(vec![
+        ask("definition"),
+        ask("references"),
+        Reply::tool_call(
+            "lsp",
+            json!({"operation": "definition", "path": "main.fx", "line": 2, "symbol": "absent"}),
+        ),
+        Reply::text("done"),
+    ]);
+    let p = LspProject::new(&mock, &server(&[], 1000));
+    std::fs::write(
+        p.project.path().join("main.fx"),
+        "fn target() {}\ncall target();\n",
+    )
+    .unwrap();
+    let out = run(&mut p.conch(&["run", "--yes", "where is it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(tool_names(&mock.requests()[0].body).contains(&"lsp".to_string()));
+    assert_eq!(mock.last_tool_result(1), "main.fx:1:4 | fn target() {}");
+    assert_eq!(
+        mock.last_tool_result(2),
+        "main.fx:1:4 | fn target() {}\nmain.fx:2:6 | call target();"
+    );
+    let missing = mock.last_tool_result(3);
+    assert!(missing.contains("`absent` is not on line 2"), "{missing}");
+}
+
+#[test]
+fn without_a_server_the_lsp_tool_is_not_offered() {
+    let mock = MockLlm::start(vec![Reply::text("done")]);
+    let config = "[lsp.fix]\ncommand = \"/nonexistent/lsp_fixture\"\nextensions = [\"fx\"]\n";
+    let p = LspProject::new(&mock, config);
+    // Only the system's directories: no preset's program is found there.
+    let out = run(p.conch(&["run", "hi"]).env("PATH", "/usr/bin:/bin"));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let names = tool_names(&mock.requests()[0].body);
+    assert!(names.contains(&"read".to_string()), "{names:?}");
+    assert!(!names.contains(&"lsp".to_string()), "{names:?}");
+}
+
+/// jedi-language-server from the package index, installed on first use into a venv under
+/// target/ (so later runs work offline); its program.
+fn jedi_language_server() -> PathBuf {
+    let target = conch_tests::conch_bin()
+        .parent()
+        .and_then(|release| release.parent())
+        .expect("the binary is under target/")
+        .to_path_buf();
+    let venv = target.join("lsp-servers/jedi");
+    let program = venv.join("bin/jedi-language-server");
+    // Written last: a venv without it is an interrupted install.
+    let complete = venv.join("installed");
+    if complete.exists() {
+        return program;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let ok = |cmd: &mut Command| cmd.status().is_ok_and(|s| s.success());
+    assert!(
+        ok(Command::new("python3").args(["-m", "venv"]).arg(&venv)),
+        "python3 -m venv failed: the real language server test needs Python 3 with venv"
+    );
+    assert!(
+        ok(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "jedi-language-server"])),
+        "installing jedi-language-server failed: the package index must be reachable on the first run"
+    );
+    std::fs::write(&complete, "").unwrap();
+    program
+}
+
+#[test]
+fn a_real_language_server_navigates_and_reports_an_edits_error() {
+    let program = jedi_language_server();
+    let mock = MockLlm::start(vec![
+        Reply::tool_call(
+            "lsp",
+            json!({"operation": "definition", "path": "main.py", "line": 3, "symbol": "target"}),
+        ),
+        Reply::tool_call(
+            "lsp",
+            json!({"operation": "references", "path": "lib.py", "line": 1, "symbol": "target"}),
+        ),
+        Reply::tool_call("read", json!({"path": "main.py"})),
+        Reply::tool_call(
+            "write",
+            json!({"path": "main.py", "content": "from lib import target\n\nprint(target(\n"}),
+        ),
+        Reply::text("done"),
+    ]);
+    let config = format!(
+        "[lsp]\ndiagnostics_wait_ms = 20000\n[lsp.jedi-language-server]\ncommand = {:?}\n",
+        program.display().to_string()
+    );
+    let p = LspProject::new(&mock, &config);
+    std::fs::write(
+        p.project.path().join("lib.py"),
+        "def target():\n    return 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.project.path().join("main.py"),
+        "from lib import target\n\nprint(target())\n",
+    )
+    .unwrap();
+    let out = run(&mut p.conch(&["run", "--yes", "navigate"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let definition = mock.last_tool_result(1);
+    assert!(
+        definition.contains("lib.py:1:5 | def target():"),
+        "{definition}"
+    );
+    let references = mock.last_tool_result(2);
+    assert!(
+        references.contains("main.py:3:7 | print(target())"),
+        "{references}"
+    );
+    assert!(references.contains("lib.py:1:5"), "{references}");
+    let edited = mock.last_tool_result(4);
+    assert!(edited.contains("in main.py (language server):"), "{edited}");
+    assert!(edited.contains("main.py:"), "{edited}");
+}
+
+#[test]
+fn no_server_process_outlives_an_interrupted_run() {
+    let mock = MockLlm::start(vec![write("ok\n"), Reply::hang()]);
+    let p = LspProject::new(&mock, &server(&["--setsid-child"], 3000));
+    let child = p
+        .conch(&["run", "--yes", "edit it"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid_file = p.private("child.pid");
+    conch_tests::wait_for_pid(&pid_file);
+    // The edit's result reached the model: the server ran and conch waits on the model.
+    while mock.request_count() < 2 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(running(&pid_file), "the setsid child runs while conch does");
+    assert!(
+        running(&p.private("server.pid")),
+        "the server runs while conch does"
+    );
+    conch_tests::interrupt_and_check_gone(child, &pid_file);
+    let server_pid = p.private("server.pid");
+    let mut gone = false;
+    for _ in 0..200 {
+        if !running(&server_pid) {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(gone, "the server outlived the interrupted run");
+}
