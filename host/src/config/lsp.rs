@@ -498,6 +498,34 @@ pub fn find_program(command: &str, search_path: &str) -> Option<PathBuf> {
         .filter(|dir| dir.is_absolute())
         .map(|dir| dir.join(command))
         .find(|path| executable(path))
+        .filter(|path| !is_empty_rustup_proxy(path, command, &rustup_home()))
+}
+
+/// Where rustup keeps its toolchains' parent: `RUSTUP_HOME`, else `~/.rustup`.
+fn rustup_home() -> Option<PathBuf> {
+    std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".rustup")))
+}
+
+/// Whether `path` is rustup's proxy for `command` with no toolchain holding the real
+/// program: rustup puts a `rust-analyzer` proxy on PATH whether or not the component is
+/// installed, and that proxy only prints an error.
+fn is_empty_rustup_proxy(path: &Path, command: &str, rustup_home: &Option<PathBuf>) -> bool {
+    let is_proxy = std::fs::canonicalize(path)
+        .is_ok_and(|real| real.file_name().is_some_and(|name| name == "rustup"));
+    if !is_proxy || command == "rustup" {
+        return false;
+    }
+    let Some(toolchains) = rustup_home.as_ref().map(|home| home.join("toolchains")) else {
+        return false;
+    };
+    let installed = std::fs::read_dir(toolchains).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|toolchain| toolchain.path().join("bin").join(command).is_file())
+    });
+    !installed
 }
 
 /// The `[lsp]` settings as they apply, for `conch config show`: `env` values masked.
@@ -577,6 +605,23 @@ mod tests {
         }
         let path = dir.path().display().to_string();
         (dir, path)
+    }
+
+    #[test]
+    fn a_rustup_proxy_counts_only_when_a_toolchain_has_the_program() {
+        let (dir, _) = path_with(&["rustup"]);
+        let proxy = dir.path().join("rust-analyzer");
+        std::os::unix::fs::symlink("rustup", &proxy).unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let bin = home.path().join("toolchains/stable-x86_64-unknown-linux-gnu/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let rustup_home = Some(home.path().to_path_buf());
+        assert!(is_empty_rustup_proxy(&proxy, "rust-analyzer", &rustup_home));
+        std::fs::write(bin.join("rust-analyzer"), "").unwrap();
+        assert!(!is_empty_rustup_proxy(&proxy, "rust-analyzer", &rustup_home));
+        let (plain, _) = path_with(&["rust-analyzer"]);
+        let real = plain.path().join("rust-analyzer");
+        assert!(!is_empty_rustup_proxy(&real, "rust-analyzer", &None));
     }
 
     #[test]

@@ -86,6 +86,7 @@ impl Launch for SandboxLaunch {
             deny_read: self.policy.deny_read.clone(),
             pass_env: Vec::new(),
             env,
+            write_roots: false,
         };
         let (mut child, stdin, stdout) = SandboxedChild::spawn(&spec)?;
         let group = child.group();
