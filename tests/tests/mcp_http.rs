@@ -228,7 +228,8 @@ fn an_untrusted_projects_plain_http_server_is_not_contacted() {
     let web = McpHttpMock::start(McpHttpOptions::default());
     let mock = MockLlm::start(vec![Reply::text("hello")]);
     let p = McpProject::new(&mock, "");
-    p.project.write("conch.toml", &server("web", &web.url(), ""));
+    p.project
+        .write("conch.toml", &server("web", &web.url(), ""));
     let out = run(&mut p.conch(&["run", "hi"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(

@@ -613,12 +613,18 @@ mod tests {
         let proxy = dir.path().join("rust-analyzer");
         std::os::unix::fs::symlink("rustup", &proxy).unwrap();
         let home = tempfile::tempdir().unwrap();
-        let bin = home.path().join("toolchains/stable-x86_64-unknown-linux-gnu/bin");
+        let bin = home
+            .path()
+            .join("toolchains/stable-x86_64-unknown-linux-gnu/bin");
         std::fs::create_dir_all(&bin).unwrap();
         let rustup_home = Some(home.path().to_path_buf());
         assert!(is_empty_rustup_proxy(&proxy, "rust-analyzer", &rustup_home));
         std::fs::write(bin.join("rust-analyzer"), "").unwrap();
-        assert!(!is_empty_rustup_proxy(&proxy, "rust-analyzer", &rustup_home));
+        assert!(!is_empty_rustup_proxy(
+            &proxy,
+            "rust-analyzer",
+            &rustup_home
+        ));
         let (plain, _) = path_with(&["rust-analyzer"]);
         let real = plain.path().join("rust-analyzer");
         assert!(!is_empty_rustup_proxy(&real, "rust-analyzer", &None));

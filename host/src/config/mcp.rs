@@ -751,8 +751,18 @@ mod tests {
         assert!(!shown.contains("sk-user-secret"), "{shown}");
         let (kept, ignored) = project.untrusted(&super::super::file::Layer::default());
         assert!(kept.mcp.is_empty(), "{:?}", kept.mcp.keys());
-        assert!(ignored.iter().any(|line| line.contains("mcp.open (an HTTP MCP server, which conch would contact")), "{ignored:?}");
-        assert!(ignored.iter().any(|line| line.contains("mcp.token (an HTTP MCP server with headers or a token")), "{ignored:?}");
+        assert!(
+            ignored.iter().any(
+                |line| line.contains("mcp.open (an HTTP MCP server, which conch would contact")
+            ),
+            "{ignored:?}"
+        );
+        assert!(
+            ignored
+                .iter()
+                .any(|line| line.contains("mcp.token (an HTTP MCP server with headers or a token")),
+            "{ignored:?}"
+        );
         for name in ["mcp.headed", "mcp.token", "mcp.leaky"] {
             assert!(
                 ignored.iter().any(|line| line.contains(name)),

@@ -3,8 +3,8 @@
 //! decides what the bytes are, and caps how many and how large.
 
 use super::CallState;
-use crate::image::Image;
 use super::bindings::conch::tool::output as wit;
+use crate::image::Image;
 
 /// Most images one call may attach: each goes with every later request.
 pub const MAX_IMAGES_PER_CALL: usize = 4;

@@ -17,10 +17,7 @@ use std::time::Duration;
 use futures_util::stream::{BoxStream, StreamExt};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
-use rmcp::{ClientHandler, RoleClient};
-use rmcp::model::{
-    ClientJsonRpcMessage, JsonRpcMessage, ServerJsonRpcMessage, Tool,
-};
+use rmcp::model::{ClientJsonRpcMessage, JsonRpcMessage, ServerJsonRpcMessage, Tool};
 use rmcp::service::{RunningService, ServiceExt};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::common::http_header::{
@@ -30,6 +27,7 @@ use rmcp::transport::streamable_http_client::{
     SseError, StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError,
     StreamableHttpPostResponse, StreamableHttpResponseLimits,
 };
+use rmcp::{ClientHandler, RoleClient};
 use sse_stream::{Sse, SseStream};
 use tokio::sync::watch;
 
