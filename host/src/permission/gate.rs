@@ -951,7 +951,7 @@ mod tests {
     }
 
     /// Every way found to run `rm f1` past a deny rule, or code past an allow rule.
-    const ESCAPES: [&str; 26] = [
+    const ESCAPES: [&str; 27] = [
         "{ rm f1; }",
         "rm\tf1",
         "if true; then rm f1; fi",
@@ -975,6 +975,7 @@ mod tests {
         "$'\\x72m' f1",
         "$(echo rm) f1",
         "/bin/r? f1",
+        "/bin/[r]m f1",
         "X=rm; $X f1",
         "sudo -u root rm f1",
         "timeout 5 rm f1",

@@ -515,10 +515,13 @@ impl<'a> Text<'a> {
     }
 }
 
-/// Whether a program word holds an unquoted glob (`/bin/r?`), which bash expands.
+/// Whether a program word holds a glob (`/bin/r?`, `/bin/[r]m`), which bash expands.
+/// The whole word's text is looked at, not each node: tree-sitter splits `/bin/[r]m` into
+/// several nodes, none of which is a glob alone. A quoted `[`…`]` is counted too, which
+/// only ever errs towards denying.
 fn is_glob(node: Node<'_>, source: Text<'_>) -> bool {
-    if node.kind() == "word" {
-        return has_glob(source.text(node));
+    if has_glob(source.text(node)) {
+        return true;
     }
     let mut cursor = node.walk();
     node.children(&mut cursor)
@@ -1063,6 +1066,7 @@ mod tests {
             ("$X args", true),
             ("$(echo rm) f1", true),
             ("/bin/r? f1", true),
+            ("/bin/[r]m f1", true),
             ("{rm,f1}", true),
             ("eval \"$CMD\"", true),
             ("source ./env.sh", true),
