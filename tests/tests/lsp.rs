@@ -173,6 +173,15 @@ fn an_untrusted_run_starts_no_server() {
         started.stdout.contains("fix: running for root"),
         "{started:?}"
     );
+    // Trusted once for good (the project has no conch.toml): servers may run after.
+    let trusted = run(&mut p.conch(&["config", "trust"]));
+    assert_eq!(trusted.code, Some(0), "{trusted:?}");
+    assert!(
+        trusted.stdout.contains("language servers may run there"),
+        "{trusted:?}"
+    );
+    let status = run(&mut p.conch(&["lsp", "status"]));
+    assert!(!status.stdout.contains("not trusted"), "{status:?}");
 }
 
 #[test]

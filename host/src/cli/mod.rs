@@ -577,10 +577,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let config = crate::config::load(Some(&cwd), ProjectTrust::Granted)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             let Some(project) = &config.project else {
-                return Err(CliError::Usage(format!(
-                    "there is no project conch.toml for {}; nothing to trust",
-                    cwd.display()
-                )));
+                // Without a conch.toml, what there is to trust is the project's code that
+                // its language servers run (build scripts, macros).
+                let ctx = crate::workspace::context_for(&cwd)
+                    .map_err(|e| CliError::Usage(e.to_string()))?;
+                let root = ctx.roots.first().unwrap_or(&ctx.cwd).clone();
+                crate::trust::record(&root, crate::trust::LANGUAGE_SERVERS).map_err(|e| {
+                    CliError::Failed(anyhow::anyhow!("cannot record the trust: {e}"))
+                })?;
+                println!(
+                    "trusted {}: language servers may run there (they run the project's code); it has no conch.toml",
+                    root.display()
+                );
+                return Ok(ExitCode::SUCCESS);
             };
             config
                 .trust_project()
