@@ -177,6 +177,33 @@ diff -ruN crate-1.0/src/new.rs crate-1.1/src/new.rs
 }
 
 #[test]
+fn a_real_file_dated_at_the_epoch_is_changed_not_created() {
+    // Files unpacked from old crate archives carry the epoch as their date: `diff -ruN`
+    // prints it, and only the hunks tell such a file from one `-N` made up.
+    let fs = files(&[("CHANGELOG.md", "a\nb\n"), ("gone.md", "x\n")]);
+    let patch = "diff -ruN c-1/CHANGELOG.md c-2/CHANGELOG.md
+--- c-1/CHANGELOG.md\t1970-01-01 00:00:00.000000000 +0000
++++ c-2/CHANGELOG.md\t2006-07-24 01:21:28.000000000 +0000
+@@ -1,2 +1,2 @@
+ a
+-b
++c
+diff -ruN c-1/gone.md c-2/gone.md
+--- c-1/gone.md\t2006-07-24 01:21:28.000000000 +0000
++++ c-2/gone.md\t1970-01-01 00:00:00.000000000 +0000
+@@ -1 +0,0 @@
+-x
+";
+    let out = run(patch, &fs).unwrap();
+    assert_eq!(new_text(&out.changes[0]), "a\nc\n");
+    assert!(
+        matches!(&out.changes[1], FileChange::Delete { path, .. } if path == "gone.md"),
+        "{:?}",
+        out.changes[1]
+    );
+}
+
+#[test]
 fn second_of_three_files_failing_fails_the_patch() {
     let fs = files(&[("a", TEN), ("b", TEN), ("c", TEN)]);
     let patch = "--- a/a\n+++ b/a\n@@ -1 +1 @@\n-one\n+ONE\n\

@@ -197,8 +197,16 @@ fn resolve(section: Section) -> Result<FilePatch, EditError> {
         deleted,
         hunks,
     } = section;
-    let old_epoch = old.as_ref().is_some_and(|h| h.epoch);
-    let new_epoch = new.as_ref().is_some_and(|h| h.epoch);
+    // An epoch date marks a side `diff -N` made up only when the hunks agree: a file can
+    // really carry that date (files unpacked from old crate archives do), and then its
+    // hunks have context and both sides' lines.
+    let only = |tag: Tag| {
+        hunks
+            .iter()
+            .all(|hunk| hunk.lines.iter().all(|(t, _)| *t == tag))
+    };
+    let old_epoch = old.as_ref().is_some_and(|h| h.epoch) && only(Tag::Add);
+    let new_epoch = new.as_ref().is_some_and(|h| h.epoch) && only(Tag::Remove);
     let old_null = old.as_ref().is_some_and(|h| h.path.is_none());
     let new_null = new.as_ref().is_some_and(|h| h.path.is_none());
     let mut old_path = old.and_then(|h| h.path);
