@@ -220,3 +220,14 @@ pub fn plugin_cargo_env(command: &mut Command) -> &mut Command {
         )
         .env("CARGO_PROFILE_RELEASE_LTO", "false")
 }
+
+/// Where a test installs a real server program under `target/` (`sub`), or under
+/// /var/tmp/conch-tests when `target/` is under /tmp: the command sandbox mounts an
+/// empty tmpfs over /tmp, so a program there could not run in it.
+pub fn server_install_dir(target: &std::path::Path, sub: &str) -> std::path::PathBuf {
+    if target.starts_with("/tmp") {
+        std::path::Path::new("/var/tmp/conch-tests").join(sub)
+    } else {
+        target.join(sub)
+    }
+}

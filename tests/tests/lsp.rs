@@ -271,7 +271,7 @@ fn jedi_language_server() -> PathBuf {
         .and_then(|release| release.parent())
         .expect("the binary is under target/")
         .to_path_buf();
-    let venv = target.join("lsp-servers/jedi");
+    let venv = conch_tests::server_install_dir(&target, "lsp-servers/jedi");
     let program = venv.join("bin/jedi-language-server");
     // Written last: a venv without it is an interrupted install.
     let complete = venv.join("installed");

@@ -27,7 +27,9 @@ fn on_path(program: &str) -> Option<PathBuf> {
 
 /// The server's entry point, installed on first use.
 fn installed_server(npm: &Path) -> PathBuf {
-    let prefix = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/mcp-reference");
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let target = target.canonicalize().unwrap_or(target);
+    let prefix = conch_tests::server_install_dir(&target, "mcp-reference");
     let entry = prefix.join("node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
     if entry.is_file() {
         return entry;
