@@ -102,8 +102,8 @@ mod tests {
     fn spec() -> ChildSpec {
         ChildSpec {
             program: vec!["server".into(), "--stdio".into()],
-            cwd: "/work/p".into(),
-            roots: vec!["/work/p".into()],
+            cwd: std::env::temp_dir().join("p"),
+            roots: vec![std::env::temp_dir().join("p")],
             private_dir: "/cache/mcp/s".into(),
             network: false,
             write_roots: false,
@@ -125,7 +125,7 @@ mod tests {
         other.program.push("--more".into());
         assert_ne!(base, digest(&other, None));
         let mut other = spec();
-        other.cwd = "/work/q".into();
+        other.cwd = std::env::temp_dir().join("q");
         assert_ne!(base, digest(&other, None));
         let mut other = spec();
         other.write_roots = true;
