@@ -24,20 +24,23 @@ fn only_session_id(project: &Project) -> String {
 }
 
 #[test]
-fn a_closed_pipe_ends_conch_sessions_quietly() {
+fn a_closed_pipe_ends_conch_quietly() {
     let project = Project::new("http://127.0.0.1:9/v1");
-    let mut child = project
-        .conch(&["sessions"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The reader is gone before conch writes a byte.
-    drop(child.stdout.take());
-    let out = Run::from(child.wait_with_output().unwrap());
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(!out.stderr.contains("Broken pipe"), "{out:?}");
-    assert!(!out.stderr.contains("error"), "{out:?}");
+    for args in [&["sessions"][..], &["completions", "zsh"], &["tools"]] {
+        let mut child = project
+            .conch(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before conch writes a byte.
+        drop(child.stdout.take());
+        let out = Run::from(child.wait_with_output().unwrap());
+        assert_eq!(out.code, Some(0), "{args:?}: {out:?}");
+        assert!(!out.stderr.contains("Broken pipe"), "{args:?}: {out:?}");
+        assert!(!out.stderr.contains("panicked"), "{args:?}: {out:?}");
+        assert!(!out.stderr.contains("error"), "{args:?}: {out:?}");
+    }
 }
 
 #[test]

@@ -496,8 +496,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Models { provider } => models::run(provider, trust),
         Command::Completions { shell } => {
+            // Into memory first: clap_complete panics when its writer fails, and a
+            // closed pipe (`conch completions zsh | head`) must end quietly.
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "conch", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "conch", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .map_err(anyhow::Error::from)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Sandbox {
