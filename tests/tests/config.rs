@@ -157,6 +157,20 @@ fn unset_placeholder_names_the_variable() {
 }
 
 #[test]
+fn an_unusable_provider_still_shows_the_rest_then_says_what_is_missing() {
+    let dirs = Dirs::new();
+    dirs.project_file(
+        "provider = \"ollama\"\n[sandbox]\ndeny_read = [\"secrets\"]\n[permission]\nbash = \"deny\"\n",
+    );
+    let out = run(&mut dirs.show());
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stdout.contains("[permission]"), "{out:?}");
+    assert!(out.stdout.contains("secrets"), "{out:?}");
+    assert!(out.stderr.starts_with("error: "), "{out:?}");
+    assert!(out.stderr.contains("has no model"), "{out:?}");
+}
+
+#[test]
 fn syntax_error_names_the_file() {
     let dirs = Dirs::new();
     dirs.project_file("provider = \"ollama\"\n[providers.ollama\n");

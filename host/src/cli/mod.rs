@@ -564,16 +564,27 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let cwd = cwd_or_current(cwd)?;
             let config = load_config(&cwd, trust, false)?;
             let flags = crate::config::FlagOverrides::default();
-            let provider = config
-                .resolve(&flags)
-                .map_err(|e| CliError::Usage(e.to_string()))?;
-            print!(
-                "{}{}{}",
-                provider.render(),
-                config.render_rest(),
-                config.render_origins(&flags, &provider.provider.name)
-            );
-            Ok(ExitCode::SUCCESS)
+            // An unusable provider is when the rest is most worth seeing: print it, then
+            // say what is wrong (exit 2, as `run` would).
+            match config.resolve(&flags) {
+                Ok(provider) => {
+                    print!(
+                        "{}{}{}",
+                        provider.render(),
+                        config.render_rest(),
+                        config.render_origins(&flags, &provider.provider.name)
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    print!(
+                        "{}{}",
+                        config.render_rest(),
+                        config.render_origins(&flags, "")
+                    );
+                    Err(CliError::Usage(e.to_string()))
+                }
+            }
         }
         Command::Config {
             command: ConfigCommand::Trust { cwd },
