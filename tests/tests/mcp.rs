@@ -6,7 +6,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use conch_tests::mock::{MockLlm, Reply};
 use conch_tests::project::ServerProject;
