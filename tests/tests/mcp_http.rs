@@ -3,7 +3,6 @@
 //! token, the session id and whether conch connected at all.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-
 use conch_tests::mock::{MockLlm, Reply};
 use conch_tests::mock_mcp::{McpHttpMock, McpHttpOptions, SESSION_ID};
 use conch_tests::project::ServerProject;
