@@ -11,6 +11,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use conch_tests::bench::{count_arg, report};
 use conch_tests::mock::{MockLlm, Reply};
 use conch_tests::project::Project;
 use serde_json::json;
@@ -18,11 +19,7 @@ use serde_json::json;
 const FIXTURE: &str = env!("CARGO_BIN_EXE_lsp_fixture");
 
 fn main() {
-    let calls = std::env::args()
-        .skip_while(|a| a != "--calls")
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(40);
+    let calls = count_arg("--calls", 40);
     let write = |i: usize| {
         Reply::tool_call(
             "write",
@@ -39,12 +36,12 @@ fn main() {
     println!("language servers, {calls} calls each after a first one, p50 / p90 / max of the gap");
     for after_edit in ["off", "errors"] {
         let gaps = gaps(after_edit, (0..=calls).map(write).collect());
-        report(&format!("write, after_edit = {after_edit:?}"), gaps);
+        report(&format!("write, after_edit = {after_edit:?}"), &gaps);
     }
     let gaps_definition = gaps("errors", (0..=calls).map(|_| definition()).collect());
-    report("lsp definition (warm)", gaps_definition);
+    report("lsp definition (warm)", &gaps_definition);
     let gaps_read = gaps("errors", (0..=calls).map(|_| read()).collect());
-    report("read of the same file", gaps_read);
+    report("read of the same file", &gaps_read);
 }
 
 /// Runs `script` (then a final answer) in one session; the gaps after each call but
@@ -74,15 +71,4 @@ fn gaps(after_edit: &str, mut script: Vec<Reply>) -> Vec<Duration> {
     (1..calls)
         .map(|i| requests[i + 1].received_at - requests[i].responded_at.expect("sent"))
         .collect()
-}
-
-fn report(label: &str, mut times: Vec<Duration>) {
-    times.sort();
-    let at = |p: usize| times[(times.len() - 1) * p / 100];
-    println!(
-        "{label:<40} {:>9.2?} {:>9.2?} {:>9.2?}",
-        at(50),
-        at(90),
-        at(100)
-    );
 }

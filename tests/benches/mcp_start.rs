@@ -11,17 +11,14 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use conch_tests::bench::{count_arg, report};
 use conch_tests::mock::{MockLlm, Reply};
 use conch_tests::project::Project;
 
 const FIXTURE: &str = env!("CARGO_BIN_EXE_mcp_fixture");
 
 fn main() {
-    let runs = std::env::args()
-        .skip_while(|a| a != "--runs")
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(20);
+    let runs = count_arg("--runs", 20);
     let servers: String = ["one", "two", "three"]
         .iter()
         .map(|name| format!("[mcp.{name}]\ncommand = {FIXTURE:?}\n"))
@@ -74,16 +71,4 @@ fn scenario(runs: usize, config: &str, cache: Cache) -> Vec<Duration> {
         }
     }
     times
-}
-
-fn report(label: &str, times: &[Duration]) {
-    let mut times = times.to_vec();
-    times.sort();
-    let at = |p: usize| times[(times.len() - 1) * p / 100];
-    println!(
-        "{label:<40} {:>9.2?} {:>9.2?} {:>9.2?}",
-        at(50),
-        at(90),
-        at(100)
-    );
 }

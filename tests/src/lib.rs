@@ -2,6 +2,7 @@
 //! temp workspace with its own compile cache, and read what it printed.
 
 pub mod anthropic;
+pub mod bench;
 pub mod mock;
 pub mod mock_mcp;
 pub mod project;

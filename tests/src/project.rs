@@ -204,6 +204,46 @@ impl Project {
     }
 }
 
+/// A [`Project`] with a cache dir of its own (`CONCH_CACHE_DIR`): the private dirs of
+/// the servers its runs start (MCP servers, language servers) live under it, where a
+/// fixture server logs what it received.
+pub struct ServerProject {
+    pub project: Project,
+    pub cache: TempDir,
+}
+
+impl ServerProject {
+    /// [`Project::with_config`] and a fresh cache dir.
+    pub fn new(url: &str, config: &str) -> Self {
+        ServerProject {
+            project: Project::with_config(url, config),
+            cache: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// [`Project::conch`] with this project's cache dir.
+    pub fn conch(&self, args: &[&str]) -> Command {
+        let mut command = self.project.conch(args);
+        command.env("CONCH_CACHE_DIR", self.cache.path());
+        command
+    }
+
+    /// The private dir of server `name` of `kind` (`mcp`, `lsp`).
+    pub fn private_dir(&self, kind: &str, name: &str) -> PathBuf {
+        self.cache.path().join(kind).join(name)
+    }
+
+    /// The JSON lines server `name` of `kind` logged to `file` in its private dir (none
+    /// when it never wrote there).
+    pub fn logged(&self, kind: &str, name: &str, file: &str) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.private_dir(kind, name).join(file))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
 /// Every line of a JSONL file, parsed.
 fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)

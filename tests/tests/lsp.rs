@@ -8,10 +8,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use conch_tests::mock::{MockLlm, Reply};
-use conch_tests::project::Project;
+use conch_tests::project::ServerProject;
 use conch_tests::{run, running};
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
 const FIXTURE: &str = env!("CARGO_BIN_EXE_lsp_fixture");
 
@@ -22,38 +21,21 @@ fn server(flags: &[&str], wait_ms: u64) -> String {
     )
 }
 
-/// A project, and a cache dir of its own (the servers' private dirs live under it).
-struct LspProject {
-    project: Project,
-    cache: TempDir,
+/// What server `name` logged as `event`.
+fn events_of(p: &ServerProject, name: &str, event: &str) -> Vec<Value> {
+    p.logged("lsp", name, "lsp.log")
+        .into_iter()
+        .filter(|e| e["event"] == event)
+        .collect()
 }
 
-impl LspProject {
-    fn new(mock: &MockLlm, config: &str) -> Self {
-        LspProject {
-            project: Project::with_config(&mock.url(), config),
-            cache: tempfile::tempdir().unwrap(),
-        }
-    }
+/// What the server `fix` logged as `event`.
+fn events(p: &ServerProject, event: &str) -> Vec<Value> {
+    events_of(p, "fix", event)
+}
 
-    fn conch(&self, args: &[&str]) -> Command {
-        let mut command = self.project.conch(args);
-        command.env("CONCH_CACHE_DIR", self.cache.path());
-        command
-    }
-
-    fn private(&self, name: &str) -> PathBuf {
-        self.cache.path().join("lsp/fix").join(name)
-    }
-
-    fn events(&self, event: &str) -> Vec<Value> {
-        std::fs::read_to_string(self.private("lsp.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|e| e["event"] == event)
-            .collect()
-    }
+fn project(mock: &MockLlm, config: &str) -> ServerProject {
+    ServerProject::new(&mock.url(), config)
 }
 
 fn write(content: &str) -> Reply {
@@ -69,11 +51,14 @@ fn an_edit_gets_the_errors_it_introduced_and_no_others() {
         write("ok\n"),
         Reply::text("done"),
     ]);
-    let p = LspProject::new(&mock, &server(&[], 3000));
+    let p = project(&mock, &server(&[], 3000));
     let out = run(&mut p.conch(&["run", "--yes", "edit it"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let created = mock.last_tool_result(1);
-    assert!(created.contains("1 new error in a.fx"), "{created}");
+    assert!(
+        created.contains("1 new error in a.fx (language server `fix`):"),
+        "{created}"
+    );
     assert!(
         created.contains("a.fx:2:1: error: bad line: ERROR old [fixture]"),
         "{created}"
@@ -89,7 +74,7 @@ fn an_edit_gets_the_errors_it_introduced_and_no_others() {
     let fixed = mock.last_tool_result(4);
     assert!(!fixed.contains("error"), "{fixed}");
     assert!(!fixed.contains("diagnostics"), "{fixed}");
-    assert_eq!(p.events("started").len(), 1, "one server for the session");
+    assert_eq!(events(&p, "started").len(), 1, "one server for the session");
 }
 
 #[test]
@@ -100,7 +85,7 @@ fn stale_or_slow_diagnostics_are_reported_as_not_ready() {
             write("ok\nERROR new\n"),
             Reply::text("done"),
         ]);
-        let p = LspProject::new(&mock, &server(flags, 700));
+        let p = project(&mock, &server(flags, 700));
         let out = run(&mut p.conch(&["run", "--yes", "edit it"]));
         assert_eq!(out.code, Some(0), "{out:?}");
         let result = mock.last_tool_result(2);
@@ -117,11 +102,11 @@ fn a_crashing_server_is_restarted_at_most_three_times() {
     let mut replies: Vec<Reply> = (0..7).map(|i| write(&format!("v{i}\n"))).collect();
     replies.push(Reply::text("done"));
     let mock = MockLlm::start(replies);
-    let p = LspProject::new(&mock, &server(&["--crash-on-change"], 1000));
+    let p = project(&mock, &server(&["--crash-on-change"], 1000));
     let out = run(&mut p.conch(&["run", "--yes", "edit it"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
-        p.events("started").len(),
+        events(&p, "started").len(),
         4,
         "the first start and 3 restarts"
     );
@@ -140,7 +125,7 @@ fn a_crashing_server_is_restarted_at_most_three_times() {
 fn without_a_server_edits_work_as_before() {
     let mock = MockLlm::start(vec![write("ERROR\n"), Reply::text("done")]);
     let config = "[lsp.fix]\ncommand = \"/nonexistent/lsp_fixture\"\nextensions = [\"fx\"]\n";
-    let p = LspProject::new(&mock, config);
+    let p = project(&mock, config);
     let out = run(&mut p.conch(&["run", "--yes", "edit it"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let result = mock.last_tool_result(1);
@@ -159,11 +144,11 @@ fn without_a_server_edits_work_as_before() {
 fn an_untrusted_run_starts_no_server() {
     let mock = MockLlm::start(vec![write("ERROR\n"), Reply::text("done")]);
     let allow_edit = "[permission]\nedit = \"allow\"\n";
-    let p = LspProject::new(&mock, &format!("{allow_edit}{}", server(&[], 1000)));
+    let p = project(&mock, &format!("{allow_edit}{}", server(&[], 1000)));
     let out = run(&mut p.conch(&["run", "edit it"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(!mock.last_tool_result(1).contains("bad line"));
-    assert!(p.events("started").is_empty());
+    assert!(events(&p, "started").is_empty());
     let status = run(&mut p.conch(&["lsp", "status"]));
     assert!(status.stdout.contains("not trusted"), "{status:?}");
     std::fs::write(p.project.path().join("b.fx"), "x\n").unwrap();
@@ -187,12 +172,12 @@ fn an_untrusted_run_starts_no_server() {
 #[test]
 fn no_server_process_outlives_the_run_not_even_a_setsid_child() {
     let mock = MockLlm::start(vec![write("ok\n"), Reply::text("done")]);
-    let p = LspProject::new(&mock, &server(&["--setsid-child"], 1000));
+    let p = project(&mock, &server(&["--setsid-child"], 1000));
     let out = run(&mut p.conch(&["run", "--yes", "edit it"]));
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(p.events("started").len(), 1, "{out:?}");
+    assert_eq!(events(&p, "started").len(), 1, "{out:?}");
     for name in ["server.pid", "child.pid"] {
-        let pid_file = p.private(name);
+        let pid_file = p.private_dir("lsp", "fix").join(name);
         assert!(pid_file.exists(), "{name} was not written");
         let mut gone = false;
         for _ in 0..200 {
@@ -232,7 +217,7 @@ fn the_lsp_tool_finds_a_definition_and_references_by_symbol_name() {
         ),
         Reply::text("done"),
     ]);
-    let p = LspProject::new(&mock, &server(&[], 1000));
+    let p = project(&mock, &server(&[], 1000));
     std::fs::write(
         p.project.path().join("main.fx"),
         "fn target() {}\ncall target();\n",
@@ -254,7 +239,7 @@ fn the_lsp_tool_finds_a_definition_and_references_by_symbol_name() {
 fn without_a_server_the_lsp_tool_is_not_offered() {
     let mock = MockLlm::start(vec![Reply::text("done")]);
     let config = "[lsp.fix]\ncommand = \"/nonexistent/lsp_fixture\"\nextensions = [\"fx\"]\n";
-    let p = LspProject::new(&mock, config);
+    let p = project(&mock, config);
     // Only the system's directories: no preset's program is found there.
     let out = run(p.conch(&["run", "hi"]).env("PATH", "/usr/bin:/bin"));
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -315,7 +300,7 @@ fn a_real_language_server_navigates_and_reports_an_edits_error() {
         "[lsp]\ndiagnostics_wait_ms = 20000\n[lsp.jedi-language-server]\ncommand = {:?}\n",
         program.display().to_string()
     );
-    let p = LspProject::new(&mock, &config);
+    let p = project(&mock, &config);
     std::fs::write(
         p.project.path().join("lib.py"),
         "def target():\n    return 1\n",
@@ -340,21 +325,24 @@ fn a_real_language_server_navigates_and_reports_an_edits_error() {
     );
     assert!(references.contains("lib.py:1:5"), "{references}");
     let edited = mock.last_tool_result(4);
-    assert!(edited.contains("in main.py (language server):"), "{edited}");
+    assert!(
+        edited.contains("in main.py (language server `jedi-language-server`):"),
+        "{edited}"
+    );
     assert!(edited.contains("main.py:"), "{edited}");
 }
 
 #[test]
 fn no_server_process_outlives_an_interrupted_run() {
     let mock = MockLlm::start(vec![write("ok\n"), Reply::hang()]);
-    let p = LspProject::new(&mock, &server(&["--setsid-child"], 3000));
+    let p = project(&mock, &server(&["--setsid-child"], 3000));
     let child = p
         .conch(&["run", "--yes", "edit it"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let pid_file = p.private("child.pid");
+    let pid_file = p.private_dir("lsp", "fix").join("child.pid");
     conch_tests::wait_for_pid(&pid_file);
     // The edit's result reached the model: the server ran and conch waits on the model.
     while mock.request_count() < 2 {
@@ -362,11 +350,11 @@ fn no_server_process_outlives_an_interrupted_run() {
     }
     assert!(running(&pid_file), "the setsid child runs while conch does");
     assert!(
-        running(&p.private("server.pid")),
+        running(&p.private_dir("lsp", "fix").join("server.pid")),
         "the server runs while conch does"
     );
     conch_tests::interrupt_and_check_gone(child, &pid_file);
-    let server_pid = p.private("server.pid");
+    let server_pid = p.private_dir("lsp", "fix").join("server.pid");
     let mut gone = false;
     for _ in 0..200 {
         if !running(&server_pid) {
@@ -376,4 +364,190 @@ fn no_server_process_outlives_an_interrupted_run() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(gone, "the server outlived the interrupted run");
+}
+
+#[test]
+fn a_server_that_failed_to_start_is_started_again_by_the_next_edit() {
+    let mock = MockLlm::start(vec![
+        write("ok\n"),
+        write("ok\nERROR new\n"),
+        Reply::text("done"),
+    ]);
+    let p = project(&mock, &server(&["--fail-first-start"], 3000));
+    let out = run(&mut p.conch(&["run", "--yes", "edit it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let failed = mock.last_tool_result(1);
+    assert!(failed.contains("cannot start"), "{failed}");
+    assert!(failed.contains("failing the first start"), "{failed}");
+    let restarted = mock.last_tool_result(2);
+    assert!(
+        restarted.contains("a.fx:2:1: error: bad line: ERROR new"),
+        "{restarted}"
+    );
+    assert_eq!(events(&p, "started").len(), 2);
+}
+
+/// `[[permission.rules]]` denying `read` under `dir`.
+fn deny_read(dir: &str) -> String {
+    format!("[[permission.rules]]\ntool = \"read\"\npattern = \"{dir}/*\"\ndecision = \"deny\"\n")
+}
+
+fn lsp_call(input: Value) -> Reply {
+    Reply::tool_call("lsp", input)
+}
+
+#[test]
+fn places_a_read_rule_denies_are_left_out_and_symbols_need_no_path_once_a_server_runs() {
+    let symbols = json!({"operation": "workspace_symbols", "query": "target"});
+    let mock = MockLlm::start(vec![
+        lsp_call(symbols.clone()),
+        lsp_call(
+            json!({"operation": "references", "path": "main.fx", "line": 2, "symbol": "target"}),
+        ),
+        lsp_call(symbols),
+        lsp_call(
+            json!({"operation": "definition", "path": "hidden/other.fx", "line": 2, "symbol": "target"}),
+        ),
+        Reply::text("done"),
+    ]);
+    let p = project(
+        &mock,
+        &format!("{}{}", deny_read("hidden"), server(&[], 1000)),
+    );
+    p.project
+        .write("main.fx", "fn target() {}\ncall target();\n");
+    p.project
+        .write("hidden/other.fx", "fn hidden_target() {}\ncall target();\n");
+    let out = run(&mut p.conch(&["run", "--yes", "where is it"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let nothing_yet = mock.last_tool_result(1);
+    assert!(nothing_yet.contains("give `path`"), "{nothing_yet}");
+    assert!(nothing_yet.contains("fix (.fx)"), "{nothing_yet}");
+    assert_eq!(
+        mock.last_tool_result(2),
+        "main.fx:1:4 | fn target() {}\nmain.fx:2:6 | call target();\n(2 in files a read rule denies left out)"
+    );
+    assert_eq!(
+        mock.last_tool_result(3),
+        "main.fx:1:4 function target | fn target() {}\n(1 in files a read rule denies left out)"
+    );
+    let denied = mock.last_tool_result(4);
+    assert!(denied.contains("may not be read"), "{denied}");
+    assert_eq!(events(&p, "started").len(), 1);
+}
+
+#[test]
+fn conch_tool_lsp_asks_the_server_in_a_one_call_session() {
+    let mock = MockLlm::start(vec![]);
+    let p = project(&mock, &server(&[], 1000));
+    p.project
+        .write("main.fx", "fn target() {}\ncall target();\n");
+    let input = r#"{"operation":"definition","path":"main.fx","line":2,"symbol":"target"}"#;
+    let out = run(&mut p.conch(&["tool", "lsp", input, "--yes"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout, "main.fx:1:4 | fn target() {}\n");
+    assert_eq!(events(&p, "started").len(), 1);
+    // Headless and not trusted: not started, and the error says why.
+    let refused = run(&mut p.conch(&["tool", "lsp", input]));
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert!(refused.stderr.contains("not trusted"), "{refused:?}");
+    assert_eq!(events(&p, "started").len(), 1);
+}
+
+#[test]
+fn every_server_of_a_file_reports_its_errors_and_navigation_asks_one_that_can() {
+    let mock = MockLlm::start(vec![
+        write("ok\nERROR new\n"),
+        lsp_call(
+            json!({"operation": "definition", "path": "main.fx", "line": 2, "symbol": "target"}),
+        ),
+        Reply::text("done"),
+    ]);
+    let config = format!(
+        "[lsp.diag]\ncommand = {FIXTURE:?}\nargs = [\"--no-navigation\"]\nextensions = [\"fx\"]\n\
+         [lsp.nav]\ncommand = {FIXTURE:?}\nextensions = [\"fx\"]\n"
+    );
+    let p = project(&mock, &config);
+    p.project
+        .write("main.fx", "fn target() {}\ncall target();\n");
+    let out = run(&mut p.conch(&["run", "--yes", "edit and look"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let edited = mock.last_tool_result(1);
+    for name in ["diag", "nav"] {
+        assert!(
+            edited.contains(&format!("1 new error in a.fx (language server `{name}`):")),
+            "{edited}"
+        );
+    }
+    assert_eq!(mock.last_tool_result(2), "main.fx:1:4 | fn target() {}");
+    let asked = |name: &str| {
+        events_of(&p, name, "received")
+            .iter()
+            .any(|e| e["method"] == "textDocument/definition")
+    };
+    assert!(asked("nav"));
+    assert!(!asked("diag"), "a server without definitions was asked");
+}
+
+/// The question conch asks on a terminal before a project's first language server.
+const TRUST_QUESTION: &str = "Let language servers run in this project?";
+
+#[test]
+fn on_a_terminal_the_user_is_asked_once_and_a_yes_is_kept() {
+    let ask = json!({"operation": "definition", "path": "main.fx", "line": 2, "symbol": "target"});
+    let mock = MockLlm::start(vec![
+        lsp_call(ask.clone()),
+        lsp_call(ask),
+        Reply::text("done"),
+    ]);
+    let p = project(&mock, &server(&[], 1000));
+    p.project
+        .write("main.fx", "fn target() {}\ncall target();\n");
+    let cache = p.cache.path().display().to_string();
+    let out = p.project.on_terminal(
+        "run 'where is it'",
+        "y\n",
+        &[("CONCH_CACHE_DIR", cache.as_str())],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.matches(TRUST_QUESTION).count(), 1, "{out:?}");
+    assert_eq!(mock.last_tool_result(1), "main.fx:1:4 | fn target() {}");
+    assert_eq!(mock.last_tool_result(2), "main.fx:1:4 | fn target() {}");
+    // Kept: a headless run starts servers in this project from now on.
+    let status = run(&mut p.conch(&["lsp", "status"]));
+    assert!(
+        status.stdout.contains("servers may run (trusted)"),
+        "{status:?}"
+    );
+}
+
+#[test]
+fn on_a_terminal_a_no_is_not_asked_again_and_the_tool_says_why() {
+    let ask = json!({"operation": "definition", "path": "main.fx", "line": 2, "symbol": "target"});
+    let mock = MockLlm::start(vec![
+        lsp_call(ask.clone()),
+        write("ERROR\n"),
+        lsp_call(ask),
+        Reply::text("done"),
+    ]);
+    let allow_edit = "[permission]\nedit = \"allow\"\n";
+    let p = project(&mock, &format!("{allow_edit}{}", server(&[], 1000)));
+    p.project
+        .write("main.fx", "fn target() {}\ncall target();\n");
+    let cache = p.cache.path().display().to_string();
+    let out = p.project.on_terminal(
+        "run 'where is it'",
+        "n\n",
+        &[("CONCH_CACHE_DIR", cache.as_str())],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.matches(TRUST_QUESTION).count(), 1, "{out:?}");
+    for call in [1, 3] {
+        let refused = mock.last_tool_result(call);
+        assert!(refused.contains("answered no"), "{refused}");
+    }
+    assert!(!mock.last_tool_result(2).contains("bad line"));
+    assert!(events(&p, "started").is_empty());
+    let status = run(&mut p.conch(&["lsp", "status"]));
+    assert!(status.stdout.contains("not trusted"), "{status:?}");
 }

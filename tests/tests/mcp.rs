@@ -6,13 +6,11 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use conch_tests::mock::{MockLlm, Reply};
-use conch_tests::project::Project;
+use conch_tests::project::ServerProject;
 use conch_tests::run;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
 const FIXTURE: &str = env!("CARGO_BIN_EXE_mcp_fixture");
 
@@ -24,42 +22,16 @@ fn server(name: &str, flags: &[&str], more: &str) -> String {
 const ALLOW_FIX: &str =
     "[[permission.rules]]\ntool = \"mcp\"\npattern = \"fix/*\"\ndecision = \"allow\"\n";
 
-/// A project, and a cache dir of its own (the servers' private dirs live under it).
-struct McpProject {
-    project: Project,
-    cache: TempDir,
+/// What server `name` logged, one JSON value per event.
+fn log(p: &ServerProject, name: &str) -> Vec<Value> {
+    p.logged("mcp", name, "calls.log")
 }
 
-impl McpProject {
-    fn new(mock: &MockLlm, config: &str) -> Self {
-        McpProject {
-            project: Project::with_config(&mock.url(), config),
-            cache: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn conch(&self, args: &[&str]) -> Command {
-        let mut command = self.project.conch(args);
-        command.env("CONCH_CACHE_DIR", self.cache.path());
-        command
-    }
-
-    /// What server `name` logged, one JSON value per event.
-    fn log(&self, name: &str) -> Vec<Value> {
-        let file = self.cache.path().join("mcp").join(name).join("calls.log");
-        std::fs::read_to_string(file)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    fn events(&self, name: &str, event: &str) -> Vec<Value> {
-        self.log(name)
-            .into_iter()
-            .filter(|e| e["event"] == event)
-            .collect()
-    }
+fn events(p: &ServerProject, name: &str, event: &str) -> Vec<Value> {
+    log(p, name)
+        .into_iter()
+        .filter(|e| e["event"] == event)
+        .collect()
 }
 
 fn tool_names(request: &Value) -> Vec<String> {
@@ -77,7 +49,10 @@ fn a_tool_allowed_by_a_rule_is_called_and_its_result_reaches_the_model() {
         Reply::tool_call("mcp__fix__echo", json!({"text": "hello there"})),
         Reply::text("done"),
     ]);
-    let p = McpProject::new(&mock, &format!("{ALLOW_FIX}{}", server("fix", &[], "")));
+    let p = ServerProject::new(
+        &mock.url(),
+        &format!("{ALLOW_FIX}{}", server("fix", &[], "")),
+    );
     let out = run(&mut p.conch(&["run", "echo it"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let first = &mock.requests()[0].body;
@@ -86,7 +61,7 @@ fn a_tool_allowed_by_a_rule_is_called_and_its_result_reaches_the_model() {
         "{first}"
     );
     assert_eq!(mock.last_tool_result(1), "echo: hello there");
-    let calls = p.events("fix", "call");
+    let calls = events(&p, "fix", "call");
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0]["name"], "echo");
     assert_eq!(calls[0]["arguments"], json!({"text": "hello there"}));
@@ -98,7 +73,7 @@ fn a_tool_call_that_would_ask_is_denied_headless_and_never_reaches_the_server() 
         Reply::tool_call("mcp__fix__echo", json!({"text": "secret"})),
         Reply::text("I was not allowed."),
     ]);
-    let p = McpProject::new(&mock, &server("fix", &[], ""));
+    let p = ServerProject::new(&mock.url(), &server("fix", &[], ""));
     let out = run(&mut p.conch(&["run", "echo it"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let lines = p.project.session_lines();
@@ -113,8 +88,13 @@ fn a_tool_call_that_would_ask_is_denied_headless_and_never_reaches_the_server() 
         "{}",
         mock.last_tool_result(1)
     );
-    assert_eq!(p.events("fix", "started").len(), 1, "{:?}", p.log("fix"));
-    assert!(p.events("fix", "call").is_empty(), "{:?}", p.log("fix"));
+    assert_eq!(
+        events(&p, "fix", "started").len(),
+        1,
+        "{:?}",
+        log(&p, "fix")
+    );
+    assert!(events(&p, "fix", "call").is_empty(), "{:?}", log(&p, "fix"));
 }
 
 #[test]
@@ -123,15 +103,15 @@ fn a_call_past_its_timeout_is_cancelled_and_the_model_told() {
         Reply::tool_call("mcp__fix__sleep", json!({"secs": 60})),
         Reply::text("it was too slow"),
     ]);
-    let p = McpProject::new(
-        &mock,
+    let p = ServerProject::new(
+        &mock.url(),
         &format!("{ALLOW_FIX}{}", server("fix", &[], "tool_timeout_secs = 1")),
     );
     let out = run(&mut p.conch(&["run", "sleep"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let result = mock.last_tool_result(1);
     assert!(result.contains("did not answer within 1 s"), "{result}");
-    assert_eq!(p.events("fix", "call").len(), 1, "{:?}", p.log("fix"));
+    assert_eq!(events(&p, "fix", "call").len(), 1, "{:?}", log(&p, "fix"));
 }
 
 #[test]
@@ -143,8 +123,8 @@ fn a_crashed_server_fails_the_call_with_its_stderr_and_is_restarted_for_the_next
         Reply::tool_call("mcp__fix__echo", json!({"text": "third"})),
         Reply::text("done"),
     ]);
-    let p = McpProject::new(
-        &mock,
+    let p = ServerProject::new(
+        &mock.url(),
         &format!("{ALLOW_FIX}{}", server("fix", &["--crash-after", "2"], "")),
     );
     let out = run(&mut p.conch(&["run", "echo thrice"]));
@@ -154,19 +134,24 @@ fn a_crashed_server_fails_the_call_with_its_stderr_and_is_restarted_for_the_next
     assert!(crashed.contains("exited during the call"), "{crashed}");
     assert!(crashed.contains("crashing on purpose"), "{crashed}");
     assert_eq!(mock.last_tool_result(3), "echo: third");
-    assert_eq!(p.events("fix", "started").len(), 2, "{:?}", p.log("fix"));
+    assert_eq!(
+        events(&p, "fix", "started").len(),
+        2,
+        "{:?}",
+        log(&p, "fix")
+    );
 }
 
 #[test]
 fn an_untrusted_projects_server_is_never_started_headless() {
     let mock = MockLlm::start(vec![Reply::text("hello")]);
-    let p = McpProject::new(&mock, "");
+    let p = ServerProject::new(&mock.url(), "");
     p.project.write("conch.toml", &server("fix", &[], ""));
     let out = run(&mut p.conch(&["run", "hi"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stderr.contains("is not trusted"), "{out:?}");
     assert!(out.stderr.contains("mcp.fix"), "{out:?}");
-    assert!(p.log("fix").is_empty(), "the project's server started");
+    assert!(log(&p, "fix").is_empty(), "the project's server started");
     let first = &mock.requests()[0].body;
     assert!(
         !tool_names(first).iter().any(|n| n.starts_with("mcp__")),
@@ -182,7 +167,7 @@ fn a_server_that_never_initializes_is_reported_and_the_run_goes_on() {
         server("fix", &[], ""),
         server("stuck", &["--never-init"], "startup_timeout_secs = 1")
     );
-    let p = McpProject::new(&mock, &config);
+    let p = ServerProject::new(&mock.url(), &config);
     let out = run(&mut p.conch(&["run", "hi"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("answered anyway"), "{out:?}");
@@ -207,7 +192,7 @@ fn mcp_list_shows_each_servers_state_tools_and_last_error() {
         server("fix", &["--slow-start", "300"], ""),
         server("stuck", &["--never-init"], "startup_timeout_secs = 1")
     );
-    let p = McpProject::new(&mock, &config);
+    let p = ServerProject::new(&mock.url(), &config);
     let out = run(&mut p.conch(&["mcp", "list"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let fix = out
@@ -231,7 +216,10 @@ fn mcp_list_shows_each_servers_state_tools_and_last_error() {
 #[test]
 fn long_names_are_cut_and_huge_schemas_made_usable_in_the_tool_list() {
     let mock = MockLlm::start(vec![]);
-    let p = McpProject::new(&mock, &server("fix", &["--long-name", "--huge-schema"], ""));
+    let p = ServerProject::new(
+        &mock.url(),
+        &server("fix", &["--long-name", "--huge-schema"], ""),
+    );
     let out = run(&mut p.conch(&["tools", "--json"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let tools: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
@@ -267,8 +255,8 @@ fn a_hostile_server_cannot_write_outside_connect_or_read_conchs_secrets() {
         ),
         Reply::text("done"),
     ]);
-    let p = McpProject::new(
-        &mock,
+    let p = ServerProject::new(
+        &mock.url(),
         &format!("{ALLOW_FIX}{}", server("fix", &["--hostile"], "")),
     );
     let out = run(p
@@ -296,7 +284,7 @@ fn a_hostile_server_cannot_write_outside_connect_or_read_conchs_secrets() {
 #[test]
 fn the_servers_private_dir_is_under_conchs_cache_dir() {
     let mock = MockLlm::start(vec![Reply::text("hi")]);
-    let p = McpProject::new(&mock, &server("fix", &[], ""));
+    let p = ServerProject::new(&mock.url(), &server("fix", &[], ""));
     let out = run(&mut p.conch(&["run", "hi"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let private: &Path = &p.cache.path().join("mcp/fix");
@@ -304,7 +292,7 @@ fn the_servers_private_dir_is_under_conchs_cache_dir() {
 }
 
 /// The files of the tool-list cache (one per server config seen).
-fn cached_lists(p: &McpProject) -> Vec<PathBuf> {
+fn cached_lists(p: &ServerProject) -> Vec<PathBuf> {
     std::fs::read_dir(p.cache.path().join("mcp-tools"))
         .map(|entries| {
             entries
@@ -333,7 +321,7 @@ fn a_second_run_offers_the_cached_tools_before_the_server_is_ready() {
     // The server answers nothing until `go` exists in the workspace.
     let config = server("fix", &["--wait-for", "go"], "");
     let mock = MockLlm::start(vec![Reply::text("first"), Reply::text("second")]);
-    let p = McpProject::new(&mock, &config);
+    let p = ServerProject::new(&mock.url(), &config);
     p.project.write("go", "");
     let out = run(&mut p.conch(&["run", "hi"]));
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -352,16 +340,16 @@ fn a_second_run_offers_the_cached_tools_before_the_server_is_ready() {
         "a cached server is not waited for: {out:?}"
     );
     assert!(
-        p.events("fix", "listed").len() == 1,
+        events(&p, "fix", "listed").len() == 1,
         "only the first run's server listed its tools: {:?}",
-        p.log("fix")
+        log(&p, "fix")
     );
 }
 
 #[test]
 fn a_changed_server_config_does_not_use_the_old_list() {
     let mock = MockLlm::start(vec![Reply::text("first"), Reply::text("second")]);
-    let p = McpProject::new(&mock, &server("fix", &[], ""));
+    let p = ServerProject::new(&mock.url(), &server("fix", &[], ""));
     assert_eq!(run(&mut p.conch(&["run", "hi"])).code, Some(0));
     // Another server of the same name (other args) that never answers: the first run's
     // list is not its list.
@@ -398,7 +386,7 @@ fn a_server_ready_after_the_first_request_joins_the_next_one() {
         Reply::tool_call("mcp__fix__wait", json!({"path": "release"})),
         Reply::text("done"),
     ]);
-    let p = McpProject::new(&mock, &config);
+    let p = ServerProject::new(&mock.url(), &config);
     let child = p
         .conch(&["run", "wait"])
         .stdout(std::process::Stdio::piped())
@@ -440,8 +428,8 @@ fn a_list_changed_notification_updates_the_tools_of_later_requests() {
         Reply::tool_call("mcp__fix__added", json!({})),
         Reply::text("done"),
     ]);
-    let p = McpProject::new(
-        &mock,
+    let p = ServerProject::new(
+        &mock.url(),
         &format!(
             "{ALLOW_FIX}{}",
             server("fix", &["--change-tools-at", "1"], "")
@@ -457,7 +445,7 @@ fn a_list_changed_notification_updates_the_tools_of_later_requests() {
         "{second:?}"
     );
     assert_eq!(mock.last_tool_result(2), "added tool ran");
-    assert_eq!(p.events("fix", "listed").len(), 2, "{:?}", p.log("fix"));
+    assert_eq!(events(&p, "fix", "listed").len(), 2, "{:?}", log(&p, "fix"));
     // The cache has the new list for the next run.
     let cached = std::fs::read_to_string(&cached_lists(&p)[0]).unwrap();
     assert!(cached.contains("\"added\""), "{cached}");
@@ -469,9 +457,12 @@ fn replay_skips_mcp_calls_unless_asked_to_include_them() {
         Reply::tool_call("mcp__fix__echo", json!({"text": "again"})),
         Reply::text("done"),
     ]);
-    let p = McpProject::new(&mock, &format!("{ALLOW_FIX}{}", server("fix", &[], "")));
+    let p = ServerProject::new(
+        &mock.url(),
+        &format!("{ALLOW_FIX}{}", server("fix", &[], "")),
+    );
     assert_eq!(run(&mut p.conch(&["run", "echo"])).code, Some(0));
-    assert_eq!(p.events("fix", "call").len(), 1);
+    assert_eq!(events(&p, "fix", "call").len(), 1);
     let id = p.project.session_lines()[0]["id"]
         .as_str()
         .unwrap()
@@ -485,12 +476,12 @@ fn replay_skips_mcp_calls_unless_asked_to_include_them() {
     );
     assert!(out.stdout.contains("1 skipped"), "{out:?}");
     assert_eq!(
-        p.events("fix", "call").len(),
+        events(&p, "fix", "call").len(),
         1,
         "the replay called the server"
     );
     assert_eq!(
-        p.events("fix", "started").len(),
+        events(&p, "fix", "started").len(),
         1,
         "the replay started the server"
     );
@@ -499,7 +490,7 @@ fn replay_skips_mcp_calls_unless_asked_to_include_them() {
     assert_eq!(out.code, Some(0), "{out:?}");
     let call: Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(call["status"], "match", "{out:?}");
-    assert_eq!(p.events("fix", "call").len(), 2, "{:?}", p.log("fix"));
+    assert_eq!(events(&p, "fix", "call").len(), 2, "{:?}", log(&p, "fix"));
 }
 
 #[test]
@@ -510,19 +501,19 @@ fn conch_tool_starts_just_the_named_server_and_calls_through_the_gate() {
         server("fix", &[], ""),
         server("other", &[], "")
     );
-    let p = McpProject::new(&mock, &config);
+    let p = ServerProject::new(&mock.url(), &config);
     let out = run(&mut p.conch(&["tool", "mcp__fix__echo", r#"{"text":"direct"}"#]));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.stdout.trim(), "echo: direct");
-    assert_eq!(p.events("fix", "call").len(), 1);
-    assert!(p.log("other").is_empty(), "another server was started");
+    assert_eq!(events(&p, "fix", "call").len(), 1);
+    assert!(log(&p, "other").is_empty(), "another server was started");
 
     // Without the rule it would ask; nobody can answer here, so it is refused.
-    let q = McpProject::new(&mock, &server("fix", &[], ""));
+    let q = ServerProject::new(&mock.url(), &server("fix", &[], ""));
     let out = run(&mut q.conch(&["tool", "mcp__fix__echo", r#"{"text":"no"}"#]));
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("fix/echo"), "{out:?}");
-    assert!(q.events("fix", "call").is_empty(), "{:?}", q.log("fix"));
+    assert!(events(&q, "fix", "call").is_empty(), "{:?}", log(&q, "fix"));
 
     let out = run(&mut p.conch(&["tool", "mcp__nope__echo", "{}"]));
     assert_eq!(out.code, Some(2), "{out:?}");
@@ -542,7 +533,7 @@ fn schemas_over_the_token_budget_are_warned_about_once_naming_the_largest() {
         server("big1", &["--huge-schema"], ""),
         server("big2", &["--huge-schema"], "")
     );
-    let p = McpProject::new(&mock, &config);
+    let p = ServerProject::new(&mock.url(), &config);
     let out = run(&mut p.conch(&["run", "hi"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.stderr.matches("schemas take").count(), 1, "{out:?}");
@@ -561,15 +552,15 @@ fn a_server_that_writes_the_workspace_is_refused_headless_even_with_allow_edit()
         Reply::tool_call("mcp__fix__hostile", json!({"outside": "made.txt"})),
         Reply::text("done"),
     ]);
-    let p = McpProject::new(
-        &mock,
+    let p = ServerProject::new(
+        &mock.url(),
         &server("fix", &["--hostile"], "write = \"workspace\""),
     );
     let out = run(&mut p.conch(&["run", "--allow-edit", "write it"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let result = mock.last_tool_result(1);
     assert!(result.contains("fix/hostile"), "{result}");
-    assert!(p.events("fix", "call").is_empty(), "{:?}", p.log("fix"));
+    assert!(events(&p, "fix", "call").is_empty(), "{:?}", log(&p, "fix"));
     assert!(!p.project.path().join("made.txt").exists());
     let offered = &mock.requests()[0].body["tools"];
     assert!(
@@ -584,8 +575,8 @@ fn a_server_that_writes_the_workspace_writes_it_when_the_users_rule_allows() {
         Reply::tool_call("mcp__fix__hostile", json!({"outside": "made.txt"})),
         Reply::text("done"),
     ]);
-    let p = McpProject::new(
-        &mock,
+    let p = ServerProject::new(
+        &mock.url(),
         &format!(
             "{ALLOW_FIX}{}",
             server("fix", &["--hostile"], "write = \"workspace\"")
@@ -604,8 +595,8 @@ fn a_server_that_writes_the_workspace_writes_it_when_the_users_rule_allows() {
         Reply::tool_call("mcp__fix__hostile", json!({"outside": "other.txt"})),
         Reply::text("done"),
     ]);
-    let q = McpProject::new(
-        &mock,
+    let q = ServerProject::new(
+        &mock.url(),
         &format!("{ALLOW_FIX}{}", server("fix", &["--hostile"], "")),
     );
     assert_eq!(run(&mut q.conch(&["run", "write it"])).code, Some(0));
@@ -616,14 +607,14 @@ fn a_server_that_writes_the_workspace_writes_it_when_the_users_rule_allows() {
 #[test]
 fn a_project_file_may_not_let_a_server_write_the_workspace_even_trusted() {
     let mock = MockLlm::start(vec![Reply::text("hello")]);
-    let p = McpProject::new(&mock, "");
+    let p = ServerProject::new(&mock.url(), "");
     p.project
         .write("conch.toml", &server("fix", &[], "write = \"workspace\""));
     let out = run(&mut p.conch(&["--trust-project", "run", "hi"]));
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("mcp.fix.write"), "{out:?}");
     assert!(out.stderr.contains("only your own conch.toml"), "{out:?}");
-    assert!(p.log("fix").is_empty());
+    assert!(log(&p, "fix").is_empty());
     assert_eq!(mock.request_count(), 0);
 }
 
@@ -634,8 +625,8 @@ fn a_cached_server_that_fails_to_start_is_reported_and_its_tools_withdrawn() {
         Reply::tool_call("mcp__fix__echo", json!({"text": "anyone?"})),
         Reply::text("done"),
     ]);
-    let p = McpProject::new(
-        &mock,
+    let p = ServerProject::new(
+        &mock.url(),
         &format!("{ALLOW_FIX}{}", server("fix", &["--exit-if", "broken"], "")),
     );
     assert_eq!(run(&mut p.conch(&["run", "hi"])).code, Some(0));

@@ -3,14 +3,11 @@
 //! token, the session id and whether conch connected at all.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::process::Command;
-
 use conch_tests::mock::{MockLlm, Reply};
 use conch_tests::mock_mcp::{McpHttpMock, McpHttpOptions, SESSION_ID};
-use conch_tests::project::Project;
+use conch_tests::project::ServerProject;
 use conch_tests::run;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
 const TOKEN: &str = "tok-web-0123456789abcdef";
 
@@ -22,27 +19,6 @@ fn server(name: &str, url: &str, more: &str) -> String {
 /// An allow rule for every tool of server `name`.
 fn allow(name: &str) -> String {
     format!("[[permission.rules]]\ntool = \"mcp\"\npattern = \"{name}/*\"\ndecision = \"allow\"\n")
-}
-
-/// A project with its own cache dir, as tests/mcp.rs sets it up.
-struct McpProject {
-    project: Project,
-    cache: TempDir,
-}
-
-impl McpProject {
-    fn new(mock: &MockLlm, config: &str) -> Self {
-        McpProject {
-            project: Project::with_config(&mock.url(), config),
-            cache: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn conch(&self, args: &[&str]) -> Command {
-        let mut command = self.project.conch(args);
-        command.env("CONCH_CACHE_DIR", self.cache.path());
-        command
-    }
 }
 
 fn tool_names(request: &Value) -> Vec<String> {
@@ -92,7 +68,7 @@ fn a_tool_allowed_by_a_rule_reaches_the_http_server_with_the_bearer_token() {
             "allow_private = true\nheaders = { X-Team = \"${TEAM}\" }"
         ),
     );
-    let p = McpProject::new(&mock, &config);
+    let p = ServerProject::new(&mock.url(), &config);
     let out = run(p
         .conch(&["run", "echo twice"])
         .env("WEB_TOKEN", TOKEN)
@@ -139,7 +115,7 @@ fn a_401_names_the_variable_to_set_or_says_oauth_is_not_supported() {
         ),
         server("open", &web.url(), "allow_private = true"),
     );
-    let p = McpProject::new(&mock, &config);
+    let p = ServerProject::new(&mock.url(), &config);
     let out = run(p
         .conch(&["mcp", "list"])
         .env("WEB_TOKEN", "tok-wrong-0123456789"));
@@ -160,8 +136,8 @@ fn a_401_names_the_variable_to_set_or_says_oauth_is_not_supported() {
 fn an_unset_token_variable_is_named_before_connecting() {
     let web = McpHttpMock::start(McpHttpOptions::default());
     let mock = MockLlm::start(vec![]);
-    let p = McpProject::new(
-        &mock,
+    let p = ServerProject::new(
+        &mock.url(),
         &server(
             "web",
             &web.url(),
@@ -182,7 +158,7 @@ fn an_unset_token_variable_is_named_before_connecting() {
 fn loopback_is_refused_unless_the_users_config_allows_it() {
     let web = McpHttpMock::start(McpHttpOptions::default());
     let mock = MockLlm::start(vec![]);
-    let p = McpProject::new(&mock, &server("web", &web.url(), ""));
+    let p = ServerProject::new(&mock.url(), &server("web", &web.url(), ""));
     let out = run(&mut p.conch(&["mcp", "list"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let line = list_line(&out.stdout, "web");
@@ -199,7 +175,7 @@ fn loopback_is_refused_unless_the_users_config_allows_it() {
 fn an_untrusted_projects_http_server_with_headers_is_dropped() {
     let web = McpHttpMock::start(McpHttpOptions::default());
     let mock = MockLlm::start(vec![Reply::text("hello")]);
-    let p = McpProject::new(&mock, "");
+    let p = ServerProject::new(&mock.url(), "");
     p.project.write(
         "conch.toml",
         &server(
@@ -227,7 +203,7 @@ fn an_untrusted_projects_http_server_with_headers_is_dropped() {
 fn an_untrusted_projects_plain_http_server_is_not_contacted() {
     let web = McpHttpMock::start(McpHttpOptions::default());
     let mock = MockLlm::start(vec![Reply::text("hello")]);
-    let p = McpProject::new(&mock, "");
+    let p = ServerProject::new(&mock.url(), "");
     p.project
         .write("conch.toml", &server("web", &web.url(), ""));
     let out = run(&mut p.conch(&["run", "hi"]));
@@ -244,7 +220,7 @@ fn an_untrusted_projects_plain_http_server_is_not_contacted() {
 fn a_trusted_projects_http_server_still_cannot_allow_loopback() {
     let web = McpHttpMock::start(McpHttpOptions::default());
     let mock = MockLlm::start(vec![]);
-    let p = McpProject::new(&mock, "");
+    let p = ServerProject::new(&mock.url(), "");
     p.project.write(
         "conch.toml",
         &server("web", &web.url(), "allow_private = true"),
@@ -263,7 +239,7 @@ fn an_unreachable_server_is_reported_as_such() {
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     drop(listener);
     let mock = MockLlm::start(vec![]);
-    let p = McpProject::new(&mock, &server("gone", &url, "allow_private = true"));
+    let p = ServerProject::new(&mock.url(), &server("gone", &url, "allow_private = true"));
     let out = run(&mut p.conch(&["mcp", "list"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let line = list_line(&out.stdout, "gone");
@@ -291,7 +267,7 @@ fn a_call_past_its_timeout_is_cancelled_and_the_model_told() {
             "allow_private = true\ntool_timeout_secs = 1"
         )
     );
-    let p = McpProject::new(&mock, &config);
+    let p = ServerProject::new(&mock.url(), &config);
     let out = run(&mut p.conch(&["run", "echo"]));
     assert_eq!(out.code, Some(0), "{out:?}");
     let result = mock.last_tool_result(1);

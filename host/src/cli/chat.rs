@@ -57,6 +57,7 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
         &ctx,
         &args.sandbox.policy(&loaded),
         args.permission.yes,
+        can_ask,
     )?;
     let store = SessionStore::open_default().map_err(|e| usage(&e))?;
     let resume = match (&args.session, args.continue_latest) {

@@ -2,7 +2,7 @@
 //! manager of a session (nothing starts until a file needs a server).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -11,8 +11,9 @@ use clap::Subcommand;
 
 use super::{CliError, SandboxArgs, cwd_or_current, load_config};
 use crate::config::{AfterEdit, Config};
-use crate::lsp::query::{Operation, Request};
-use crate::lsp::{LanguageServers, Options, SandboxLaunch, State};
+use crate::lsp::query::Operation;
+use crate::lsp::{DeniesRead, LanguageServers, Options, SandboxLaunch, State, Trust};
+use crate::permission::{Decision, Flags, Gate, PermissionKey, Request, workspace_path};
 use crate::plugin::CallContext;
 use crate::sandbox::SandboxPolicy;
 
@@ -37,22 +38,66 @@ pub enum LspCommand {
 }
 
 /// The language servers of a session in the workspace of `ctx`; `None` when none was
-/// found. They may run when the project is trusted, or `yes` trusts it for the run.
+/// found. They may run when the project is trusted, or `yes` trusts it for the run;
+/// otherwise, when `can_ask` (someone is on the terminal), the user is asked the first
+/// time one would start, and a yes is kept in the trust store. Places a `read` rule of
+/// the config denies are left out of their answers.
 pub fn manager(
     config: &Config,
     ctx: &CallContext,
     policy: &SandboxPolicy,
     yes: bool,
+    can_ask: bool,
 ) -> Result<Option<Arc<LanguageServers>>, CliError> {
     let settings = config.lsp().map_err(|e| CliError::Usage(e.to_string()))?;
     let root = ctx.roots.first().unwrap_or(&ctx.cwd).clone();
-    let trusted = yes || config.servers_trusted(&root);
+    let trust = if yes || config.servers_trusted(&root) {
+        Trust::Granted
+    } else if can_ask {
+        let project = root.clone();
+        let names: Vec<String> = settings.servers.iter().map(|s| s.name.clone()).collect();
+        Trust::Ask(Box::new(move || ask_trust(&project, &names)))
+    } else {
+        Trust::Headless
+    };
     let launcher = Arc::new(SandboxLaunch {
         workspace: root.clone(),
         policy: policy.clone(),
     });
-    LanguageServers::new(settings, &root, trusted, launcher, Options::default())
+    let gate = Gate::new(config.permission(), Flags::default());
+    let cwd = ctx.cwd.clone();
+    let workspace = root.clone();
+    let denies_read: DeniesRead = Arc::new(move |path: &Path| {
+        let request = Request {
+            tool: "read".into(),
+            permission: PermissionKey::READ,
+            key: Some(workspace_path(&path.to_string_lossy(), &cwd, &workspace)),
+        };
+        gate.decide(&request).decision == Decision::Deny
+    });
+    let options = Options {
+        denies_read: Some(denies_read),
+        ..Options::default()
+    };
+    LanguageServers::new(settings, &root, trust, launcher, options)
         .map_err(|e| CliError::Failed(anyhow::anyhow!(e)))
+}
+
+/// Asks on the terminal whether language servers may run in the project at `root`
+/// (they run its code); a yes is kept in the trust store, so it is not asked again.
+fn ask_trust(root: &Path, servers: &[String]) -> bool {
+    eprintln!();
+    let yes = crate::ui::confirm(&format!(
+        "A language server ({}) would start for {}. It can run the project's code (build scripts, macros). Let language servers run in this project?",
+        servers.join(", "),
+        root.display()
+    ));
+    if yes && let Err(e) = crate::trust::record(root, crate::trust::LANGUAGE_SERVERS) {
+        eprintln!(
+            "warning: language servers may run for this session, but the answer could not be kept: {e}"
+        );
+    }
+    yes
 }
 
 pub fn run(command: LspCommand, trust: bool) -> Result<ExitCode, CliError> {
@@ -107,7 +152,7 @@ pub fn run(command: LspCommand, trust: bool) -> Result<ExitCode, CliError> {
         if trusted {
             "servers may run (trusted)"
         } else {
-            "servers do not run: not trusted (they can run the project's code; pass --trust-project or --yes)"
+            "servers do not run: not trusted (they can run the project's code; asked on a terminal at the first start, or pass --trust-project or --yes, or run `conch config trust`)"
         }
     ));
     lines.push(format!(
@@ -122,9 +167,9 @@ pub fn run(command: LspCommand, trust: bool) -> Result<ExitCode, CliError> {
     ));
     if let Some(file) = file {
         let path = ctx.cwd.join(file);
-        let servers = manager(&config, &ctx, &sandbox.policy(&config), yes)?
+        let servers = manager(&config, &ctx, &sandbox.policy(&config), yes, false)?
             .ok_or_else(|| CliError::Usage(settings.none_for(&path)))?;
-        let request = Request {
+        let request = crate::lsp::query::Request {
             operation: Operation::DocumentSymbols,
             path: path.clone(),
             line: None,

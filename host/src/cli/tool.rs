@@ -79,6 +79,11 @@ pub fn run_tool(run: ToolRun) -> Result<ExitCode, CliError> {
     if present {
         ctx.asker = Some(std::sync::Arc::new(crate::ui::TerminalAsker));
     }
+    // Only the `lsp` tool gets language servers: an edit's diagnostics would start a
+    // server in every one-call session a script runs.
+    if name == crate::lsp::TOOL {
+        ctx.lsp = super::lsp::manager(&config, &ctx, &sandbox.policy(&config), flags.yes, present)?;
+    }
     let call = ToolCall {
         id: "tool-1".into(),
         name: name.to_string(),

@@ -129,8 +129,8 @@ const PYTHON_MARKERS: &[&str] = &[
     "pyrightconfig.json",
 ];
 
-/// In order of preference: for a file, the first found server serving its extension
-/// answers.
+/// In order of preference: for a file, every found server serving its extension reports
+/// diagnostics, and navigation asks the first that supports the request.
 const PRESETS: &[LspPreset] = &[
     LspPreset {
         name: "rust-analyzer",
@@ -252,9 +252,10 @@ pub struct LspSettings {
 }
 
 impl LspSettings {
-    /// The server that answers for `path`, if any.
-    pub fn server_for(&self, path: &Path) -> Option<&LspServerConfig> {
-        self.servers.iter().find(|s| s.serves(path))
+    /// The servers of `path` (by its extension), in order of preference: each reports
+    /// diagnostics on it, and navigation asks the first that supports the request.
+    pub fn servers_for(&self, path: &Path) -> Vec<&LspServerConfig> {
+        self.servers.iter().filter(|s| s.serves(path)).collect()
     }
 
     /// Why no server serves `path`: what was looked for and how to configure one.
@@ -636,8 +637,8 @@ mod tests {
         let settings = resolve(&LspLayer::default(), &path).unwrap();
         let names: Vec<&str> = settings.servers.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["gopls"]);
-        assert!(settings.server_for(Path::new("/w/main.go")).is_some());
-        assert!(settings.server_for(Path::new("/w/main.rs")).is_none());
+        assert_eq!(settings.servers_for(Path::new("/w/main.go")).len(), 1);
+        assert!(settings.servers_for(Path::new("/w/main.rs")).is_empty());
         let why = settings.none_for(Path::new("/w/main.rs"));
         assert!(why.contains("`rust-analyzer`"), "{why}");
         assert!(why.contains("[lsp.NAME]"), "{why}");
@@ -670,7 +671,7 @@ mod tests {
                     root_markers = [\"setup.py\"]\nenv = { LEVEL = \"3\" }\n";
         let layer = parse(text).unwrap();
         let settings = resolve(&layer.lsp, &path).unwrap();
-        let server = settings.server_for(Path::new("/w/a.py")).unwrap();
+        let server = settings.servers_for(Path::new("/w/a.py"))[0];
         assert_eq!(server.name, "mine");
         assert_eq!(server.args, ["--stdio"]);
         assert_eq!(server.root_markers, ["setup.py"]);
@@ -678,6 +679,20 @@ mod tests {
         assert_eq!(settings.after_edit, AfterEdit::Off);
         assert_eq!(settings.diagnostics_wait, Duration::from_millis(500));
         assert_eq!(settings.servers.len(), 2);
+    }
+
+    #[test]
+    fn every_server_of_a_file_type_is_kept_configured_first_then_presets_in_order() {
+        let (_dir, path) = path_with(&["ruff", "jedi-language-server", "pyright-langserver"]);
+        let layer = parse("[lsp.mine]\ncommand = \"ruff\"\nextensions = [\"py\"]\n").unwrap();
+        let settings = resolve(&layer.lsp, &path).unwrap();
+        let names: Vec<&str> = settings
+            .servers_for(Path::new("/w/a.py"))
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["mine", "pyright", "jedi-language-server", "ruff"]);
+        assert!(settings.servers_for(Path::new("/w/a.rs")).is_empty());
     }
 
     #[test]

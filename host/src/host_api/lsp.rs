@@ -1,7 +1,9 @@
 //! The `lsp` import (capability `lsp`): one language-server query per call. The host
 //! binds each call to the path the gate approved (`lsp` permission, key: the path): the
 //! plugin passes the query, the host's language-server manager (`crate::lsp`) answers,
-//! and places in files that commands may not read are left out of the answer.
+//! and places in files that a `read` rule denies, or commands may not read, are left out
+//! of the answer. `workspace_symbols` may come without a path (no key: the servers
+//! running, or those of the files the session touched, are asked).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -63,7 +65,7 @@ pub struct LspAccess {
 #[derive(Deserialize)]
 struct Query {
     operation: String,
-    path: String,
+    path: Option<String>,
     line: Option<u32>,
     column: Option<u32>,
     symbol: Option<String>,
@@ -78,7 +80,11 @@ impl LspAccess {
     }
 
     fn visibility(&self, path: &Path) -> Visibility {
-        if self.deny_read.iter().any(|denied| path.starts_with(denied)) {
+        let denied_by_rule = self
+            .servers
+            .as_ref()
+            .is_some_and(|servers| servers.denies_read(path));
+        if denied_by_rule || self.deny_read.iter().any(|denied| path.starts_with(denied)) {
             Visibility::Hidden
         } else if self.roots.iter().any(|root| path.starts_with(root)) {
             Visibility::Shown
@@ -96,8 +102,31 @@ impl LspAccess {
             .map_err(|e| format!("the lsp request cannot be read: {e}"))?;
         let operation = Operation::parse(&query.operation)
             .ok_or_else(|| format!("there is no lsp operation `{}`", query.operation))?;
-        let path = self.absolute(&query.path);
         let approved = self.approved.as_deref().map(|p| self.absolute(p));
+        let Some(path) = query.path.as_deref().map(|p| self.absolute(p)) else {
+            if operation != Operation::WorkspaceSymbols {
+                return Err("give `path`, the file to ask about".into());
+            }
+            if let Some(approved) = approved {
+                return Err(format!(
+                    "this call was approved for {}, not for a search without a path",
+                    approved.display()
+                ));
+            }
+            let text = query.query.unwrap_or_default();
+            let answers = servers.workspace_symbols(&text, &self.cancel)?;
+            let visible = |p: &Path| self.visibility(p);
+            let rendered: Vec<String> = answers
+                .iter()
+                .filter(|answer| !answer.is_empty())
+                .map(|answer| render(answer, servers.workspace(), &visible))
+                .collect();
+            return Ok(if rendered.is_empty() {
+                "no symbol matches".into()
+            } else {
+                rendered.join("\n")
+            });
+        };
         if approved.as_deref() != Some(path.as_path()) {
             return Err(format!(
                 "this call was approved for {}, not {}",

@@ -2,7 +2,8 @@
 //! started on first need as one instance per (server, root) — root being the nearest
 //! directory with one of its markers inside the workspace — never twice at once, stopped
 //! after [`IDLE`] unused, restarted at most [`MAX_RESTARTS`] times per session after a
-//! crash, and only in a trusted project (a server runs the project's code). It answers the
+//! crash, and only in a trusted project (a server runs the project's code: on a terminal
+//! the user is asked once, at the first start, see [`Trust`]). It answers the
 //! `lsp` tool's queries ([`query`]) and, after an edit is committed, reports the errors
 //! the edit introduced ([`LanguageServers::after_edit`]).
 //!
@@ -256,11 +257,17 @@ enum NotReady {
     NotRunning,
 }
 
+/// Whether the permission rules deny reading a file: places there are left out of
+/// answers.
+pub type DeniesRead = Arc<dyn Fn(&Path) -> bool + Send + Sync>;
+
 /// How the manager runs; the defaults are the protocol's and the issue's.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     pub initialize_timeout: Duration,
     pub idle: Duration,
+    /// The `read` rules (none by default).
+    pub denies_read: Option<DeniesRead>,
 }
 
 impl Default for Options {
@@ -268,6 +275,39 @@ impl Default for Options {
         Options {
             initialize_timeout: INITIALIZE_TIMEOUT,
             idle: IDLE,
+            denies_read: None,
+        }
+    }
+}
+
+/// Whether servers may start in the project: a server runs the project's code (build
+/// scripts, proc macros, plugins of the language's tooling).
+pub enum Trust {
+    /// Trusted: by `--yes` or `--trust-project`, a trusted conch.toml, or the trust store.
+    Granted,
+    /// Not trusted, and no one to ask (headless): servers never start.
+    Headless,
+    /// Not trusted yet, with someone on the terminal: the closure asks (and keeps a yes)
+    /// the first time a server would start; its answer holds for the session.
+    Ask(Box<dyn FnOnce() -> bool + Send>),
+}
+
+/// What [`Trust`] has come to so far in the session.
+enum TrustState {
+    Granted,
+    Headless,
+    /// Asked, and the answer was no: not asked again.
+    Declined,
+    Ask(Box<dyn FnOnce() -> bool + Send>),
+}
+
+impl TrustState {
+    fn name(&self) -> &'static str {
+        match self {
+            TrustState::Granted => "granted",
+            TrustState::Headless => "headless",
+            TrustState::Declined => "declined",
+            TrustState::Ask(_) => "to ask",
         }
     }
 }
@@ -283,11 +323,13 @@ pub struct EditedFile {
 pub struct LanguageServers {
     settings: LspSettings,
     workspace: PathBuf,
-    /// Whether servers may start (the project is trusted for them).
-    trusted: bool,
+    /// Whether servers may start (the project is trusted for them), asked at most once.
+    trust: Mutex<TrustState>,
     launcher: Arc<dyn Launch>,
     options: Options,
     slots: Mutex<HashMap<(String, PathBuf), Arc<Slot>>>,
+    /// One file of each kind the session asked about or edited.
+    touched: Mutex<Vec<PathBuf>>,
     groups: Groups,
     runtime: tokio::runtime::Handle,
     /// Dropped with the manager: ends the runtime thread.
@@ -300,7 +342,7 @@ impl LanguageServers {
     pub fn new(
         settings: LspSettings,
         workspace: &Path,
-        trusted: bool,
+        trust: Trust,
         launcher: Arc<dyn Launch>,
         options: Options,
     ) -> Result<Option<Arc<Self>>, String> {
@@ -324,10 +366,15 @@ impl LanguageServers {
         let manager = Arc::new(LanguageServers {
             settings,
             workspace: workspace.to_path_buf(),
-            trusted,
+            trust: Mutex::new(match trust {
+                Trust::Granted => TrustState::Granted,
+                Trust::Headless => TrustState::Headless,
+                Trust::Ask(ask) => TrustState::Ask(ask),
+            }),
             launcher,
             options,
             slots: Mutex::new(HashMap::new()),
+            touched: Mutex::new(Vec::new()),
             groups: Arc::new(Mutex::new(Vec::new())),
             runtime: handle,
             _stop: stop,
@@ -354,6 +401,14 @@ impl LanguageServers {
 
     pub fn workspace(&self) -> &Path {
         &self.workspace
+    }
+
+    /// Whether a `read` rule denies `path`: an answer leaves places there out.
+    pub fn denies_read(&self, path: &Path) -> bool {
+        self.options
+            .denies_read
+            .as_ref()
+            .is_some_and(|denies| denies(path))
     }
 
     /// Every instance started so far.
@@ -395,18 +450,39 @@ impl LanguageServers {
         self.workspace.clone()
     }
 
-    /// The instance for `path`, or why there is none (no server, untrusted project).
-    fn slot_for(&self, path: &Path) -> Result<Arc<Slot>, String> {
-        let server = self
-            .settings
-            .server_for(path)
-            .ok_or_else(|| self.settings.none_for(path))?;
-        if !self.trusted {
-            return Err(format!(
-                "language server `{}` is not started: this project is not trusted, and a language server can run the project's code (build scripts, macros); run conch with --trust-project (or --yes) if you trust it",
-                server.name
-            ));
+    /// Whether `server` may start: `Err` says why not. Asks the user the first time
+    /// when someone can be asked, and never again in the session.
+    fn may_start(&self, server: &LspServerConfig) -> Result<(), String> {
+        let mut trust = self
+            .trust
+            .lock()
+            .map_err(|_| "the language servers' trust is unusable".to_string())?;
+        // Asked here, the first time a server would start; the answer stands.
+        *trust = match std::mem::replace(&mut *trust, TrustState::Declined) {
+            TrustState::Ask(ask) => {
+                if ask() {
+                    TrustState::Granted
+                } else {
+                    TrustState::Declined
+                }
+            }
+            settled => settled,
+        };
+        let name = &server.name;
+        match &*trust {
+            TrustState::Granted => Ok(()),
+            TrustState::Declined => Err(format!(
+                "language server `{name}` is not started: the user answered no when asked whether language servers may run in this project (they can run its code: build scripts, macros), and is not asked again in this session"
+            )),
+            TrustState::Headless | TrustState::Ask(_) => Err(format!(
+                "language server `{name}` is not started: this project is not trusted, and a language server can run the project's code (build scripts, macros); run conch with --trust-project (or --yes) if you trust it"
+            )),
         }
+    }
+
+    /// The instance of `server` for `path`, or why there is none (untrusted project).
+    fn slot_for(&self, server: &LspServerConfig, path: &Path) -> Result<Arc<Slot>, String> {
+        self.may_start(server)?;
         let root = self.root_for(server, path);
         let mut slots = self
             .slots
@@ -456,28 +532,152 @@ impl LanguageServers {
         }
     }
 
-    /// Runs `request` for the file of `target`, started on first need; the answer
-    /// to format with [`query::render`].
+    /// Runs `request` for its file: asks the first server serving the file that
+    /// supports the operation (servers are started on first need; one that cannot start
+    /// or fails is passed over for the next), or, when none declares it, the first that
+    /// runs. The answer to format with [`query::render`].
     pub fn query(
         self: &Arc<Self>,
         request: query::Request,
         cancel: &AtomicBool,
     ) -> Result<query::Answer, String> {
-        let slot = self.slot_for(&request.path)?;
+        let servers = self.settings.servers_for(&request.path);
+        if servers.is_empty() {
+            return Err(self.settings.none_for(&request.path));
+        }
+        self.touch(&request.path);
+        let slots = servers
+            .into_iter()
+            .map(|server| self.slot_for(server, &request.path))
+            .collect::<Result<Vec<_>, _>>()?;
         let manager = self.clone();
         self.run(
             async move {
-                let connection = slot
-                    .connection(
-                        manager.launcher.as_ref(),
-                        &manager.groups,
-                        manager.options.initialize_timeout,
-                    )
-                    .await?;
-                query::run(&connection, request).await
+                let mut failures = Vec::new();
+                let mut undeclared = None;
+                for slot in slots {
+                    let connection = match manager.connection(&slot).await {
+                        Ok(connection) => connection,
+                        Err(e) => {
+                            failures.push(e);
+                            continue;
+                        }
+                    };
+                    if !query::supports(&connection.capabilities, request.operation) {
+                        undeclared.get_or_insert(connection);
+                        continue;
+                    }
+                    match query::run(&connection, request.clone()).await {
+                        Ok(answer) => return Ok(answer),
+                        // The same complaint from each (a symbol not on the line) once.
+                        Err(e) if failures.contains(&e) => {}
+                        Err(e) => failures.push(e),
+                    }
+                }
+                match undeclared {
+                    // It may have registered the method later, or answer anyway.
+                    Some(connection) if failures.is_empty() => {
+                        query::run(&connection, request).await
+                    }
+                    _ => Err(failures.join("\n")),
+                }
             },
             cancel,
         )
+    }
+
+    /// `workspace_symbols` without a file: asks the servers running now, or else those
+    /// for the kinds of files the session touched (started if need be); their answers,
+    /// one per server.
+    pub fn workspace_symbols(
+        self: &Arc<Self>,
+        text: &str,
+        cancel: &AtomicBool,
+    ) -> Result<Vec<query::Answer>, String> {
+        let running: Vec<Arc<Slot>> = self
+            .all_slots()
+            .into_iter()
+            .filter(|slot| slot.ready_now().is_ok())
+            .collect();
+        let slots = if running.is_empty() {
+            let touched = self.touched.lock().map(|t| t.clone()).unwrap_or_default();
+            let mut slots: Vec<Arc<Slot>> = Vec::new();
+            for path in touched {
+                for server in self.settings.servers_for(&path) {
+                    let slot = self.slot_for(server, &path)?;
+                    if !slots.iter().any(|s| Arc::ptr_eq(s, &slot)) {
+                        slots.push(slot);
+                    }
+                }
+            }
+            slots
+        } else {
+            running
+        };
+        if slots.is_empty() {
+            let kinds: Vec<String> = self
+                .settings
+                .servers
+                .iter()
+                .map(|s| format!("{} (.{})", s.name, s.extensions.join(", .")))
+                .collect();
+            return Err(format!(
+                "no language server is running yet, so there is no language to search: give `path`, a file of the language to search; servers found: {}",
+                kinds.join("; ")
+            ));
+        }
+        let manager = self.clone();
+        let text = text.to_string();
+        self.run(
+            async move {
+                let mut answers = Vec::new();
+                let mut failures = Vec::new();
+                for slot in slots {
+                    let asked = match manager.connection(&slot).await {
+                        Ok(connection) => query::workspace_symbols(&connection, &text).await,
+                        Err(e) => Err(e),
+                    };
+                    match asked {
+                        Ok(answer) => answers.push(answer),
+                        Err(e) => failures.push(e),
+                    }
+                }
+                if answers.is_empty() {
+                    Err(failures.join("\n"))
+                } else {
+                    Ok(answers)
+                }
+            },
+            cancel,
+        )
+    }
+
+    /// The live connection of `slot`, started (or restarted) if need be.
+    async fn connection(&self, slot: &Slot) -> Result<Arc<Connection>, String> {
+        slot.connection(
+            self.launcher.as_ref(),
+            &self.groups,
+            self.options.initialize_timeout,
+        )
+        .await
+    }
+
+    /// Every instance so far.
+    fn all_slots(&self) -> Vec<Arc<Slot>> {
+        self.slots
+            .lock()
+            .map(|slots| slots.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Notes that the session touched a file of `path`'s kind (for `workspace_symbols`
+    /// without a file).
+    fn touch(&self, path: &Path) {
+        if let Ok(mut touched) = self.touched.lock()
+            && !touched.iter().any(|t| t.extension() == path.extension())
+        {
+            touched.push(path.to_path_buf());
+        }
     }
 
     /// After an edit committed `files`: the errors it introduced, as lines for its
@@ -492,41 +692,42 @@ impl LanguageServers {
         let mut notes = Vec::new();
         let mut work = Vec::new();
         for file in files {
-            let Some(server) = self.settings.server_for(&file.path) else {
-                continue;
-            };
-            let slot = match self.slot_for(&file.path) {
-                Ok(slot) => slot,
-                // Untrusted: the `lsp` tool says why; an edit result stays quiet.
-                Err(_) => continue,
-            };
-            let shown = self.shown(&file.path);
-            match slot.ready_now() {
-                Ok(connection) if connection.busy() => notes.push(format!(
-                    "language server `{}` is still indexing; diagnostics for {shown} not checked",
-                    server.name
-                )),
-                Ok(connection) => work.push((Pending::Ready(connection), file.clone())),
-                Err(NotReady::Starting) => notes.push(format!(
-                    "language server `{}` is still starting; diagnostics for {shown} not checked",
-                    server.name
-                )),
-                // A server that failed is restarted by the `lsp` tool, not by edits:
-                // its error is shown there and in `conch lsp status`.
-                Err(NotReady::NotRunning)
-                    if slot.update(|s| matches!(s.state, State::Failed(_))) => {}
-                Err(NotReady::NotRunning) => {
-                    // Its own task: the start goes on when the wait for it runs out.
-                    let manager = self.clone();
-                    let start = self.runtime.spawn(async move {
-                        slot.connection(
-                            manager.launcher.as_ref(),
-                            &manager.groups,
-                            manager.options.initialize_timeout,
-                        )
-                        .await
-                    });
-                    work.push((Pending::Starting(server.name.clone(), start), file.clone()));
+            let servers = self.settings.servers_for(&file.path);
+            if !servers.is_empty() {
+                self.touch(&file.path);
+            }
+            for server in servers {
+                let slot = match self.slot_for(server, &file.path) {
+                    Ok(slot) => slot,
+                    // Untrusted: the `lsp` tool says why; an edit result stays quiet.
+                    Err(_) => continue,
+                };
+                let name = server.name.clone();
+                let shown = self.shown(&file.path);
+                match slot.ready_now() {
+                    Ok(connection) if connection.busy() => notes.push(format!(
+                        "language server `{name}` is still indexing; diagnostics for {shown} not checked"
+                    )),
+                    Ok(connection) => work.push((name, Pending::Ready(connection), file.clone())),
+                    Err(NotReady::Starting) => notes.push(format!(
+                        "language server `{name}` is still starting; diagnostics for {shown} not checked"
+                    )),
+                    // Given up on after its restarts: that was said once, at the edit
+                    // that gave up, and `conch lsp status` shows its last error.
+                    Err(NotReady::NotRunning)
+                        if slot.update(|s| {
+                            matches!(s.state, State::Failed(_)) && s.restarts >= MAX_RESTARTS
+                        }) => {}
+                    Err(NotReady::NotRunning) => {
+                        // Its own task: the start goes on when the wait for it runs out.
+                        // A server that failed is restarted here too (the same count as
+                        // the tool's restarts).
+                        let manager = self.clone();
+                        let start =
+                            self.runtime
+                                .spawn(async move { manager.connection(&slot).await });
+                        work.push((name.clone(), Pending::Starting(start), file.clone()));
+                    }
                 }
             }
         }
@@ -586,7 +787,7 @@ impl std::fmt::Debug for LanguageServers {
         f.debug_struct("LanguageServers")
             .field("workspace", &self.workspace)
             .field("servers", &self.settings.servers.len())
-            .field("trusted", &self.trusted)
+            .field("trust", &self.trust.lock().map_or("unknown", |t| t.name()))
             .finish()
     }
 }
@@ -650,17 +851,14 @@ fn diagnostic_line(
 /// A server for an edited file: running, or being started for it.
 enum Pending {
     Ready(Arc<Connection>),
-    Starting(
-        String,
-        tokio::task::JoinHandle<Result<Arc<Connection>, String>>,
-    ),
+    Starting(tokio::task::JoinHandle<Result<Arc<Connection>, String>>),
 }
 
-/// Syncs each edited file and waits (all together, until one deadline) for its
-/// diagnostics; lines for the errors new since each file's previous state, and for other
-/// files whose errors the edit changed.
+/// Syncs each edited file with each of its servers (named) and waits (all together,
+/// until one deadline) for its diagnostics; lines for the errors new since each file's
+/// previous state, labelled by server, and for other files whose errors the edit changed.
 async fn diagnose(
-    work: Vec<(Pending, EditedFile)>,
+    work: Vec<(String, Pending, EditedFile)>,
     wait: Duration,
     workspace: PathBuf,
 ) -> Result<Vec<String>, String> {
@@ -673,10 +871,10 @@ async fn diagnose(
     };
     let mut lines = Vec::new();
     let mut others: Vec<String> = Vec::new();
-    for (pending, file) in work {
+    for (name, pending, file) in work {
         let connection = match pending {
             Pending::Ready(connection) => connection,
-            Pending::Starting(name, mut start) => {
+            Pending::Starting(mut start) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 match tokio::time::timeout(left, &mut start).await {
                     Ok(Ok(Ok(connection))) => connection,
@@ -724,7 +922,7 @@ async fn diagnose(
             Wait::Ready(items) => items,
             Wait::NotReady => {
                 lines.push(format!(
-                    "diagnostics not ready after {} s for {} (the language server has not answered for this version yet)",
+                    "diagnostics not ready after {} s for {} (language server `{name}` has not answered for this version yet)",
                     format_secs(wait),
                     shown(&file.path)
                 ));
@@ -735,7 +933,7 @@ async fn diagnose(
         let fresh = new_errors(&before, &now);
         if !fresh.is_empty() {
             lines.push(format!(
-                "{} new error{} in {} (language server):",
+                "{} new error{} in {} (language server `{name}`):",
                 fresh.len(),
                 if fresh.len() == 1 { "" } else { "s" },
                 shown(&file.path)
@@ -769,7 +967,7 @@ async fn diagnose(
                     String::new()
                 };
                 others.push(format!(
-                    "{}{more}",
+                    "{}{more} (`{name}`)",
                     diagnostic_line(
                         &shown(&path),
                         connection.text_of(&path).as_deref(),

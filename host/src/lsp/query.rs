@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use lsp_types::ServerCapabilities;
 use serde_json::{Value, json};
 
 use super::connection::{Connection, Wait, language_id};
@@ -98,6 +99,13 @@ pub enum Answer {
     Text(String),
 }
 
+impl Answer {
+    /// Whether it names no place.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Answer::Places { places, .. } if places.is_empty())
+    }
+}
+
 /// Runs `request` against a live server.
 pub async fn run(connection: &Connection, request: Request) -> Result<Answer, String> {
     let path = &request.path;
@@ -151,17 +159,11 @@ pub async fn run(connection: &Connection, request: Request) -> Result<Answer, St
                 )
                 .await?;
             let mut found = Vec::new();
-            symbols(&answer, path, None, &mut found);
+            symbols(&answer, Some(path), None, &mut found);
             Ok(places(found, "no symbols in this file"))
         }
         Operation::WorkspaceSymbols => {
-            let query = request.query.clone().unwrap_or_default();
-            let answer = connection
-                .request("workspace/symbol", json!({"query": query}))
-                .await?;
-            let mut found = Vec::new();
-            symbols(&answer, path, None, &mut found);
-            Ok(places(found, "no symbol matches"))
+            workspace_symbols(connection, request.query.as_deref().unwrap_or_default()).await
         }
         Operation::IncomingCalls | Operation::OutgoingCalls => {
             let items = connection
@@ -218,6 +220,51 @@ pub async fn run(connection: &Connection, request: Request) -> Result<Answer, St
                 .collect();
             Ok(places(found, "no diagnostics"))
         }
+    }
+}
+
+/// The symbols of the server's workspace matching `text`.
+pub async fn workspace_symbols(connection: &Connection, text: &str) -> Result<Answer, String> {
+    let answer = connection
+        .request("workspace/symbol", json!({"query": text}))
+        .await?;
+    let mut found = Vec::new();
+    symbols(&answer, None, None, &mut found);
+    Ok(Answer::Places {
+        places: found,
+        encoding: connection.encoding,
+        none: "no symbol matches".into(),
+    })
+}
+
+/// Whether the server declared it answers `operation` (diagnostics: every server can
+/// publish them).
+pub fn supports(capabilities: &ServerCapabilities, operation: Operation) -> bool {
+    use lsp_types::{
+        CallHierarchyServerCapability as Calls, HoverProviderCapability as Hover,
+        ImplementationProviderCapability as Implementation, OneOf,
+    };
+    fn one_of<T>(declared: &Option<OneOf<bool, T>>) -> bool {
+        matches!(declared, Some(OneOf::Left(true) | OneOf::Right(_)))
+    }
+    match operation {
+        Operation::Definition => one_of(&capabilities.definition_provider),
+        Operation::References => one_of(&capabilities.references_provider),
+        Operation::Hover => matches!(
+            capabilities.hover_provider,
+            Some(Hover::Simple(true) | Hover::Options(_))
+        ),
+        Operation::DocumentSymbols => one_of(&capabilities.document_symbol_provider),
+        Operation::WorkspaceSymbols => one_of(&capabilities.workspace_symbol_provider),
+        Operation::Implementation => matches!(
+            capabilities.implementation_provider,
+            Some(Implementation::Simple(true) | Implementation::Options(_))
+        ),
+        Operation::IncomingCalls | Operation::OutgoingCalls => matches!(
+            capabilities.call_hierarchy_provider,
+            Some(Calls::Simple(true) | Calls::Options(_))
+        ),
+        Operation::Diagnostics => true,
     }
 }
 
@@ -280,8 +327,9 @@ fn locations(answer: &Value) -> Vec<Place> {
     }
 }
 
-/// `DocumentSymbol[]` (nested) or `SymbolInformation[]`/`WorkspaceSymbol[]` as places.
-fn symbols(answer: &Value, path: &Path, container: Option<&str>, out: &mut Vec<Place>) {
+/// `DocumentSymbol[]` (nested, in the file `path`) or `SymbolInformation[]`/
+/// `WorkspaceSymbol[]` as places.
+fn symbols(answer: &Value, path: Option<&Path>, container: Option<&str>, out: &mut Vec<Place>) {
     let Some(items) = answer.as_array() else {
         return;
     };
@@ -302,9 +350,10 @@ fn symbols(answer: &Value, path: &Path, container: Option<&str>, out: &mut Vec<P
                 .unwrap_or(json!({"line": 0, "character": 0}));
             location.get("uri").and_then(|uri| place_of(uri, &start))
         } else {
-            let uri = Value::String(uri_of(path));
+            let uri = path.map(|path| Value::String(uri_of(path)));
             item.pointer("/selectionRange/start")
-                .and_then(|start| place_of(&uri, start))
+                .zip(uri)
+                .and_then(|(start, uri)| place_of(&uri, start))
         };
         if let Some(mut place) = place {
             place.label = Some(label.trim().to_string());

@@ -26,19 +26,26 @@ enum Mode {
     /// Exits when asked for references.
     CrashOnReferences,
     NeverInitialize,
+    /// Declares no definition or references (diagnostics only).
+    NoNavigation,
 }
 
+/// Starts in-process servers, each in the mode its server name has.
 struct FakeLaunch {
-    mode: Mode,
+    modes: HashMap<String, Mode>,
     launches: Arc<AtomicUsize>,
 }
 
 impl Launch for FakeLaunch {
-    fn launch(&self, _server: &LspServerConfig, _root: &Path) -> Result<Launched, String> {
+    fn launch(&self, server: &LspServerConfig, _root: &Path) -> Result<Launched, String> {
         self.launches.fetch_add(1, Ordering::SeqCst);
+        let mode = self
+            .modes
+            .get(&server.name)
+            .copied()
+            .unwrap_or(Mode::Normal);
         let (client, server) = tokio::io::duplex(1 << 20);
         let (exit_tx, exited) = tokio::sync::watch::channel(None);
-        let mode = self.mode;
         tokio::spawn(async move {
             serve(server, mode).await;
             let _ = exit_tx.send(Some("exit status: 1".into()));
@@ -66,6 +73,9 @@ async fn serve(stream: tokio::io::DuplexStream, mode: Mode) {
         let reply = |result: Value| json!({"jsonrpc": "2.0", "id": id, "result": result});
         match method.as_str() {
             "initialize" if mode == Mode::NeverInitialize => {}
+            "initialize" if mode == Mode::NoNavigation => out.push(reply(
+                json!({"capabilities": {"positionEncoding": "utf-16"}}),
+            )),
             "initialize" => out.push(reply(json!({"capabilities": {
                 "positionEncoding": "utf-16",
                 "definitionProvider": true,
@@ -109,6 +119,10 @@ async fn serve(stream: tokio::io::DuplexStream, mode: Mode) {
                 }
             }
             "textDocument/references" if mode == Mode::CrashOnReferences => return,
+            // Asked anyway, it finds nothing: an answer tells which server was asked.
+            "textDocument/definition" | "textDocument/references" if mode == Mode::NoNavigation => {
+                out.push(reply(json!([])))
+            }
             "textDocument/definition" | "textDocument/references" => {
                 let all = method == "textDocument/references";
                 let mut found = Vec::new();
@@ -165,28 +179,44 @@ impl Setup {
         path
     }
 
-    fn manager(&self, mode: Mode, trusted: bool, options: Options) -> Arc<LanguageServers> {
+    fn manager(&self, mode: Mode, trust: Trust, options: Options) -> Arc<LanguageServers> {
+        self.manager_of(&[("fake", mode)], trust, options)
+    }
+
+    /// A manager whose servers (by name, in order of preference) all serve `.rs`.
+    fn manager_of(
+        &self,
+        servers: &[(&str, Mode)],
+        trust: Trust,
+        options: Options,
+    ) -> Arc<LanguageServers> {
         let settings = LspSettings {
-            servers: vec![LspServerConfig {
-                name: "fake".into(),
-                file: None,
-                command: "fake-ls".into(),
-                program: "/fake-ls".into(),
-                args: Vec::new(),
-                extensions: vec!["rs".into()],
-                root_markers: vec!["Cargo.toml".into()],
-                env: BTreeMap::new(),
-                init_options: None,
-            }],
+            servers: servers
+                .iter()
+                .map(|(name, _)| LspServerConfig {
+                    name: name.to_string(),
+                    file: None,
+                    command: "fake-ls".into(),
+                    program: "/fake-ls".into(),
+                    args: Vec::new(),
+                    extensions: vec!["rs".into()],
+                    root_markers: vec!["Cargo.toml".into()],
+                    env: BTreeMap::new(),
+                    init_options: None,
+                })
+                .collect(),
             missing: Vec::new(),
             diagnostics_wait: Duration::from_millis(300),
             after_edit: AfterEdit::Errors,
         };
         let launcher = Arc::new(FakeLaunch {
-            mode,
+            modes: servers
+                .iter()
+                .map(|(name, mode)| (name.to_string(), *mode))
+                .collect(),
             launches: self.launches.clone(),
         });
-        LanguageServers::new(settings, &self.root, trusted, launcher, options)
+        LanguageServers::new(settings, &self.root, trust, launcher, options)
             .unwrap()
             .unwrap()
     }
@@ -230,7 +260,7 @@ fn definition_and_references_by_symbol_name_as_path_line_col_and_source() {
     let setup = Setup::new();
     let main = setup.write("src/main.rs", "fn main() {\n    let é = target();\n}\n");
     let lib = setup.write("src/lib.rs", "pub fn target() -> u8 {\n    1\n}\n");
-    let manager = setup.manager(Mode::Normal, true, Options::default());
+    let manager = setup.manager(Mode::Normal, Trust::Granted, Options::default());
     // The server learns of lib.rs when it is opened.
     ask(&manager, Operation::Definition, &lib, 1, "target").unwrap();
     let definition = ask(&manager, Operation::Definition, &main, 2, "target").unwrap();
@@ -295,7 +325,7 @@ fn places_are_capped_hidden_when_denied_and_textless_outside_the_workspace() {
 fn an_edit_reports_only_the_errors_it_introduced() {
     let setup = Setup::new();
     let file = setup.write("a.rs", "fn target() {}\nlet old = ERROR_OLD;\n");
-    let manager = setup.manager(Mode::Normal, true, Options::default());
+    let manager = setup.manager(Mode::Normal, Trust::Granted, Options::default());
     ask(&manager, Operation::Definition, &file, 1, "target").unwrap();
     let reported = edit(
         &manager,
@@ -324,7 +354,7 @@ fn a_file_seen_first_at_its_edit_is_compared_with_its_text_before() {
     let setup = Setup::new();
     let other = setup.write("b.rs", "fn target() {}\n");
     let file = setup.write("a.rs", "let old = ERROR_OLD;\n");
-    let manager = setup.manager(Mode::Normal, true, Options::default());
+    let manager = setup.manager(Mode::Normal, Trust::Granted, Options::default());
     ask(&manager, Operation::Definition, &other, 1, "target").unwrap();
     let reported = edit(&manager, &file, "let old = ERROR_OLD;\nlet x = ERROR_X;\n").unwrap();
     assert!(reported.contains("ERROR_X"), "{reported}");
@@ -336,7 +366,7 @@ fn stale_or_missing_diagnostics_are_not_ready_never_clean() {
     for mode in [Mode::Stale, Mode::Silent] {
         let setup = Setup::new();
         let file = setup.write("a.rs", "fn target() {}\n");
-        let manager = setup.manager(mode, true, Options::default());
+        let manager = setup.manager(mode, Trust::Granted, Options::default());
         ask(&manager, Operation::Definition, &file, 1, "target").unwrap();
         let reported = edit(&manager, &file, "fn target() {}\nERROR\n").unwrap();
         assert!(
@@ -350,7 +380,7 @@ fn stale_or_missing_diagnostics_are_not_ready_never_clean() {
 fn the_first_edit_starts_the_server_within_the_wait() {
     let setup = Setup::new();
     let file = setup.write("a.rs", "let old = ERROR_OLD;\n");
-    let manager = setup.manager(Mode::Normal, true, Options::default());
+    let manager = setup.manager(Mode::Normal, Trust::Granted, Options::default());
     let reported = edit(&manager, &file, "let old = ERROR_OLD;\nERROR_NEW\n").unwrap();
     assert!(reported.contains("ERROR_NEW"), "{reported}");
     assert!(!reported.contains("ERROR_OLD"), "{reported}");
@@ -362,7 +392,7 @@ fn the_first_edit_starts_the_server_within_the_wait() {
 fn a_server_still_starting_is_not_waited_for_and_the_result_says_so() {
     let setup = Setup::new();
     let file = setup.write("a.rs", "x\n");
-    let manager = setup.manager(Mode::NeverInitialize, true, Options::default());
+    let manager = setup.manager(Mode::NeverInitialize, Trust::Granted, Options::default());
     let reported = edit(&manager, &file, "ERROR\n").unwrap();
     assert!(
         reported.contains("`fake` is still starting after 0.3 s"),
@@ -377,7 +407,7 @@ fn a_server_still_starting_is_not_waited_for_and_the_result_says_so() {
 fn a_crashed_server_is_restarted_at_most_three_times() {
     let setup = Setup::new();
     let file = setup.write("a.rs", "fn target() {}\n");
-    let manager = setup.manager(Mode::CrashOnReferences, true, Options::default());
+    let manager = setup.manager(Mode::CrashOnReferences, Trust::Granted, Options::default());
     for _ in 0..=MAX_RESTARTS {
         ask(&manager, Operation::Definition, &file, 1, "target").unwrap();
         let err = ask(&manager, Operation::References, &file, 1, "target").unwrap_err();
@@ -405,7 +435,7 @@ fn a_server_that_never_initializes_is_reported() {
         initialize_timeout: Duration::from_millis(200),
         ..Options::default()
     };
-    let manager = setup.manager(Mode::NeverInitialize, true, options);
+    let manager = setup.manager(Mode::NeverInitialize, Trust::Granted, options);
     let err = ask(&manager, Operation::Definition, &file, 1, "target").unwrap_err();
     assert!(err.contains("did not answer `initialize`"), "{err}");
     assert!(matches!(manager.statuses()[0].state, State::Failed(_)));
@@ -415,7 +445,7 @@ fn a_server_that_never_initializes_is_reported() {
 fn an_untrusted_project_starts_no_server_and_the_error_says_why() {
     let setup = Setup::new();
     let file = setup.write("a.rs", "fn target() {}\n");
-    let manager = setup.manager(Mode::Normal, false, Options::default());
+    let manager = setup.manager(Mode::Normal, Trust::Headless, Options::default());
     let err = ask(&manager, Operation::Definition, &file, 1, "target").unwrap_err();
     assert!(err.contains("not trusted"), "{err}");
     assert!(err.contains("--trust-project"), "{err}");
@@ -427,7 +457,7 @@ fn an_untrusted_project_starts_no_server_and_the_error_says_why() {
 fn a_file_without_a_server_names_what_was_looked_for() {
     let setup = Setup::new();
     let file = setup.write("a.py", "x = 1\n");
-    let manager = setup.manager(Mode::Normal, true, Options::default());
+    let manager = setup.manager(Mode::Normal, Trust::Granted, Options::default());
     let err = ask(&manager, Operation::Definition, &file, 1, "x").unwrap_err();
     assert!(err.contains("no language server for"), "{err}");
     assert!(err.contains("[lsp.NAME]"), "{err}");
@@ -440,7 +470,7 @@ fn each_root_is_the_nearest_marker_and_gets_one_instance() {
     setup.write("crates/a/Cargo.toml", "");
     let inner = setup.write("crates/a/src/lib.rs", "fn target() {}\n");
     let outer = setup.write("src/main.rs", "fn target() {}\n");
-    let manager = setup.manager(Mode::Normal, true, Options::default());
+    let manager = setup.manager(Mode::Normal, Trust::Granted, Options::default());
     let server = manager.settings().servers[0].clone();
     assert_eq!(
         manager.root_for(&server, &inner),
@@ -474,7 +504,7 @@ fn an_idle_server_is_stopped_and_started_again_when_needed() {
         idle: Duration::from_millis(40),
         ..Options::default()
     };
-    let manager = setup.manager(Mode::Normal, true, options);
+    let manager = setup.manager(Mode::Normal, Trust::Granted, options);
     ask(&manager, Operation::Definition, &file, 1, "target").unwrap();
     let mut stopped = false;
     for _ in 0..500 {
@@ -500,4 +530,63 @@ fn uris_name_the_files_the_server_sees() {
     let path = setup.root.join("a b.rs");
     assert_eq!(path_of(&uri_of(&path)), Some(path));
     drop(setup.dir);
+}
+
+#[test]
+fn on_a_terminal_the_user_is_asked_once_at_the_first_start() {
+    let setup = Setup::new();
+    let file = setup.write("a.rs", "fn target() {}\n");
+    for answer in [false, true] {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let count = asked.clone();
+        let trust = Trust::Ask(Box::new(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            answer
+        }));
+        let manager = setup.manager(Mode::Normal, trust, Options::default());
+        assert_eq!(asked.load(Ordering::SeqCst), 0, "asked before any need");
+        let first = ask(&manager, Operation::Definition, &file, 1, "target");
+        let second = ask(&manager, Operation::Definition, &file, 1, "target");
+        edit(&manager, &file, "fn target() {}\nERROR\n");
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "asked once per session");
+        if answer {
+            assert_eq!(first.unwrap(), "a.rs:1:4 | fn target() {}");
+            assert!(second.is_ok());
+        } else {
+            for refused in [first, second] {
+                let err = refused.unwrap_err();
+                assert!(err.contains("answered no"), "{err}");
+            }
+        }
+    }
+    assert_eq!(setup.launches(), 1, "only the yes started a server");
+}
+
+#[test]
+fn every_server_of_a_file_reports_and_navigation_skips_one_without_the_method() {
+    let setup = Setup::new();
+    let file = setup.write("a.rs", "fn target() {}\n");
+    let manager = setup.manager_of(
+        &[("diag", Mode::NoNavigation), ("nav", Mode::Normal)],
+        Trust::Granted,
+        Options::default(),
+    );
+    let reported = edit(&manager, &file, "fn target() {}\nERROR\n").unwrap();
+    for name in ["diag", "nav"] {
+        assert!(
+            reported.contains(&format!("1 new error in a.rs (language server `{name}`):")),
+            "{reported}"
+        );
+    }
+    let definition = ask(&manager, Operation::Definition, &file, 1, "target").unwrap();
+    assert_eq!(definition, "a.rs:1:4 | fn target() {}");
+    assert_eq!(setup.launches(), 2);
+    // A server without the method is still asked when no other has it.
+    let alone = setup.manager_of(
+        &[("diag", Mode::NoNavigation)],
+        Trust::Granted,
+        Options::default(),
+    );
+    let answer = ask(&alone, Operation::Definition, &file, 1, "target").unwrap();
+    assert_eq!(answer, "no definition found there");
 }

@@ -27,10 +27,11 @@ enum Operation {
 struct LspInput {
     /// What to ask the language server
     operation: Operation,
-    /// The file (relative to the working directory or absolute); for workspace_symbols, a
-    /// file of the language to search
+    /// The file (relative to the working directory or absolute); for workspace_symbols,
+    /// optional: a file of the language to search (without it, the servers already running
+    /// are asked)
     #[schemars(length(min = 1))]
-    path: String,
+    path: Option<String>,
     /// 1-based line of the place asked about (definition, references, hover,
     /// implementation, incoming_calls, outgoing_calls)
     #[schemars(range(min = 1))]
@@ -57,7 +58,8 @@ impl Tool for Lsp {
         references, hover, document_symbols, workspace_symbols, implementation, \
         incoming_calls, outgoing_calls or diagnostics. Give the file and, for a place in \
         it, the 1-based line and either the symbol's name on that line (preferred) or its \
-        1-based column. Answers are path:line:col with the source line.";
+        1-based column; workspace_symbols takes a `query` (its path is optional). Answers \
+        are path:line:col with the source line.";
     const PERMISSION: &'static str = "lsp";
     const KEY_ARG: Option<&'static str> = Some("path");
     type Input = LspInput;
@@ -77,6 +79,11 @@ impl Tool for Lsp {
         if input.operation == Operation::WorkspaceSymbols && input.query.is_none() {
             return Err(ToolError::InvalidInput(
                 "workspace_symbols needs `query`".into(),
+            ));
+        }
+        if input.operation != Operation::WorkspaceSymbols && input.path.is_none() {
+            return Err(ToolError::InvalidInput(
+                "give `path`, the file to ask about".into(),
             ));
         }
         let request = serde_json::to_string(&input)

@@ -1,10 +1,13 @@
 //! A fixture language server for the end-to-end tests: `Content-Length` framed JSON-RPC
 //! on stdio, no network, written by hand so that it can misbehave. It publishes versioned
 //! diagnostics (one error per line containing `ERROR`), answers definition and references
-//! for the symbol `target` (defined where a line has `fn target`), and logs what it
+//! for the symbol `target` (defined where a line has `fn target`) in the `.fx` files of its
+//! root and those it was shown, and workspace symbols (every `fn NAME`), and logs what it
 //! receives (one JSON line per event) to `lsp.log` in `$XDG_CACHE_HOME`, the private
 //! directory conch gives it. Flags choose the misbehaviour:
 //!
+//! `--no-navigation` (declare only diagnostics: no definition, references or symbols),
+//! `--fail-first-start` (exit at the first `initialize` of the private dir, noted there),
 //! `--slow-diagnostics MS` (publish that late, from a thread), `--stale` (publish for the
 //! version before the one received), `--crash-on-change` (exit at any `didChange`),
 //! `--never-init` (never answer `initialize`), `--setsid-child` (start a `sleep` in a
@@ -22,6 +25,8 @@ use serde_json::{Value, json};
 
 #[derive(Default)]
 struct Options {
+    no_navigation: bool,
+    fail_first_start: bool,
     slow_diagnostics: u64,
     stale: bool,
     crash_on_change: bool,
@@ -40,6 +45,8 @@ fn main() {
                 options.slow_diagnostics = args.next().and_then(|v| v.parse().ok()).unwrap_or(0)
             }
             "--stale" => options.stale = true,
+            "--no-navigation" => options.no_navigation = true,
+            "--fail-first-start" => options.fail_first_start = true,
             "--crash-on-change" => options.crash_on_change = true,
             "--never-init" => options.never_init = true,
             "--setsid-child" => options.setsid_child = true,
@@ -80,15 +87,34 @@ fn main() {
         let reply = |result: Value| json!({"jsonrpc": "2.0", "id": id, "result": result});
         match method.as_str() {
             "initialize" if options.never_init => {}
-            "initialize" => send(
-                &out,
-                &reply(json!({"capabilities": {
-                    "positionEncoding": "utf-16",
-                    "textDocumentSync": 1,
-                    "definitionProvider": true,
-                    "referencesProvider": true,
-                }})),
-            ),
+            "initialize"
+                if options.fail_first_start
+                    && private_dir().is_some_and(|dir| !dir.join("failed-once").exists()) =>
+            {
+                write_private("failed-once", "");
+                eprintln!("lsp_fixture: failing the first start as told");
+                std::process::exit(4);
+            }
+            "initialize" => {
+                if let Some(root) = params["rootUri"]
+                    .as_str()
+                    .and_then(|u| u.strip_prefix("file://"))
+                {
+                    index(&PathBuf::from(root), &mut texts);
+                }
+                let capabilities = if options.no_navigation {
+                    json!({"positionEncoding": "utf-16", "textDocumentSync": 1})
+                } else {
+                    json!({
+                        "positionEncoding": "utf-16",
+                        "textDocumentSync": 1,
+                        "definitionProvider": true,
+                        "referencesProvider": true,
+                        "workspaceSymbolProvider": true,
+                    })
+                };
+                send(&out, &reply(json!({"capabilities": capabilities})));
+            }
             "textDocument/didChange" if options.crash_on_change => {
                 eprintln!("lsp_fixture: crashing on a change as told");
                 std::process::exit(3);
@@ -137,10 +163,53 @@ fn main() {
                 }
                 send(&out, &reply(Value::Array(found)));
             }
+            "workspace/symbol" => {
+                let query = params["query"].as_str().unwrap_or("");
+                let mut found = Vec::new();
+                for (uri, text) in &texts {
+                    for (i, line) in text.lines().enumerate() {
+                        let Some(at) = line.find("fn ") else {
+                            continue;
+                        };
+                        let name: String = line[at + 3..]
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect();
+                        if name.is_empty() || !name.contains(query) {
+                            continue;
+                        }
+                        let character = line[..at + 3].encode_utf16().count();
+                        found.push(json!({"name": name, "kind": 12, "location": {"uri": uri,
+                            "range": {"start": {"line": i, "character": character},
+                                      "end": {"line": i, "character": character + name.len()}}}}));
+                    }
+                }
+                send(&out, &reply(Value::Array(found)));
+            }
             "shutdown" => send(&out, &reply(Value::Null)),
             "exit" => std::process::exit(0),
             _ if !id.is_null() => send(&out, &reply(Value::Null)),
             _ => {}
+        }
+    }
+}
+
+/// The `.fx` files under `dir` (as a workspace-wide server indexes its root), unless
+/// already shown.
+fn index(dir: &std::path::Path, texts: &mut HashMap<String, String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            index(&path, texts);
+        } else if path.extension().is_some_and(|e| e == "fx")
+            && let Ok(text) = std::fs::read_to_string(&path)
+        {
+            texts
+                .entry(format!("file://{}", path.display()))
+                .or_insert(text);
         }
     }
 }
