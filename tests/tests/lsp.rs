@@ -455,6 +455,29 @@ fn conch_tool_lsp_asks_the_server_in_a_one_call_session() {
 }
 
 #[test]
+fn a_symbol_search_without_a_path_is_decided_on_its_query() {
+    let mock = MockLlm::start(vec![]);
+    let rule =
+        "[[permission.rules]]\ntool = \"lsp\"\npattern = \"*secret*\"\ndecision = \"deny\"\n";
+    let p = project(&mock, &format!("{rule}{}", server(&[], 1000)));
+    p.project
+        .write("main.fx", "fn target() {}\ncall target();\n");
+    let symbols = |query: &str| {
+        let input = json!({"operation": "workspace_symbols", "query": query}).to_string();
+        run(&mut p.conch(&["tool", "lsp", &input, "--yes"]))
+    };
+    let denied = symbols("the_secret_key");
+    assert_eq!(denied.code, Some(1), "{denied:?}");
+    assert!(denied.stderr.contains("denied"), "{denied:?}");
+    assert!(denied.stderr.contains("the_secret_key"), "{denied:?}");
+    // Another query passes the gate and reaches the manager (no server runs yet, so it
+    // asks for a path to choose the language).
+    let allowed = symbols("target");
+    assert!(!allowed.stderr.contains("denied"), "{allowed:?}");
+    assert!(allowed.stderr.contains("give `path`"), "{allowed:?}");
+}
+
+#[test]
 fn every_server_of_a_file_reports_its_errors_and_navigation_asks_one_that_can() {
     let mock = MockLlm::start(vec![
         write("ok\nERROR new\n"),

@@ -365,6 +365,7 @@ fn tool_spec(config: &McpServerConfig, tool: &rmcp::model::Tool, name: String) -
         ),
         permission: PERMISSION,
         key_arg: None,
+        key_arg_fallback: None,
         input_schema: schema::normalise(&tool.input_schema),
         stale_check: false,
         also_decided_as: None,

@@ -144,6 +144,7 @@ mod tests {
                 description: "x".repeat(bytes),
                 permission: crate::permission::PermissionKey::MCP,
                 key_arg: None,
+                key_arg_fallback: None,
                 input_schema: json!({"type": "object"}),
                 stale_check: false,
                 also_decided_as: None,

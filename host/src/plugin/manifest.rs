@@ -53,6 +53,11 @@ pub struct ToolSpec {
     /// shown in the UI and matched by permission rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_arg: Option<String>,
+    /// The input field that keys a call whose input leaves `key_arg` out (`lsp`'s
+    /// `workspace_symbols` names a query, not a file); only for the gate and the UI: a
+    /// capability is bound to `key_arg` alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_arg_fallback: Option<String>,
     /// JSON Schema of the input (an object).
     pub input_schema: serde_json::Value,
     /// For tools that change files: the agent refuses a change to an existing file the
@@ -78,11 +83,23 @@ impl ToolSpec {
         if let Some(key) = &self.fixed_key {
             return Some(key.clone());
         }
-        let value = input.get(self.key_arg.as_deref()?)?;
+        let (_, value) = self.key_field(input)?;
         Some(match value {
             serde_json::Value::String(text) => text.clone(),
             other => other.to_string(),
         })
+    }
+
+    /// The field that keys a call with `input`, and its value: `key_arg`, or
+    /// `key_arg_fallback` when the input leaves `key_arg` out.
+    fn key_field<'a>(
+        &'a self,
+        input: &'a serde_json::Value,
+    ) -> Option<(&'a str, &'a serde_json::Value)> {
+        [&self.key_arg, &self.key_arg_fallback]
+            .into_iter()
+            .flatten()
+            .find_map(|field| Some((field.as_str(), input.get(field)?)))
     }
 
     /// The gate's request for calling this tool with `input` in `ctx`: the key argument is the
@@ -94,9 +111,8 @@ impl ToolSpec {
     /// of the workspace stays absolute.
     pub fn request(&self, input: &serde_json::Value, ctx: &CallContext) -> Request {
         let mut key = self.key_value(input);
-        if let (Some("path"), Some(path), Some(root)) =
-            (self.key_arg.as_deref(), &key, ctx.roots.first())
-        {
+        let field = self.key_field(input).map(|(field, _)| field);
+        if let (Some("path"), Some(path), Some(root)) = (field, &key, ctx.roots.first()) {
             key = Some(workspace_path(path, &ctx.cwd, root));
         }
         Request {
@@ -495,6 +511,25 @@ mod tests {
         assert_eq!(key("pattern", serde_json::json!({}), "/ws"), None);
         let number = serde_json::json!({"pattern": 7});
         assert_eq!(key("pattern", number, "/ws").as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn a_call_without_the_key_argument_is_keyed_on_the_fallback_field_as_it_is() {
+        let spec: ToolSpec = serde_json::from_value(serde_json::json!({
+            "name": "t", "description": "", "permission": "lsp", "key_arg": "path",
+            "key_arg_fallback": "query", "input_schema": {"type": "object"}
+        }))
+        .unwrap();
+        let key = |input| spec.request(&input, &ctx("/ws/src")).key;
+        let both = serde_json::json!({"path": "./a.rs", "query": "Secret"});
+        assert_eq!(key(both).as_deref(), Some("src/a.rs"));
+        // A query is not a path: no workspace-relative rewriting of `../`.
+        let query = serde_json::json!({"query": "../Secret"});
+        assert_eq!(key(query).as_deref(), Some("../Secret"));
+        assert_eq!(key(serde_json::json!({})), None);
+        // The capability is bound to the key argument only, never to the fallback.
+        let query = serde_json::json!({"query": "Secret"});
+        assert_eq!(spec.approved_value(&query), None);
     }
 
     #[test]

@@ -105,6 +105,7 @@ mod tests {
             description: String::new(),
             permission: crate::permission::PermissionKey::parse(permission).expect("a key"),
             key_arg: Some("k".into()),
+            key_arg_fallback: None,
             input_schema: json!({"type": "object"}),
             stale_check: true,
             also_decided_as: None,

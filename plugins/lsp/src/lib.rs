@@ -62,6 +62,7 @@ impl Tool for Lsp {
         are path:line:col with the source line.";
     const PERMISSION: &'static str = "lsp";
     const KEY_ARG: Option<&'static str> = Some("path");
+    const KEY_ARG_FALLBACK: Option<&'static str> = Some("query");
     type Input = LspInput;
 
     fn run(input: LspInput, _ctx: &CallContext) -> Result<ToolOutput, ToolError> {

@@ -28,6 +28,9 @@ pub trait Tool {
     /// The input field that says what a call touches (a path, a URL, a command): shown
     /// to the user and matched by permission rules.
     const KEY_ARG: Option<&'static str> = None;
+    /// The field that keys a call whose input leaves `KEY_ARG` out (for the gate and the
+    /// UI only: what a capability is bound to is `KEY_ARG`).
+    const KEY_ARG_FALLBACK: Option<&'static str> = None;
     /// Whether the agent checks, before a change to an existing file, that the session
     /// has read it and it has not changed on disk since. `false` for tools that carry
     /// their own check (a patch's context lines); only meaningful for `edit` tools.
@@ -53,6 +56,9 @@ pub fn spec<T: Tool>() -> Value {
     spec.insert("permission".into(), T::PERMISSION.into());
     if let Some(key_arg) = T::KEY_ARG {
         spec.insert("key_arg".into(), key_arg.into());
+    }
+    if let Some(fallback) = T::KEY_ARG_FALLBACK {
+        spec.insert("key_arg_fallback".into(), fallback.into());
     }
     if !T::STALE_CHECK {
         spec.insert("stale_check".into(), false.into());
