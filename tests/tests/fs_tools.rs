@@ -614,6 +614,28 @@ fn grep_honours_gitignore_with_and_without_a_git_dir() {
 }
 
 #[test]
+fn grep_anchors_ignore_patterns_at_the_directory_of_their_file() {
+    let ws = workspace(&[
+        (".git/HEAD", "ref: refs/heads/main\n"),
+        (".gitignore", "/gen\n/sub/only.txt\n"),
+        ("gen/a.txt", "needle\n"),
+        ("sub/.gitignore", "/local.txt\n"),
+        ("sub/gen/b.txt", "needle\n"),
+        ("sub/only.txt", "needle\n"),
+        ("sub/local.txt", "needle\n"),
+        ("sub/deeper/local.txt", "needle\n"),
+    ]);
+    assert_eq!(
+        ok(&ws.path().join("sub"), "grep", json!({"pattern": "needle"})),
+        "deeper/local.txt\n1: needle\n\ngen/b.txt\n1: needle\n"
+    );
+    assert_eq!(
+        ok(ws.path(), "grep", json!({"pattern": "needle"})),
+        "sub/deeper/local.txt\n1: needle\n\nsub/gen/b.txt\n1: needle\n"
+    );
+}
+
+#[test]
 fn grep_skips_binary_files_and_counts_them() {
     let ws = workspace(&[("ok.txt", "a needle\n")]);
     write(ws.path(), "blob.bin", b"needle\0\x01\x02needle\n");

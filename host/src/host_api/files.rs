@@ -111,7 +111,11 @@ impl FilesAccess {
         // Exactly the size the stat gave: a file that grows meanwhile is read to it.
         let size = usize::try_from(meta.len()).map_err(|e| format!("{path}: {e}"))?;
         let mut contents = Vec::with_capacity(size);
-        file.take(meta.len())
+        // Through std's File: it reads into the vector's spare capacity as it is, where
+        // cap-std's File (no `read_buf`, an unstable method) makes `Take` zero-fill the
+        // whole buffer first, a memset and its page faults for every byte of every file.
+        file.into_std()
+            .take(meta.len())
             .read_to_end(&mut contents)
             .map_err(failed)?;
         Ok(Some(contents))

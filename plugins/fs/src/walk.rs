@@ -66,13 +66,30 @@ impl IgnoreLevel {
 
     fn matched(&self, path: &Path, is_dir: bool) -> Match<()> {
         for gi in [&self.ignore, &self.git].into_iter().flatten() {
-            match gi.matched(path, is_dir) {
+            match gi.matched(below(gi.path(), path), is_dir) {
                 Match::None => {}
                 Match::Ignore(_) => return Match::Ignore(()),
                 Match::Whitelist(_) => return Match::Whitelist(()),
             }
         }
         Match::None
+    }
+}
+
+/// `path` relative to `root`, the ignore file's directory, when it lies below it; else
+/// `path` as it is. `Gitignore::matched` strips its root itself, but off unix (WASI) with
+/// std's component-by-component `Path::strip_prefix`, which was a walk's largest cost
+/// after the listings; a matcher given a relative path skips that and matches the same.
+fn below<'p>(root: &Path, path: &'p Path) -> &'p Path {
+    let (Some(root), Some(text)) = (root.to_str(), path.to_str()) else {
+        return path;
+    };
+    match text
+        .strip_prefix(root)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Path::new(rest),
+        _ => path,
     }
 }
 
@@ -267,7 +284,7 @@ impl<'d> Walker<'d> {
 
     fn is_ignored(&self, chain: Option<&IgnoreChain>, path: &Path, is_dir: bool) -> bool {
         if let Some(extra) = &self.extra {
-            match extra.matched(path, is_dir) {
+            match extra.matched(below(extra.path(), path), is_dir) {
                 Match::None => {}
                 Match::Ignore(_) => return true,
                 Match::Whitelist(_) => return false,
@@ -341,6 +358,44 @@ mod tests {
         let disk = Disk::new();
         let mut w = Walker::new(&s.ws(), &disk, &sub);
         assert_eq!(walked(&mut w, &sub), [".ignore", "ok.txt"]);
+    }
+
+    #[test]
+    fn anchored_patterns_match_from_their_own_directory() {
+        let s = Scratch::new("walk-anchored");
+        s.file(".gitignore", "/gen\n/sub/only.txt\n")
+            .file("gen/a.txt", "")
+            .file("sub/gen/b.txt", "")
+            .file("sub/only.txt", "")
+            .file("sub/.gitignore", "/local.txt\n")
+            .file("sub/local.txt", "")
+            .file("sub/deeper/local.txt", "");
+        let disk = Disk::new();
+        let sub = s.0.join("sub");
+        let mut w = Walker::new(&s.ws(), &disk, &sub);
+        assert_eq!(
+            walked(&mut w, &sub),
+            [
+                ".gitignore",
+                "deeper/",
+                "deeper/local.txt",
+                "gen/",
+                "gen/b.txt"
+            ]
+        );
+        let mut w = Walker::new(&s.ws(), &disk, &s.0);
+        assert_eq!(
+            walked(&mut w, &s.0),
+            [
+                ".gitignore",
+                "sub/",
+                "sub/.gitignore",
+                "sub/deeper/",
+                "sub/deeper/local.txt",
+                "sub/gen/",
+                "sub/gen/b.txt"
+            ]
+        );
     }
 
     #[test]
