@@ -383,7 +383,7 @@ mod tests {
         for old in &texts {
             for new in &texts {
                 let start = shared_lines_start(old.as_bytes(), new.as_bytes());
-                let end = shared_lines_end(old[start..].as_bytes(), new[start..].as_bytes());
+                let end = shared_lines_end(&old.as_bytes()[start..], &new.as_bytes()[start..]);
                 assert_eq!((start, end), by_lines(old, new), "{old:?} → {new:?}");
             }
         }
