@@ -326,8 +326,12 @@ fn bench_edit(iterations: usize) -> anyhow::Result<()> {
             ..Default::default()
         },
     );
-    let mut through_conch = |tool: &str, input: &str| -> anyhow::Result<()> {
+    // Each phase's time, in the order the agent takes them: the sandboxed call (which
+    // stages the change), the diff and the gate, the undo journal, the commit.
+    let mut through_conch = |tool: &str, input: &str| -> anyhow::Result<[Duration; 4]> {
+        let started = Instant::now();
         let output = registry.call(tool, input, &ctx, &limits)?;
+        let called = Instant::now();
         let changes = output.changes.context("the tool staged nothing")?;
         let requests: Vec<crate::permission::Request> = changes
             .paths()
@@ -340,9 +344,16 @@ fn bench_edit(iterations: usize) -> anyhow::Result<()> {
             .collect();
         gate.check_changes(&requests, &changes.diff(), None)
             .map_err(|denied| anyhow::anyhow!(denied.message))?;
+        let gated = Instant::now();
         crate::changeset::record(&changes, "bench", tool, &blobs)?;
+        let journaled = Instant::now();
         crate::changeset::commit(&changes)?;
-        Ok(())
+        Ok([
+            called - started,
+            gated - called,
+            journaled - gated,
+            journaled.elapsed(),
+        ])
     };
     let edit_input = |n: usize| {
         serde_json::json!({
@@ -355,35 +366,60 @@ fn bench_edit(iterations: usize) -> anyhow::Result<()> {
     for n in 0..10 {
         through_conch("edit", &edit_input(n))?;
     }
-    let mut n = 10;
-    let edits = sample(iterations, || {
-        n += 1;
-        through_conch("edit", &edit_input(n))
-    })?;
-    let mut forward = true;
-    let patches = sample(iterations.div_ceil(4), || {
-        let input = serde_json::json!({ "patch": patch(forward) }).to_string();
-        forward = !forward;
-        through_conch("patch", &input)
-    })?;
     let path = ctx.cwd.join("big.rs");
-    let native = sample(iterations, || {
+    let native_edit = |n: usize| {
         let text = std::fs::read_to_string(&path)?;
         let mut lines: Vec<&str> = text.lines().collect();
         let edited = format!("    let value_5000 = compute(5000, \"native {n}\");");
         lines[4999] = &edited;
-        n += 1;
         let mut out = lines.join("\n");
         out.push('\n');
         let mut temp = tempfile::NamedTempFile::new_in(&ctx.cwd)?;
         std::io::Write::write_all(&mut temp, out.as_bytes())?;
         temp.persist(&path)?;
         Ok::<(), anyhow::Error>(())
+    };
+    // Interleaved, so that the machine's load falls on both alike.
+    let (mut edits, mut native) = (Vec::new(), Vec::new());
+    let mut edit_phases: [Vec<Duration>; 4] = Default::default();
+    for n in 10..10 + iterations {
+        let mut phases = [Duration::ZERO; 4];
+        edits.extend(sample(1, || {
+            phases = through_conch("edit", &edit_input(n))?;
+            Ok::<(), anyhow::Error>(())
+        })?);
+        for (all, one) in edit_phases.iter_mut().zip(phases) {
+            all.push(one);
+        }
+        native.extend(sample(1, || native_edit(n))?);
+    }
+    let mut forward = true;
+    let mut patch_phases: [Vec<Duration>; 4] = Default::default();
+    let patches = sample(iterations.div_ceil(4), || {
+        let input = serde_json::json!({ "patch": patch(forward) }).to_string();
+        forward = !forward;
+        for (all, one) in patch_phases.iter_mut().zip(through_conch("patch", &input)?) {
+            all.push(one);
+        }
+        Ok::<(), anyhow::Error>(())
     })?;
+    let phases = |all: &[Vec<Duration>; 4]| {
+        let [call, gate, journal, commit] = all.each_ref().map(|times| median(times));
+        format!(
+            "call {call:.2?} · diff+gate {gate:.2?} · journal {journal:.2?} · commit {commit:.2?}"
+        )
+    };
     println!("edits through the whole path, {iterations} iterations");
     report("edit: 1 line of a 10k-line file", &edits);
+    println!("{:<36} p50 by phase: {}", "", phases(&edit_phases));
     report("patch: 50 hunks across 10 files", &patches);
+    println!("{:<36} p50 by phase: {}", "", phases(&patch_phases));
     report("native: read, replace line, rename", &native);
+    println!(
+        "{:<36} edit / native = {:.1}× (medians)",
+        "",
+        median(&edits).as_secs_f64() / median(&native).as_secs_f64().max(f64::EPSILON)
+    );
     Ok(())
 }
 

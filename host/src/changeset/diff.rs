@@ -13,31 +13,45 @@ use super::FileChange;
 const DIFF_DEADLINE: Duration = Duration::from_millis(500);
 const CONTEXT: usize = 3;
 
-/// One file's line diff.
+/// One file's line diff, over a window of the two versions: the lines they differ in
+/// and up to `CONTEXT` equal lines on either side, which is all a hunk or a count needs.
 struct LineDiff<'a> {
     old: Vec<&'a str>,
     new: Vec<&'a str>,
+    /// The line number (0-based, the same in both) of the window's first line.
+    first: usize,
     ops: Vec<DiffOp>,
 }
 
 impl<'a> LineDiff<'a> {
     fn new(old: &'a str, new: &'a str) -> Self {
-        let old: Vec<&str> = old.split_inclusive('\n').collect();
-        let new: Vec<&str> = new.split_inclusive('\n').collect();
-        let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
-        let suffix = old[prefix..]
-            .iter()
-            .rev()
-            .zip(new[prefix..].iter().rev())
-            .take_while(|(a, b)| a == b)
-            .count();
-        let (old_end, new_end) = (old.len() - suffix, new.len() - suffix);
+        // The shared start and end are found on bytes and cut at line ends, so a one-line
+        // edit of a large file is a compare and a count, not a string per line.
+        let start = shared_lines_start(old.as_bytes(), new.as_bytes());
+        let (old_rest, new_rest) = (&old[start..], &new[start..]);
+        let end = shared_lines_end(old_rest.as_bytes(), new_rest.as_bytes());
+        let (old_end, new_end) = (old_rest.len() - end, new_rest.len() - end);
+        let before = context_before(&old[..start]);
+        let after = context_after(&old_rest[old_end..]);
+        let prefix = before.split_inclusive('\n').count();
+        let first = count_lines(&old[..start]) - prefix;
+        let old_middle: Vec<&str> = old_rest[..old_end].split_inclusive('\n').collect();
+        let new_middle: Vec<&str> = new_rest[..new_end].split_inclusive('\n').collect();
         let middle = similar::capture_diff_slices_deadline(
             Algorithm::Myers,
-            &old[prefix..old_end],
-            &new[prefix..new_end],
+            &old_middle,
+            &new_middle,
             Some(Instant::now() + DIFF_DEADLINE),
         );
+        let suffix = after.split_inclusive('\n').count();
+        let window = |middle: Vec<&'a str>| -> Vec<&'a str> {
+            let mut lines = Vec::with_capacity(prefix + middle.len() + suffix);
+            lines.extend(before.split_inclusive('\n'));
+            lines.extend(middle);
+            lines.extend(after.split_inclusive('\n'));
+            lines
+        };
+        let (old_len, new_len) = (old_middle.len(), new_middle.len());
         let mut ops = Vec::with_capacity(middle.len() + 2);
         if prefix > 0 {
             ops.push(DiffOp::Equal {
@@ -49,12 +63,17 @@ impl<'a> LineDiff<'a> {
         ops.extend(middle.into_iter().map(|op| shift(op, prefix)));
         if suffix > 0 {
             ops.push(DiffOp::Equal {
-                old_index: old_end,
-                new_index: new_end,
+                old_index: prefix + old_len,
+                new_index: prefix + new_len,
                 len: suffix,
             });
         }
-        LineDiff { old, new, ops }
+        LineDiff {
+            old: window(old_middle),
+            new: window(new_middle),
+            first,
+            ops,
+        }
     }
 
     /// Lines added and removed.
@@ -67,6 +86,107 @@ impl<'a> LineDiff<'a> {
             }
         })
     }
+}
+
+/// Where the lines both versions start with end: a byte offset just after a `\n` (or 0),
+/// the same in both. A line counts as shared only with its terminator, so `x` at the end
+/// of one and `x\n` in the other differ, as `similar` would see them.
+fn shared_lines_start(old: &[u8], new: &[u8]) -> usize {
+    if old == new {
+        return old.len();
+    }
+    let same = shared_prefix(old, new);
+    old[..same]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |newline| newline + 1)
+}
+
+/// How many bytes of whole lines both versions end with (none of them before `old` and
+/// `new` begin: the caller passes what is left after the shared start).
+fn shared_lines_end(old: &[u8], new: &[u8]) -> usize {
+    if old == new {
+        return old.len();
+    }
+    let same = shared_suffix(old, new);
+    let (at_old, at_new) = (old.len() - same, new.len() - same);
+    let starts_line = |text: &[u8], at: usize| at == 0 || text[at - 1] == b'\n';
+    if starts_line(old, at_old) && starts_line(new, at_new) {
+        return same;
+    }
+    // The shared bytes begin inside a line: the shared lines begin after its end (a `\n`
+    // that is the last byte ends the text, and begins no line).
+    match old[at_old..].iter().position(|&b| b == b'\n') {
+        Some(newline) => old.len() - (at_old + newline + 1),
+        None => 0,
+    }
+}
+
+/// The length of the bytes `a` and `b` start with, compared a block at a time.
+fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let blocks = a
+        .chunks_exact(BLOCK)
+        .zip(b.chunks_exact(BLOCK))
+        .take_while(|(x, y)| x == y)
+        .count();
+    let at = blocks * BLOCK;
+    at + a[at..]
+        .iter()
+        .zip(&b[at..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// The length of the bytes `a` and `b` end with, compared a block at a time.
+fn shared_suffix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let blocks = a
+        .rchunks_exact(BLOCK)
+        .zip(b.rchunks_exact(BLOCK))
+        .take_while(|(x, y)| x == y)
+        .count();
+    let at = blocks * BLOCK;
+    at + a[..a.len() - at]
+        .iter()
+        .rev()
+        .zip(b[..b.len() - at].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// The last `CONTEXT` lines (at most) of `text`, which ends at a line end or is empty.
+fn context_before(text: &str) -> &str {
+    let mut start = text.len();
+    for _ in 0..CONTEXT {
+        if start == 0 {
+            break;
+        }
+        start = text[..start - 1]
+            .rfind('\n')
+            .map_or(0, |newline| newline + 1);
+    }
+    &text[start..]
+}
+
+/// The first `CONTEXT` lines (at most) of `text`.
+fn context_after(text: &str) -> &str {
+    let mut end = 0;
+    for _ in 0..CONTEXT {
+        if end == text.len() {
+            break;
+        }
+        end = text[end..]
+            .find('\n')
+            .map_or(text.len(), |newline| end + newline + 1);
+    }
+    &text[..end]
+}
+
+/// How many lines `text` has (a last line without a terminator counts).
+fn count_lines(text: &str) -> usize {
+    let newlines = text.bytes().filter(|&b| b == b'\n').count();
+    newlines + usize::from(!text.is_empty() && !text.ends_with('\n'))
 }
 
 /// `op` moved down by `by` lines on both sides.
@@ -135,8 +255,8 @@ pub fn unified(change: &FileChange) -> String {
         let (Some(first), Some(last)) = (hunk.first(), hunk.last()) else {
             continue;
         };
-        let old_range = first.old_range().start..last.old_range().end;
-        let new_range = first.new_range().start..last.new_range().end;
+        let old_range = diff.first + first.old_range().start..diff.first + last.old_range().end;
+        let new_range = diff.first + first.new_range().start..diff.first + last.new_range().end;
         out.push_str(&format!(
             "@@ -{} +{} @@\n",
             range(&old_range),
@@ -223,6 +343,50 @@ mod tests {
         assert_eq!(summary(&change(None, Some("x\n"))), "a.txt (new) +1 -0");
         assert!(unified(&change(Some("x"), None)).contains("+++ /dev/null"));
         assert!(unified(&change(Some("x"), Some("y"))).contains("\\ No newline at end of file"));
+    }
+
+    /// The shared start and end found on bytes are the lines a line-by-line comparison
+    /// finds, byte for byte.
+    #[test]
+    fn shared_lines_found_on_bytes_are_the_shared_lines() {
+        fn by_lines(old: &str, new: &str) -> (usize, usize) {
+            let old: Vec<&str> = old.split_inclusive('\n').collect();
+            let new: Vec<&str> = new.split_inclusive('\n').collect();
+            let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+            let suffix = old[prefix..]
+                .iter()
+                .rev()
+                .zip(new[prefix..].iter().rev())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let bytes = |lines: &[&str]| lines.iter().map(|l| l.len()).sum::<usize>();
+            (bytes(&old[..prefix]), bytes(&old[old.len() - suffix..]))
+        }
+        let long: String = (0..300).map(|i| format!("line {}\n", i % 7)).collect();
+        let texts = [
+            "".to_string(),
+            "a".into(),
+            "a\n".into(),
+            "a\nb".into(),
+            "a\nb\n".into(),
+            "b\n".into(),
+            "x\na\nb\n".into(),
+            "a\r\nb\r\n".into(),
+            "a\nb\nb\nb\n".into(),
+            "ab\nb\n".into(),
+            long.clone(),
+            long.replacen("line 3\n", "line 3 changed\n", 1),
+            format!("{long}tail"),
+            format!("head\n{long}"),
+            long.replace("line 6\n", ""),
+        ];
+        for old in &texts {
+            for new in &texts {
+                let start = shared_lines_start(old.as_bytes(), new.as_bytes());
+                let end = shared_lines_end(&old.as_bytes()[start..], &new.as_bytes()[start..]);
+                assert_eq!((start, end), by_lines(old, new), "{old:?} → {new:?}");
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,10 @@ use sha2::{Digest, Sha256};
 
 use super::{Changeset, FileChange, PathRules, WorkspacePath, commit};
 
+/// From this size up, a file's two digests are computed on two threads (below it, the
+/// thread costs more than it saves).
+const PARALLEL: usize = 64 * 1024;
+
 /// A committed changeset, as the session records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeRecord {
@@ -41,23 +45,36 @@ pub fn record(
     std::fs::create_dir_all(blobs)?;
     let mut files = Vec::new();
     for file in &changes.files {
-        let before = match &file.before {
-            Some(bytes) => {
-                let name = digest(bytes);
-                let blob = blobs.join(&name);
-                if !blob.exists() {
-                    std::fs::write(&blob, bytes)?;
-                }
-                Some(name)
+        let save = || -> std::io::Result<Option<String>> {
+            let Some(bytes) = &file.before else {
+                return Ok(None);
+            };
+            let name = digest(bytes);
+            let blob = blobs.join(&name);
+            if !blob.exists() {
+                std::fs::write(&blob, bytes)?;
             }
-            None => None,
+            Ok(Some(name))
+        };
+        let after_digest = || file.after.as_deref().map(digest);
+        let large = |side: &Option<Vec<u8>>| side.as_ref().is_some_and(|b| b.len() >= PARALLEL);
+        // Both digests of a large file at once: each is as long as the pre-image's write.
+        let (before, after) = if large(&file.before) && large(&file.after) {
+            std::thread::scope(|scope| {
+                let after = scope.spawn(after_digest);
+                let before = save();
+                let after = after.join().unwrap_or_else(|_| after_digest());
+                (before, after)
+            })
+        } else {
+            (save(), after_digest())
         };
         files.push(JournalFile {
             root: file.path.root,
             relative: file.path.relative.clone(),
             display: file.display.clone(),
-            before,
-            after: file.after.as_deref().map(digest),
+            before: before?,
+            after,
         });
     }
     Ok(ChangeRecord {

@@ -8,7 +8,7 @@
 
 use crate::EditError;
 use crate::matching::{MatchKind, find_all, span};
-use crate::text::{Splice, Text, numbered, split_lines};
+use crate::text::{IndexedText, Splice, numbered, split_lines};
 
 /// Which lines an edit replaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,8 +55,9 @@ pub fn multiedit(file: &[u8], edits: &[LineEdit]) -> Result<Vec<u8>, EditError> 
 
 /// `label` names edits in messages ("edit 2: …"); empty for the single-edit tool.
 fn apply(file: &[u8], edits: &[LineEdit], label: &str) -> Result<Vec<u8>, EditError> {
-    let text = Text::decode(file)?;
-    let contents = text.contents();
+    // Offsets, not a string per line: an edit touches a few lines of what may be a
+    // large file.
+    let text = IndexedText::decode(file)?;
     let name = |i: usize| {
         if label.is_empty() {
             String::new()
@@ -66,10 +67,10 @@ fn apply(file: &[u8], edits: &[LineEdit], label: &str) -> Result<Vec<u8>, EditEr
     };
     let mut planned = Vec::with_capacity(edits.len());
     for (i, edit) in edits.iter().enumerate() {
-        let (start, end) = check_range(edit.range, contents.len())
+        let (start, end) = check_range(edit.range, text.len())
             .map_err(|m| EditError::InvalidInput(format!("{}{m}", name(i))))?;
         if let Some(expected) = &edit.expected {
-            check_expected(&contents, start, end, edit.range, expected)
+            check_expected(&text, start, end, edit.range, expected)
                 .map_err(|m| EditError::InvalidInput(format!("{}{m}", name(i))))?;
         }
         planned.push((i, start, end));
@@ -99,7 +100,7 @@ fn apply(file: &[u8], edits: &[LineEdit], label: &str) -> Result<Vec<u8>, EditEr
             lines: split_lines(&edits[i].new_text),
         })
         .collect();
-    Ok(text.apply(splices, None).encode())
+    Ok(text.apply(splices))
 }
 
 fn describe(range: LineRange) -> String {
@@ -148,7 +149,7 @@ fn check_range(range: LineRange, count: usize) -> Result<(usize, usize), String>
 }
 
 fn check_expected(
-    contents: &[&str],
+    text: &IndexedText<'_>,
     start: usize,
     end: usize,
     range: LineRange,
@@ -165,16 +166,17 @@ fn check_expected(
     if wanted
         .iter()
         .map(String::as_str)
-        .eq(contents[start..end].iter().copied())
+        .eq((start..end).map(|i| text.content(i)))
     {
         return Ok(());
     }
+    let contents = text.contents();
     let mut message = format!(
         "{} do not match `expected`. They are now:\n{}",
         span(start + 1, end),
         numbered(&contents[start..end], start + 1)
     );
-    let elsewhere = find_all(contents, &wanted, MatchKind::Exact);
+    let elsewhere = find_all(&contents, &wanted, MatchKind::Exact);
     if !wanted.is_empty() && !elsewhere.is_empty() {
         let places: Vec<String> = elsewhere
             .iter()

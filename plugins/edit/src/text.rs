@@ -63,19 +63,7 @@ impl Text {
     /// Decode file bytes. Refuses bytes that are not UTF-8, saying where the first bad
     /// byte is.
     pub fn decode(bytes: &[u8]) -> Result<Text, EditError> {
-        let (bom, body) = match bytes.strip_prefix(BOM) {
-            Some(rest) => (true, rest),
-            None => (false, bytes),
-        };
-        let source = std::str::from_utf8(body).map_err(|e| {
-            let valid = &body[..e.valid_up_to()];
-            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-            EditError::NotText(format!(
-                "the file is not UTF-8 text (invalid byte on line {line}, byte offset {}); \
-                 this tool edits text files only",
-                e.valid_up_to() + if bom { BOM.len() } else { 0 }
-            ))
-        })?;
+        let (bom, source) = utf8(bytes)?;
         let mut lines = Vec::new();
         let (mut lf, mut crlf) = (0usize, 0usize);
         for piece in source.split_inclusive('\n') {
@@ -175,6 +163,181 @@ impl Text {
     }
 }
 
+/// A file's lines as offsets into its bytes, for the edits by line number: a one-line edit
+/// of a large file costs a scan for line ends and one copy of the bytes, where [`Text`]
+/// would make a string of every line, copy them all again and encode them. The result is
+/// byte for byte what `Text::decode`, `Text::apply` and `Text::encode` give (a test holds
+/// the two together).
+pub(crate) struct IndexedText<'a> {
+    bom: bool,
+    body: &'a str,
+    /// Where each line starts in `body`.
+    starts: Vec<usize>,
+    line_ending: LineEnding,
+}
+
+impl<'a> IndexedText<'a> {
+    /// Index file bytes; refuses bytes that are not UTF-8, as [`Text::decode`] does.
+    pub(crate) fn decode(bytes: &'a [u8]) -> Result<Self, EditError> {
+        let (bom, body) = utf8(bytes)?;
+        let mut starts = Vec::new();
+        let (mut lf, mut crlf) = (0usize, 0usize);
+        let mut at = 0;
+        while at < body.len() {
+            starts.push(at);
+            let Some(newline) = body[at..].find('\n').map(|i| at + i) else {
+                break;
+            };
+            if newline > at && body.as_bytes()[newline - 1] == b'\r' {
+                crlf += 1;
+            } else {
+                lf += 1;
+            }
+            at = newline + 1;
+        }
+        let line_ending = if crlf > lf {
+            LineEnding::CrLf
+        } else {
+            LineEnding::Lf
+        };
+        Ok(IndexedText {
+            bom,
+            body,
+            starts,
+            line_ending,
+        })
+    }
+
+    /// How many lines there are.
+    pub(crate) fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Line `i` (0-based) with its terminator.
+    fn whole(&self, i: usize) -> &'a str {
+        let end = self.starts.get(i + 1).copied().unwrap_or(self.body.len());
+        &self.body[self.starts[i]..end]
+    }
+
+    /// Line `i`'s text, without `\n` or `\r\n`.
+    pub(crate) fn content(&self, i: usize) -> &'a str {
+        let line = self.whole(i);
+        line.strip_suffix('\n')
+            .map_or(line, |line| line.strip_suffix('\r').unwrap_or(line))
+    }
+
+    /// Every line's text (for messages that search the whole file).
+    pub(crate) fn contents(&self) -> Vec<&'a str> {
+        (0..self.len()).map(|i| self.content(i)).collect()
+    }
+
+    /// The bytes after applying `splices` (sorted, not overlapping, against the original
+    /// numbering), with [`Text::apply`]'s rules: untouched lines keep their endings,
+    /// written lines take the dominant one, the file keeps its final-newline state.
+    pub(crate) fn apply(&self, splices: Vec<Splice>) -> Vec<u8> {
+        let count = self.len();
+        let final_newline =
+            count == 0 || self.content(count - 1).len() < self.whole(count - 1).len();
+        let written: usize = splices
+            .iter()
+            .flat_map(|s| &s.lines)
+            .map(|line| line.len() + 2)
+            .sum();
+        let mut out = Spliced {
+            out: Vec::with_capacity(BOM.len() + self.body.len() + written),
+            ending: self.line_ending.as_str().as_bytes(),
+            last_ending: None,
+        };
+        if self.bom {
+            out.out.extend_from_slice(BOM);
+        }
+        let mut next = 0;
+        for splice in splices {
+            self.copy(&mut out, next, splice.start);
+            for line in &splice.lines {
+                out.written(line);
+            }
+            next = splice.end;
+        }
+        self.copy(&mut out, next, count);
+        out.finish(final_newline)
+    }
+
+    /// Copies the original lines `from..to` as they are.
+    fn copy(&self, out: &mut Spliced<'_>, from: usize, to: usize) {
+        if from >= to {
+            return;
+        }
+        let end = self.starts.get(to).copied().unwrap_or(self.body.len());
+        let last = self.whole(to - 1);
+        let ending = last.len() - self.content(to - 1).len();
+        out.original(&self.body.as_bytes()[self.starts[from]..end], ending);
+    }
+}
+
+/// The output of [`IndexedText::apply`], line by line.
+struct Spliced<'e> {
+    out: Vec<u8>,
+    /// The dominant line ending.
+    ending: &'e [u8],
+    /// How long the last line's terminator is (0: it has none); `None` before any line.
+    last_ending: Option<usize>,
+}
+
+impl Spliced<'_> {
+    /// Whole original lines; the last of them has an `ending`-byte terminator.
+    fn original(&mut self, lines: &[u8], ending: usize) {
+        self.end_line();
+        self.out.extend_from_slice(lines);
+        self.last_ending = Some(ending);
+    }
+
+    /// A line the edit writes: its text and the dominant ending.
+    fn written(&mut self, content: &str) {
+        self.end_line();
+        self.out.extend_from_slice(content.as_bytes());
+        self.out.extend_from_slice(self.ending);
+        self.last_ending = Some(self.ending.len());
+    }
+
+    /// A line without a terminator (the file's old last one) is followed by another: it
+    /// gets the dominant ending.
+    fn end_line(&mut self) {
+        if self.last_ending == Some(0) {
+            self.out.extend_from_slice(self.ending);
+        }
+    }
+
+    /// The last line ends with a newline exactly when `final_newline`.
+    fn finish(mut self, final_newline: bool) -> Vec<u8> {
+        match self.last_ending {
+            Some(0) if final_newline => self.out.extend_from_slice(self.ending),
+            Some(ending) if !final_newline => self.out.truncate(self.out.len() - ending),
+            _ => {}
+        }
+        self.out
+    }
+}
+
+/// The BOM's presence and the text after it; refuses bytes that are not UTF-8, saying
+/// where the first bad byte is.
+fn utf8(bytes: &[u8]) -> Result<(bool, &str), EditError> {
+    let (bom, body) = match bytes.strip_prefix(BOM) {
+        Some(rest) => (true, rest),
+        None => (false, bytes),
+    };
+    let source = std::str::from_utf8(body).map_err(|e| {
+        let valid = &body[..e.valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        EditError::NotText(format!(
+            "the file is not UTF-8 text (invalid byte on line {line}, byte offset {}); \
+             this tool edits text files only",
+            e.valid_up_to() + if bom { BOM.len() } else { 0 }
+        ))
+    })?;
+    Ok((bom, source))
+}
+
 /// Split text given by the model into lines: `\n` and `\r\n` both end a line, and one
 /// trailing newline is the last line's terminator, not an extra empty line. So `""` is no
 /// lines, `"\n"` is one empty line and `"a\nb\n"` equals `"a\nb"`.
@@ -250,6 +413,62 @@ mod tests {
         assert_eq!(split_lines("\n"), vec![""]);
         assert_eq!(split_lines("a\r\nb\n"), vec!["a", "b"]);
         assert_eq!(split_lines("a\n\n"), vec!["a", ""]);
+    }
+
+    #[test]
+    fn indexed_text_edits_to_the_same_bytes_as_text() {
+        let files: [&[u8]; 10] = [
+            b"",
+            b"\n",
+            b"a",
+            b"a\nb\nc\n",
+            b"a\r\nb\r\nc",
+            b"mixed\r\nlf\nlast",
+            b"\xEF\xBB\xBFbom\r\nx\r\n",
+            b"lone\rcarriage\nend\r",
+            b"\n\n\n",
+            "caf\u{e9}\n\u{1F980}".as_bytes(),
+        ];
+        let splice = |start: usize, end: usize, lines: &[&str]| Splice {
+            start,
+            end,
+            lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+        };
+        for file in files {
+            let text = Text::decode(file).unwrap();
+            let indexed = IndexedText::decode(file).unwrap();
+            let n = text.lines.len();
+            assert_eq!(indexed.len(), n);
+            assert_eq!(indexed.contents(), text.contents());
+            let mut cases = vec![
+                vec![],
+                vec![splice(0, 0, &["top"])],
+                vec![splice(n, n, &["end", "two"])],
+                vec![splice(0, n, &[])],
+                vec![splice(0, n, &["all"])],
+            ];
+            if n >= 1 {
+                cases.push(vec![splice(n - 1, n, &[])]);
+                cases.push(vec![splice(n - 1, n, &["last"])]);
+                cases.push(vec![splice(0, 1, &["first"]), splice(n, n, &["after"])]);
+            }
+            if n >= 2 {
+                cases.push(vec![
+                    splice(0, 0, &["a"]),
+                    splice(1, 2, &[]),
+                    splice(n, n, &[""]),
+                ]);
+            }
+            for splices in cases {
+                assert_eq!(
+                    indexed.apply(splices.clone()),
+                    text.apply(splices.clone(), None).encode(),
+                    "{:?} with {splices:?}",
+                    String::from_utf8_lossy(file)
+                );
+            }
+        }
+        assert!(IndexedText::decode(b"ok\n\xFF").is_err());
     }
 
     #[test]
