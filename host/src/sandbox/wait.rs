@@ -199,3 +199,71 @@ fn poll(fds: [Option<BorrowedFd<'_>>; 3], timeout: Option<Duration>) -> [bool; 3
     }
     ready
 }
+
+#[cfg(test)]
+mod tests {
+    use std::process::{Command, Stdio};
+
+    use super::*;
+
+    fn spawn(script: &str) -> Child {
+        let mut command = Command::new("/bin/sh");
+        command
+            .args(["-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        command.spawn().expect("spawn sh")
+    }
+
+    fn watch(deadline: Duration) -> Watch<'static> {
+        Watch {
+            deadline: Instant::now() + deadline,
+            cancel: None,
+            stdout_file: None,
+            stderr_file: None,
+        }
+    }
+
+    #[test]
+    fn both_pipes_are_read_while_either_fills() {
+        // Each stream writes more than a pipe holds, alternating: a wait that read one
+        // pipe to its end before the other would never return.
+        let script = "i=0; while [ $i -lt 40 ]; do head -c 8192 /dev/zero | tr '\\0' o; \
+                      head -c 8192 /dev/zero | tr '\\0' e >&2; i=$((i+1)); done; exit 3";
+        let mut child = spawn(script);
+        let waited = wait(&mut child, watch(Duration::from_secs(60)));
+        assert_eq!(waited.status.and_then(|s| s.code()), Some(3));
+        assert!(!waited.timed_out && !waited.cancelled);
+        assert!(waited.stdout.truncated && waited.stderr.truncated);
+        assert!(waited.stdout.text.starts_with("oooo") && waited.stdout.text.ends_with("oooo"));
+        assert!(waited.stderr.text.starts_with("eeee") && waited.stderr.text.ends_with("eeee"));
+    }
+
+    #[test]
+    fn the_deadline_kills_the_group_and_what_it_left_running() {
+        // The background sleep holds the pipes open: the wait ends only if the whole
+        // group is killed.
+        let mut child = spawn("sleep 30 & echo started; sleep 30");
+        let waited = wait(&mut child, watch(Duration::from_millis(200)));
+        assert!(waited.timed_out);
+        assert_eq!(waited.status.and_then(|s| s.code()), None);
+        assert_eq!(waited.stdout.text, "started\n");
+    }
+
+    #[test]
+    fn cancelling_ends_the_command() {
+        let cancel = AtomicBool::new(true);
+        let mut child = spawn("sleep 30");
+        let waited = wait(
+            &mut child,
+            Watch {
+                cancel: Some(&cancel),
+                ..watch(Duration::from_secs(60))
+            },
+        );
+        assert!(waited.cancelled && !waited.timed_out);
+        assert_eq!(waited.status.and_then(|s| s.code()), None);
+    }
+}
