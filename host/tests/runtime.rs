@@ -152,6 +152,19 @@ fn the_same_plugin_cannot_load_twice() {
 }
 
 #[test]
+fn nothing_a_call_leaves_in_memory_reaches_the_next() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let registry = hostile_registry();
+    let ctx = context(dir.path());
+    // Enough calls that the pool hands the same memory slot back, whichever way it
+    // resets it.
+    for _ in 0..20 {
+        let seen = registry.call("remember", "{}", &ctx, &limits());
+        assert_eq!(seen.map(|o| o.text).ok().as_deref(), Some("7 0"));
+    }
+}
+
+#[test]
 fn calls_in_parallel_each_get_their_own_instance() {
     let dir = tempfile::tempdir().expect("temp dir");
     let registry = hostile_registry();

@@ -10,11 +10,11 @@ mod confine;
 mod namespaces;
 mod output;
 mod supervise;
+mod wait;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -177,7 +177,6 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start {name}: {e}"))?;
-    let group = child.id();
     let full = |stream: &str| {
         request.output_dir.and_then(|dir| {
             std::fs::create_dir_all(dir).ok()?;
@@ -191,50 +190,21 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
                 .map(|(file, _)| file)
         })
     };
-    let stdout = child.stdout.take().map(|s| {
-        let file = full("stdout");
-        std::thread::spawn(move || output::capture(s, file))
-    });
-    let stderr = child.stderr.take().map(|s| {
-        let file = full("stderr");
-        std::thread::spawn(move || output::capture(s, file))
-    });
-    let (done, exited) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait());
-    });
-    let deadline = started + request.timeout.min(MAX_TIMEOUT);
-    let (mut timed_out, mut cancelled, mut terminated_at) = (false, false, None::<Instant>);
-    let status = loop {
-        match exited.recv_timeout(Duration::from_millis(25)) {
-            Ok(status) => break status.ok(),
-            Err(mpsc::RecvTimeoutError::Disconnected) => break None,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-        }
-        let now = Instant::now();
-        if terminated_at.is_none() {
-            timed_out = now >= deadline;
-            cancelled = request.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
-            if timed_out || cancelled {
-                signal_group(group, libc::SIGTERM);
-                terminated_at = Some(now);
-            }
-        } else if terminated_at.is_some_and(|at| now >= at + GRACE) {
-            signal_group(group, libc::SIGKILL);
-        }
-    };
-    // Whatever the command left running in the background goes with it: it would hold
-    // the output pipes open, and nothing may outlive the call.
-    signal_group(group, libc::SIGKILL);
-    let join = |reader: Option<std::thread::JoinHandle<Captured>>| {
-        reader.and_then(|r| r.join().ok()).unwrap_or_default()
-    };
+    let waited = wait::wait(
+        &mut child,
+        wait::Watch {
+            deadline: started + request.timeout.min(MAX_TIMEOUT),
+            cancel: request.cancel,
+            stdout_file: full("stdout"),
+            stderr_file: full("stderr"),
+        },
+    );
     Ok(Completed {
-        exit_code: status.and_then(|s| s.code()),
-        timed_out,
-        cancelled,
-        stdout: join(stdout),
-        stderr: join(stderr),
+        exit_code: waited.status.and_then(|s| s.code()),
+        timed_out: waited.timed_out,
+        cancelled: waited.cancelled,
+        stdout: waited.stdout,
+        stderr: waited.stderr,
         duration: started.elapsed(),
     })
 }

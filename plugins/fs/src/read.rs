@@ -11,6 +11,7 @@ use conch_plugin::{CallContext, Tool, ToolError, ToolOutput, Workspace};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::disk::{self, Disk};
 use crate::{locate, plural};
 
 /// Lines shown when the model gives no limit.
@@ -23,6 +24,9 @@ const MAX_BYTES: usize = 50 * 1024;
 const SNIFF_BYTES: u64 = 8192;
 /// Read buffer; large reads mean few host calls.
 const BUFFER_BYTES: usize = 64 * 1024;
+/// Files up to this size are read whole in one host call (the `files` import), not
+/// through WASI: one open, stat and read on the host instead of a WASI call for each.
+const WHOLE_BYTES: u64 = 1 << 20;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,27 +62,29 @@ impl Tool for Read {
         let shown = ws.display(&path);
         let io_err = |e: &io::Error| locate::io_error(ws, &input.path, &path, e);
 
-        let file = File::open(&path).map_err(|e| {
-            if is_dir(&path) {
-                directory_error(&shown)
-            } else {
-                io_err(&e)
+        let mut whole = Vec::new();
+        let (head, opened) = match Disk::new().read(&path, &mut whole, WHOLE_BYTES) {
+            Ok(disk::Read::Whole) => {
+                let head = whole[..whole.len().min(SNIFF_BYTES as usize)].to_vec();
+                (head, Opened::Whole(whole))
             }
-        })?;
-        let meta = file.metadata().map_err(|e| io_err(&e))?;
-        if meta.is_dir() {
-            return Err(directory_error(&shown));
-        }
-
-        let mut head = Vec::with_capacity(SNIFF_BYTES as usize);
-        (&file)
-            .take(SNIFF_BYTES)
-            .read_to_end(&mut head)
-            .map_err(|e| dir_or(&path, &shown, io_err(&e)))?;
+            // Too large to hold, or not readable whole (a directory, a link out of the
+            // roots, a missing file...): WASI streams it, or says precisely what is wrong.
+            _ => {
+                let (file, size) = open(&path, &shown, &io_err)?;
+                let mut head = Vec::with_capacity(SNIFF_BYTES as usize);
+                (&file)
+                    .take(SNIFF_BYTES)
+                    .read_to_end(&mut head)
+                    .map_err(|e| dir_or(&path, &shown, io_err(&e)))?;
+                (head, Opened::Streamed { file, size })
+            }
+        };
+        let size = opened.size();
         // An image the model cannot be shown reads as any binary file, saying why.
         let mut not_shown = String::new();
         if let Some(media_type) = image_media_type(&head) {
-            match read_image(&file, head.clone(), meta.len(), media_type) {
+            match read_image(opened.image(head.clone()), size, media_type) {
                 Ok(bytes) => {
                     let metadata = serde_json::json!({
                         "path": shown,
@@ -99,19 +105,23 @@ impl Tool for Read {
         } else {
             Sniff::Binary
         };
-        let mut reader: Box<dyn BufRead> = match kind {
-            Sniff::Binary => {
+        let mut reader: Box<dyn BufRead> = match (kind, opened) {
+            (Sniff::Binary, _) => {
                 return Err(ToolError::InvalidInput(format!(
                     "{shown}: binary file ({}{not_shown}); read shows text files only",
-                    human_size(meta.len())
+                    human_size(size)
                 )));
             }
-            Sniff::Utf16 { big_endian } => {
+            (Sniff::Utf16 { big_endian }, Opened::Whole(bytes)) => {
+                Box::new(Cursor::new(decode_utf16(&bytes, big_endian).into_bytes()))
+            }
+            (Sniff::Utf16 { big_endian }, Opened::Streamed { file, .. }) => {
                 let mut bytes = head;
                 (&file).read_to_end(&mut bytes).map_err(|e| io_err(&e))?;
                 Box::new(Cursor::new(decode_utf16(&bytes, big_endian).into_bytes()))
             }
-            Sniff::Text => Box::new(BufReader::with_capacity(
+            (Sniff::Text, Opened::Whole(bytes)) => Box::new(Cursor::new(bytes)),
+            (Sniff::Text, Opened::Streamed { file, .. }) => Box::new(BufReader::with_capacity(
                 BUFFER_BYTES,
                 Cursor::new(head).chain(file),
             )),
@@ -148,19 +158,76 @@ impl Tool for Read {
     }
 }
 
-/// Reads the rest of an image file after `head` and attaches it to the result; returns
-/// its size, or why the model will not see it.
-fn read_image(file: &File, head: Vec<u8>, size: u64, media_type: &str) -> Result<u64, String> {
+/// A file to read, as it was found.
+enum Opened {
+    /// Read whole by the host in one call.
+    Whole(Vec<u8>),
+    /// Open, to be read through WASI; `size` as it was when opened.
+    Streamed { file: File, size: u64 },
+}
+
+impl Opened {
+    fn size(&self) -> u64 {
+        match self {
+            Opened::Whole(bytes) => bytes.len() as u64,
+            Opened::Streamed { size, .. } => *size,
+        }
+    }
+
+    /// The image's bytes, all but the `head` already read still to come.
+    fn image(&self, head: Vec<u8>) -> Image<'_> {
+        match self {
+            Opened::Whole(bytes) => Image::Whole(bytes),
+            Opened::Streamed { file, .. } => Image::Rest { file, head },
+        }
+    }
+}
+
+/// An image file's bytes, in hand or still to read.
+enum Image<'a> {
+    Whole(&'a [u8]),
+    Rest { file: &'a File, head: Vec<u8> },
+}
+
+/// Opens `path` through WASI: the file and its size, or the error that says best what
+/// is wrong.
+fn open(
+    path: &Path,
+    shown: &str,
+    io_err: &impl Fn(&io::Error) -> ToolError,
+) -> Result<(File, u64), ToolError> {
+    let file = File::open(path).map_err(|e| {
+        if is_dir(path) {
+            directory_error(shown)
+        } else {
+            io_err(&e)
+        }
+    })?;
+    let meta = file.metadata().map_err(|e| io_err(&e))?;
+    if meta.is_dir() {
+        return Err(directory_error(shown));
+    }
+    Ok((file, meta.len()))
+}
+
+/// Attaches the image to the result; returns its size, or why the model will not see it.
+fn read_image(image: Image<'_>, size: u64, media_type: &str) -> Result<u64, String> {
     if size > MAX_IMAGE_BYTES as u64 {
         return Err(format!(
             "larger than the {} MB an image may have",
             MAX_IMAGE_BYTES >> 20
         ));
     }
-    let mut bytes = head;
-    file.take(MAX_IMAGE_BYTES as u64 + 1 - bytes.len() as u64)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+    let bytes = match image {
+        Image::Whole(bytes) => bytes.to_vec(),
+        Image::Rest { file, head } => {
+            let mut bytes = head;
+            file.take(MAX_IMAGE_BYTES as u64 + 1 - bytes.len() as u64)
+                .read_to_end(&mut bytes)
+                .map_err(|e| e.to_string())?;
+            bytes
+        }
+    };
     attach_image(media_type, &bytes)?;
     Ok(bytes.len() as u64)
 }
