@@ -1,8 +1,8 @@
 //! The conveniences users of other agents reach for, end to end: headless conventions
 //! (`--final-only`, `--output-last-message`, the task on stdin, bare `conch`, a first
 //! prompt for the repl), tokens and cost, resuming without an id, the repl's `/model`,
-//! `/new`, `/clear`, `/status`, `/cost` and Alt-Enter, `conch models`, `conch completions`
-//! and `conch init`.
+//! `/new`, `/clear`, `/status`, `/cost`, Alt-Enter and backslash-Enter, `conch models`,
+//! `conch completions` and `conch init`.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::Write;
@@ -469,6 +469,44 @@ fn alt_enter_puts_a_newline_in_the_prompt() {
     // Esc then Enter is what a terminal sends for Alt-Enter.
     terminal.type_line("first line\x1b\rsecond line");
     terminal.wait_for("conch> ", 2);
+    terminal.type_line("/exit");
+    let (code, shown) = terminal.finish();
+    assert_eq!(code, Some(0), "{shown:?}");
+    assert!(shown.contains("two lines read"), "{shown:?}");
+    assert_eq!(user_messages(&mock, 0), ["first line\nsecond line"]);
+}
+
+#[test]
+fn backslash_then_enter_puts_a_newline_in_the_prompt() {
+    let mock = MockLlm::start(vec![Reply::text("two lines read")]);
+    let project = Project::new(&mock.url());
+    let mut terminal = Terminal::start(&project, "repl");
+    terminal.wait_for("conch> ", 1);
+    // Only the backslash at the end starts a line; the one inside stays.
+    terminal.type_line("copy C:\\temp\\");
+    // The line is edited again, with the newline in the backslash's place.
+    terminal.wait_for("conch> copy C:\\temp\r", 1);
+    terminal.type_line("second line");
+    terminal.wait_for("two lines read", 1);
+    terminal.type_line("/exit");
+    let (code, shown) = terminal.finish();
+    assert_eq!(code, Some(0), "{shown:?}");
+    assert!(shown.contains("two lines read"), "{shown:?}");
+    assert_eq!(user_messages(&mock, 0), ["copy C:\\temp\nsecond line"]);
+}
+
+#[test]
+fn a_shift_enter_mapped_to_backslash_cr_lf_puts_one_newline_in_the_prompt() {
+    let mock = MockLlm::start(vec![Reply::text("two lines read")]);
+    let project = Project::new(&mock.url());
+    let mut terminal = Terminal::start(&project, "repl");
+    terminal.wait_for("conch> ", 1);
+    // What VS Code sends for Shift-Enter with the mapping Claude Code's setup writes.
+    terminal.stdin.write_all(b"first line\\\r\n").unwrap();
+    terminal.stdin.flush().unwrap();
+    terminal.wait_for("conch> first line\r", 1);
+    terminal.type_line("second line");
+    terminal.wait_for("two lines read", 1);
     terminal.type_line("/exit");
     let (code, shown) = terminal.finish();
     assert_eq!(code, Some(0), "{shown:?}");

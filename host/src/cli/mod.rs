@@ -10,6 +10,7 @@ mod lsp;
 mod mcp;
 mod mcp_serve;
 mod models;
+mod newline_keys;
 mod plugin;
 mod plugin_build;
 mod plugin_new;

@@ -34,7 +34,7 @@ Type a task and press Enter. Commands:
   /agent     list the agent profiles; /agent NAME switches to one
   /image     /image FILE sends a picture with your next message (a model that takes images)
   /exit      leave (also Ctrl-D)
-Alt-Enter starts a new line; Enter sends.
+Alt-Enter, or Enter after a \\ at the end, starts a new line; Enter sends.
 Ctrl-C stops the running turn; the session keeps what happened.";
 
 /// Turns shown when the repl continues a session.
@@ -177,17 +177,7 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
     announce(&start);
     let mut editor = rustyline::DefaultEditor::new()
         .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start line editing: {e}")))?;
-    // Alt-Enter (Esc then Enter) starts a new line instead of sending; Esc then Ctrl-J
-    // is the same keys typed before the terminal left line mode (Enter arrived as \n).
-    for key in [
-        rustyline::KeyEvent(rustyline::KeyCode::Enter, rustyline::Modifiers::ALT),
-        rustyline::KeyEvent(
-            rustyline::KeyCode::Char('J'),
-            rustyline::Modifiers::CTRL | rustyline::Modifiers::ALT,
-        ),
-    ] {
-        editor.bind_sequence(key, rustyline::Cmd::Newline);
-    }
+    let continuation = super::newline_keys::bind(&mut editor);
     let history = history_file();
     if let Some(file) = &history {
         let _ = editor.load_history(file);
@@ -200,10 +190,13 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
             .set_asker(Some(std::sync::Arc::new(crate::ui::TerminalAsker)));
     }
     let mut first = first;
+    // What a line ending in a backslash left to edit on.
+    let mut going_on: Option<String> = None;
     loop {
-        let typed = match first.take() {
-            Some(line) => Ok(line),
-            None => editor.readline("conch> "),
+        let typed = match (first.take(), going_on.take()) {
+            (Some(line), _) => Ok(line),
+            (None, Some(text)) => editor.readline_with_initial("conch> ", (&text, "")),
+            (None, None) => editor.readline("conch> "),
         };
         let line = match typed {
             Ok(line) => line,
@@ -211,6 +204,10 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(CliError::Failed(anyhow::anyhow!("cannot read input: {e}"))),
         };
+        going_on = continuation.continues(&line);
+        if going_on.is_some() {
+            continue;
+        }
         let line = line.trim();
         if line.is_empty() {
             continue;
