@@ -258,6 +258,13 @@ pub fn claude() -> PathBuf {
     if let Some(path) = std::env::var_os("CONCH_TEST_CLAUDE") {
         return PathBuf::from(path);
     }
+    // Once per test process: tests run on parallel threads, and two npm installs into
+    // one dir let a test start the binary while the other install rewrites it
+    // (`Text file busy` on a fresh checkout).
+    static INSTALLED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _once = INSTALLED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/claude-code");
     let bin = dir.join("node_modules/.bin/claude");
     if !bin.exists() {
