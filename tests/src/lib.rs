@@ -6,6 +6,7 @@ pub mod bench;
 pub mod mock;
 pub mod mock_mcp;
 pub mod project;
+pub mod terminal;
 pub mod wire;
 
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@ use std::process::Stdio;
 
 use conch_tests::mock::{MockLlm, Reply};
 use conch_tests::project::Project;
+use conch_tests::terminal::Terminal;
 use conch_tests::{Run, json_lines, run};
 use serde_json::json;
 
@@ -374,71 +375,6 @@ fn slash_new_starts_a_session_without_the_earlier_turns() {
     assert!(out.stderr.contains("new session "), "{out:?}");
     assert_eq!(project.session_files().len(), 2);
     assert_eq!(user_messages(&mock, 1), ["second task"]);
-}
-
-/// A repl on a pseudo-terminal typed into line by line: the line editor reads ahead and
-/// drops what it read when its line is done, so each line waits for its prompt.
-struct Terminal {
-    child: std::process::Child,
-    stdin: std::process::ChildStdin,
-    seen: std::sync::Arc<std::sync::Mutex<String>>,
-    reader: std::thread::JoinHandle<()>,
-}
-
-impl Terminal {
-    fn start(project: &Project, args: &str) -> Terminal {
-        let mut child = project.on_terminal_child(args, &[]);
-        let stdin = child.stdin.take().unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = seen.clone();
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Terminal {
-            child,
-            stdin,
-            seen,
-            reader,
-        }
-    }
-
-    /// Waits (up to 30 s) until the screen has shown `text` `times` times.
-    fn wait_for(&self, text: &str, times: usize) {
-        let started = std::time::Instant::now();
-        while self.seen.lock().unwrap().matches(text).count() < times {
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(30),
-                "never saw {text:?} {times} times: {:?}",
-                self.seen.lock().unwrap()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-
-    fn type_line(&mut self, line: &str) {
-        self.stdin
-            .write_all(format!("{line}\r").as_bytes())
-            .unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// Waits for the end; the exit code and all that was shown.
-    fn finish(mut self) -> (Option<i32>, String) {
-        drop(self.stdin);
-        let status = conch_tests::wait_or_fail(&mut self.child, "the repl");
-        self.reader.join().unwrap();
-        let seen = self.seen.lock().unwrap().clone();
-        (status.code(), seen)
-    }
 }
 
 #[test]

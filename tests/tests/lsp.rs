@@ -9,6 +9,7 @@ use std::process::Command;
 
 use conch_tests::mock::{MockLlm, Reply};
 use conch_tests::project::ServerProject;
+use conch_tests::terminal::Terminal;
 use conch_tests::{run, running};
 use serde_json::{Value, json};
 
@@ -573,4 +574,29 @@ fn on_a_terminal_a_no_is_not_asked_again_and_the_tool_says_why() {
     assert!(events(&p, "started").is_empty());
     let status = run(&mut p.conch(&["lsp", "status"]));
     assert!(status.stdout.contains("not trusted"), "{status:?}");
+}
+
+#[test]
+fn a_new_repl_session_asks_before_its_first_language_server_too() {
+    let ask = json!({"operation": "definition", "path": "main.fx", "line": 2, "symbol": "target"});
+    let mock = MockLlm::start(vec![lsp_call(ask), Reply::text("done")]);
+    let p = project(&mock, &server(&[], 1000));
+    p.project
+        .write("main.fx", "fn target() {}\ncall target();\n");
+    let cache = p.cache.path().display().to_string();
+    let mut terminal =
+        Terminal::start_with(&p.project, "repl", &[("CONCH_CACHE_DIR", cache.as_str())]);
+    terminal.wait_for("conch> ", 1);
+    terminal.type_line("/new");
+    terminal.wait_for("new session ", 1);
+    terminal.wait_for("conch> ", 2);
+    terminal.type_line("where is it");
+    terminal.wait_for(TRUST_QUESTION, 1);
+    terminal.type_line("y");
+    terminal.wait_for("conch> ", 3);
+    terminal.type_line("/exit");
+    let (code, shown) = terminal.finish();
+    assert_eq!(code, Some(0), "{shown:?}");
+    assert_eq!(shown.matches(TRUST_QUESTION).count(), 1, "{shown:?}");
+    assert_eq!(mock.last_tool_result(1), "main.fx:1:4 | fn target() {}");
 }

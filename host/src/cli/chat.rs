@@ -37,10 +37,30 @@ pub struct Prepared {
     pub args: ChatArgs,
 }
 
+/// The questions setting up an agent may ask on the terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Questions {
+    /// Whether to trust the project's conch.toml, where it sets what only a trusted
+    /// project may.
+    pub project_config: bool,
+    /// Whether the project's language servers may run (asked at their first use).
+    pub language_servers: bool,
+}
+
+impl Questions {
+    /// Every question when someone is on the terminal to answer, none otherwise.
+    pub fn all(someone_present: bool) -> Self {
+        Self {
+            project_config: someone_present,
+            language_servers: someone_present,
+        }
+    }
+}
+
 /// Builds the agent for `args`: a usage error (exit 2) for bad config, an unknown
-/// session or agent profile, or an unusable directory. `can_ask`: someone is on the
-/// terminal to answer questions (whether to trust the project's config).
-pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
+/// session or agent profile, or an unusable directory; `questions` says what may be
+/// asked on the terminal.
+pub fn prepare(args: &ChatArgs, questions: Questions) -> Result<Prepared, CliError> {
     let usage = |e: &dyn std::fmt::Display| CliError::Usage(e.to_string());
     let cwd = match &args.cwd {
         Some(dir) => dir.clone(),
@@ -48,7 +68,7 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
             .map_err(|e| CliError::Usage(format!("cannot read the current directory: {e}")))?,
     };
     let ctx = crate::workspace::context_for(&cwd).map_err(|e| usage(&e))?;
-    let loaded = super::load_config(&ctx.cwd, args.trust_project, can_ask)?;
+    let loaded = super::load_config(&ctx.cwd, args.trust_project, questions.project_config)?;
     // MCP servers start now, in the background, while the rest is set up.
     let mcp = super::mcp::start_servers(&loaded, &ctx, &args.sandbox.policy(&loaded))?;
     let mut ctx = ctx;
@@ -57,7 +77,7 @@ pub fn prepare(args: &ChatArgs, can_ask: bool) -> Result<Prepared, CliError> {
         &ctx,
         &args.sandbox.policy(&loaded),
         args.permission.yes,
-        can_ask,
+        questions.language_servers,
     )?;
     let store = SessionStore::open_default().map_err(|e| usage(&e))?;
     let resume = match (&args.session, args.continue_latest) {
@@ -424,7 +444,7 @@ pub fn run(
         start,
         config,
         ..
-    } = prepare(&args, present)?;
+    } = prepare(&args, Questions::all(present))?;
     let inner: Box<dyn EventSink> = match output.format {
         _ if output.final_only => Box::new(crate::ui::FinalAnswer),
         Format::Json => Box::new(JsonEvents::new(std::io::stdout())),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rustyline::error::ReadlineError;
 
 use super::chat::{
-    Prepared, custom_commands, history_file, interrupt_on_ctrl_c, load_images, prepare,
+    Prepared, Questions, custom_commands, history_file, interrupt_on_ctrl_c, load_images, prepare,
     provider_for, runtime,
 };
 use super::{ChatArgs, CliError};
@@ -158,7 +158,7 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
         profiles,
         config,
         args,
-    } = prepare(cli_args, ask)?;
+    } = prepare(cli_args, Questions::all(ask))?;
     let commands = custom_commands(&args)?;
     let terminal = std::io::stderr().is_terminal();
     let (provider, model) = provider_and_model(&start);
@@ -257,8 +257,13 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
                     model: cli_args.model.clone(),
                     ..session.args.clone()
                 };
-                // The project's trust was settled when the repl started.
-                match prepare(&fresh, false) {
+                // The project's config was settled when the repl started; its
+                // language servers are asked about at their first use, as then.
+                let questions = Questions {
+                    project_config: false,
+                    language_servers: ask,
+                };
+                match prepare(&fresh, questions) {
                     Ok(prepared) => {
                         session.agent = prepared.agent;
                         if ask {
