@@ -6,6 +6,10 @@
 //! in between), the last response → exit, and peak RSS. See BENCHMARKS.md.
 //!
 //! `cargo build --release && cargo bench -p conch-tests --bench agent_loop [-- --runs N]`
+//!
+//! `CONCH_BENCH_BIN=PATH` runs that binary instead of this build's (a copy of an older
+//! build, to compare before and after in alternating rounds; or a script that wraps the
+//! binary in `strace` or `perf` and passes its arguments on).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::process::{Command, Stdio};
@@ -91,6 +95,9 @@ fn sample(cache: Option<&std::path::Path>) -> Sample {
     project.write("src/lib.rs", &source);
     let fresh = tempfile::tempdir().unwrap();
     let mut cmd = project.conch(&["run", "--yes", "rename answer_0 in src/lib.rs"]);
+    if let Some(bin) = std::env::var_os("CONCH_BENCH_BIN") {
+        cmd = with_program(&cmd, bin);
+    }
     cmd.env("CONCH_CACHE_DIR", cache.unwrap_or(fresh.path()))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -115,6 +122,22 @@ fn sample(cache: Option<&std::path::Path>) -> Sample {
         exit: exited - responded(3),
         peak_rss_kib,
     }
+}
+
+/// `cmd` (its arguments, environment and directory) running `program` instead.
+fn with_program(cmd: &Command, program: std::ffi::OsString) -> Command {
+    let mut other = Command::new(program);
+    other.args(cmd.get_args()).stdin(Stdio::null());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => other.env(key, value),
+            None => other.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        other.current_dir(dir);
+    }
+    other
 }
 
 /// Spawns `cmd` and waits with `wait4`, for the child's peak RSS (KiB).
