@@ -548,9 +548,11 @@ fn refuse_special_file(cwd: &Path, path: &str) -> Result<(), ToolError> {
 /// The engine and linker, made once; whoever comes second waits for the first.
 fn start_wasm(wasm: &OnceLock<Result<Wasm, String>>) -> Result<&Wasm, &String> {
     wasm.get_or_init(|| {
+        let started = std::time::Instant::now();
         let engine = new_engine().map_err(|e| format!("cannot start wasmtime: {e:#}"))?;
         let mut linker = Linker::new(&engine);
         host_api::add_to_linker(&mut linker).map_err(|e| format!("{e:#}"))?;
+        tracing::debug!(elapsed = ?started.elapsed(), "engine ready");
         Ok(Wasm { engine, linker })
     })
     .as_ref()
