@@ -346,6 +346,13 @@ pub(crate) fn confined_command(confined: &Confined<'_>) -> Result<Command, Strin
     for (name, value) in confined.env {
         command.env(name, value);
     }
+    // The program and its arguments only: the environment may hold what `pass_env` let
+    // through (tokens), which has no place in a log.
+    tracing::debug!(
+        program = ?command.get_program(),
+        args = ?command.get_args().collect::<Vec<_>>(),
+        "confined command"
+    );
     Ok(command)
 }
 

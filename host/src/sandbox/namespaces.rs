@@ -146,29 +146,34 @@ pub fn bwrap_args(layout: &Layout<'_>) -> Vec<OsString> {
     push(&["--ro-bind".as_ref(), "/".as_ref(), "/".as_ref()]);
     push(&["--dev".as_ref(), "/dev".as_ref()]);
     push(&["--proc".as_ref(), "/proc".as_ref()]);
-    for dir in socket_dirs() {
+    let socket_dirs = socket_dirs();
+    for dir in &socket_dirs {
         push(&["--tmpfs".as_ref(), dir.as_os_str()]);
     }
+    let under_a_socket_dir = |path: &Path| {
+        let real = std::fs::canonicalize(path).ok();
+        socket_dirs.iter().any(|dir| {
+            path.starts_with(dir) || real.as_ref().is_some_and(|real| real.starts_with(dir))
+        })
+    };
     if layout.network {
         // Name resolution often goes through a file under /run (systemd-resolved).
         if let Some(resolv) = std::fs::canonicalize("/etc/resolv.conf")
             .ok()
-            .filter(|p| socket_dirs().iter().any(|dir| p.starts_with(dir)))
+            .filter(|p| under_a_socket_dir(p))
         {
             push(&["--ro-bind".as_ref(), resolv.as_os_str(), resolv.as_os_str()]);
         }
     }
-    push(&[
-        "--ro-bind".as_ref(),
-        layout.helper.as_os_str(),
-        layout.helper.as_os_str(),
-    ]);
-    if let Some(program) = layout.program {
-        push(&[
-            "--ro-bind".as_ref(),
-            program.as_os_str(),
-            program.as_os_str(),
-        ]);
+    // The helper and the program are visible (read-only) through `/` already; only one
+    // under a socket dir, which the empty tmpfs there covers, needs its own bind. Each
+    // bind costs bwrap a mount and a read of the mount table (see BENCHMARKS.md).
+    for path in [Some(layout.helper), layout.program]
+        .into_iter()
+        .flatten()
+        .filter(|path| under_a_socket_dir(path))
+    {
+        push(&["--ro-bind".as_ref(), path.as_os_str(), path.as_os_str()]);
     }
     push(&[
         "--bind".as_ref(),
@@ -314,6 +319,37 @@ mod tests {
         );
         assert!(args.contains(&"--unshare-net".to_string()));
         assert_eq!(args.last().map(String::as_str), Some("--"));
+    }
+
+    #[test]
+    fn only_a_program_under_a_socket_dir_gets_its_own_bind() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let temp = tempfile::tempdir().unwrap();
+        let under_tmp = tempfile::NamedTempFile::new_in("/tmp").unwrap();
+        let roots = vec![root.clone()];
+        let args = |program: &Path| -> String {
+            bwrap_args(&Layout {
+                writable_roots: &roots,
+                roots: &roots,
+                temp: temp.path(),
+                cwd: &root,
+                network: false,
+                deny_read: &[],
+                helper: Path::new("/usr/bin/true"),
+                program: Some(program),
+            })
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+        };
+        let in_usr = args(Path::new("/usr/bin/env"));
+        assert!(!in_usr.contains("--ro-bind /usr/bin/env"), "{in_usr}");
+        assert!(!in_usr.contains("--ro-bind /usr/bin/true"), "{in_usr}");
+        let p = under_tmp.path().display();
+        let in_tmp = args(under_tmp.path());
+        assert!(in_tmp.contains(&format!("--ro-bind {p} {p}")), "{in_tmp}");
     }
 
     #[test]
