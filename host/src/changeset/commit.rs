@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
 
-use super::journal::save_pre_images;
+use super::journal::{remove_links, save_pre_images};
 use super::path::parent;
 use super::{ChangeRecord, Changeset, FileChange};
 
@@ -48,10 +48,7 @@ pub fn commit_recorded(
         .map_err(|source| CommitError::Journal { source })?;
     let replaced = replace(&roots, changes);
     if replaced.is_err() {
-        // A link to a file that is still in place would change with it.
-        for blob in linked {
-            let _ = std::fs::remove_file(blob);
-        }
+        remove_links(&linked);
     }
     replaced
 }

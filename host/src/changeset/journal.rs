@@ -114,21 +114,40 @@ pub(super) fn save_pre_images(
     std::fs::create_dir_all(blobs)?;
     let blob_dir = Dir::open_ambient_dir(blobs, ambient_authority())?;
     let mut linked = Vec::new();
-    for (file, journaled) in changes.files.iter().zip(&record.files) {
-        let (Some(bytes), Some(name)) = (&file.before, &journaled.before) else {
-            continue;
-        };
-        let blob = blobs.join(name);
-        if blob.exists() {
-            continue;
-        }
-        if link_pre_image(&roots[file.path.root], &file.path.relative, &blob_dir, name)? {
-            linked.push(blob);
-        } else {
-            save_copy(&blob, bytes)?;
+    let saved = changes
+        .files
+        .iter()
+        .zip(&record.files)
+        .try_for_each(|(file, journaled)| {
+            let (Some(bytes), Some(name)) = (&file.before, &journaled.before) else {
+                return Ok(());
+            };
+            let blob = blobs.join(name);
+            if blob.exists() {
+                return Ok(());
+            }
+            if link_pre_image(&roots[file.path.root], &file.path.relative, &blob_dir, name)? {
+                linked.push(blob);
+                Ok(())
+            } else {
+                save_copy(&blob, bytes)
+            }
+        });
+    match saved {
+        Ok(()) => Ok(linked),
+        Err(e) => {
+            remove_links(&linked);
+            Err(e)
         }
     }
-    Ok(linked)
+}
+
+/// Removes the blobs that are links to files a failed commit left in place: they would
+/// change with them.
+pub(super) fn remove_links(linked: &[PathBuf]) {
+    for blob in linked {
+        let _ = std::fs::remove_file(blob);
+    }
 }
 
 /// Links the file at `relative` as blob `name`; `false` when it is not linked (the
