@@ -327,7 +327,8 @@ fn bench_edit(iterations: usize) -> anyhow::Result<()> {
         },
     );
     // Each phase's time, in the order the agent takes them: the sandboxed call (which
-    // stages the change), the diff and the gate, the undo journal, the commit.
+    // stages the change), the diff and the gate, the undo journal's digests, the commit
+    // (which saves the pre-images for undo first).
     let mut through_conch = |tool: &str, input: &str| -> anyhow::Result<[Duration; 4]> {
         let started = Instant::now();
         let output = registry.call(tool, input, &ctx, &limits)?;
@@ -345,9 +346,9 @@ fn bench_edit(iterations: usize) -> anyhow::Result<()> {
         gate.check_changes(&requests, &changes.diff(), None)
             .map_err(|denied| anyhow::anyhow!(denied.message))?;
         let gated = Instant::now();
-        crate::changeset::record(&changes, "bench", tool, &blobs)?;
+        let record = crate::changeset::ChangeRecord::new(&changes, "bench", tool);
         let journaled = Instant::now();
-        crate::changeset::commit(&changes)?;
+        crate::changeset::commit_recorded(&changes, &record, &blobs)?;
         Ok([
             called - started,
             gated - called,
@@ -404,9 +405,9 @@ fn bench_edit(iterations: usize) -> anyhow::Result<()> {
         Ok::<(), anyhow::Error>(())
     })?;
     let phases = |all: &[Vec<Duration>; 4]| {
-        let [call, gate, journal, commit] = all.each_ref().map(|times| median(times));
+        let [call, gate, digests, commit] = all.each_ref().map(|times| median(times));
         format!(
-            "call {call:.2?} · diff+gate {gate:.2?} · journal {journal:.2?} · commit {commit:.2?}"
+            "call {call:.2?} · diff+gate {gate:.2?} · digests {digests:.2?} · pre-images+commit {commit:.2?}"
         )
     };
     println!("edits through the whole path, {iterations} iterations");

@@ -3,11 +3,11 @@
 //! on disk since, is refused: the model would be editing what it has not seen.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use crate::changeset::{Changeset, PathRules};
+use crate::changeset::{ChangeRecord, Changeset, PathRules};
 use crate::session::Entry;
 
 /// What the session has seen of each file.
@@ -41,22 +41,7 @@ impl FileStates {
                         states.seen.insert(path.clone(), digest);
                     }
                 }
-                Entry::Changeset(record) => {
-                    for file in &record.files {
-                        let Some(root) = record.roots.get(file.root) else {
-                            continue;
-                        };
-                        let path = root.join(&file.relative);
-                        match file.after.as_deref().and_then(unhex) {
-                            Some(digest) => {
-                                states.seen.insert(path, digest);
-                            }
-                            None => {
-                                states.seen.remove(&path);
-                            }
-                        }
-                    }
-                }
+                Entry::Changeset(record) => states.note_written(record),
                 _ => {}
             }
         }
@@ -64,10 +49,16 @@ impl FileStates {
     }
 
     /// Refuses changes to files that changed since they were read, and (with
-    /// `require_read`) to files that were not read.
-    pub fn check(&self, changes: &Changeset, require_read: bool) -> Result<(), String> {
-        for file in &changes.files {
-            let Some(before) = &file.before else {
+    /// `require_read`) to files that were not read. `record` describes `changes`: its
+    /// digests are the ones the journal keeps.
+    pub fn check(
+        &self,
+        changes: &Changeset,
+        record: &ChangeRecord,
+        require_read: bool,
+    ) -> Result<(), String> {
+        for (file, journaled) in changes.files.iter().zip(&record.files) {
+            let Some(before) = journaled.before.as_deref() else {
                 continue; // a new file
             };
             let absolute = changes.rules.absolute(&file.path);
@@ -79,7 +70,7 @@ impl FileStates {
                         file.display
                     ));
                 }
-                Some(seen) if *seen != digest(before) => {
+                Some(seen) if unhex(before) != Some(*seen) => {
                     return Err(format!(
                         "{} changed since you read it; read it again before changing it",
                         file.display
@@ -91,16 +82,20 @@ impl FileStates {
         Ok(())
     }
 
-    /// Notes the files a committed changeset wrote (and forgets removed ones).
-    pub fn note_written(&mut self, changes: &Changeset) {
-        for file in &changes.files {
-            let absolute = changes.rules.absolute(&file.path);
-            match &file.after {
-                Some(after) => {
-                    self.seen.insert(absolute, digest(after));
+    /// Notes the files a committed change wrote (and forgets removed ones), by the
+    /// digests its record keeps.
+    pub fn note_written(&mut self, record: &ChangeRecord) {
+        for file in &record.files {
+            let Some(root) = record.roots.get(file.root) else {
+                continue;
+            };
+            let path = root.join(&file.relative);
+            match file.after.as_deref().and_then(unhex) {
+                Some(digest) => {
+                    self.seen.insert(path, digest);
                 }
                 None => {
-                    self.seen.remove(Path::new(&absolute));
+                    self.seen.remove(&path);
                 }
             }
         }

@@ -10,14 +10,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
 
+use super::journal::{remove_links, save_pre_images};
 use super::path::parent;
-use super::{Changeset, FileChange};
+use super::{ChangeRecord, Changeset, FileChange};
 
 /// Why a changeset was not applied. In every case the disk is as it was.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     #[error("{path} changed on disk after the tool read it; nothing was written — read it again")]
     Changed { path: String },
+    #[error("cannot save the copy needed to undo this change ({source}); nothing was written")]
+    Journal { source: std::io::Error },
     #[error("cannot write {path}: {source}; nothing was changed")]
     Io {
         path: String,
@@ -28,18 +31,52 @@ pub enum CommitError {
 /// Applies `changes` to disk, atomically across files.
 pub fn commit(changes: &Changeset) -> Result<(), CommitError> {
     let roots = open_roots(changes)?;
-    let io = |path: &str| {
-        let path = path.to_string();
-        move |source| CommitError::Io { path, source }
-    };
+    check_unchanged(&roots, changes)?;
+    replace(&roots, changes)
+}
+
+/// Applies `changes` to disk, atomically across files, saving the pre-images `record`
+/// names in `blobs` first (for `conch undo`; see `journal::save_pre_images`).
+pub fn commit_recorded(
+    changes: &Changeset,
+    record: &ChangeRecord,
+    blobs: &Path,
+) -> Result<(), CommitError> {
+    let roots = open_roots(changes)?;
+    check_unchanged(&roots, changes)?;
+    let linked = save_pre_images(&roots, changes, record, blobs)
+        .map_err(|source| CommitError::Journal { source })?;
+    let replaced = replace(&roots, changes);
+    if replaced.is_err() {
+        remove_links(&linked);
+    }
+    replaced
+}
+
+/// Refuses when a file is no longer what the tool read.
+fn check_unchanged(roots: &[Dir], changes: &Changeset) -> Result<(), CommitError> {
     for file in &changes.files {
         let dir = &roots[file.path.root];
-        if read_optional(dir, &file.path.relative).map_err(io(&file.display))? != file.before {
+        let now = read_optional(dir, &file.path.relative).map_err(|source| CommitError::Io {
+            path: file.display.clone(),
+            source,
+        })?;
+        if now != file.before {
             return Err(CommitError::Changed {
                 path: file.display.clone(),
             });
         }
     }
+    Ok(())
+}
+
+/// Writes every file to a temp file, then renames them into place and removes what is
+/// removed; on a failure puts back what was done.
+fn replace(roots: &[Dir], changes: &Changeset) -> Result<(), CommitError> {
+    let io = |path: &str| {
+        let path = path.to_string();
+        move |source| CommitError::Io { path, source }
+    };
     for created in &changes.created_dirs {
         roots[created.root]
             .create_dir_all(&created.relative)
@@ -48,10 +85,10 @@ pub fn commit(changes: &Changeset) -> Result<(), CommitError> {
     // Every new content goes to a temp file first; nothing is replaced yet.
     let mut temps: Vec<(&FileChange, PathBuf)> = Vec::new();
     for file in changes.files.iter().filter(|f| f.after.is_some()) {
-        match write_temp(&roots, file) {
+        match write_temp(roots, file) {
             Ok(temp) => temps.push((file, temp)),
             Err(source) => {
-                remove_temps(&roots, &temps);
+                remove_temps(roots, &temps);
                 return Err(CommitError::Io {
                     path: file.display.clone(),
                     source,
@@ -63,8 +100,8 @@ pub fn commit(changes: &Changeset) -> Result<(), CommitError> {
     for (index, (file, temp)) in temps.iter().enumerate() {
         let dir = &roots[file.path.root];
         if let Err(source) = dir.rename(temp, dir, &file.path.relative) {
-            remove_temps(&roots, &temps[index..]);
-            roll_back(&roots, &applied);
+            remove_temps(roots, &temps[index..]);
+            roll_back(roots, &applied);
             return Err(CommitError::Io {
                 path: file.display.clone(),
                 source,
@@ -74,7 +111,7 @@ pub fn commit(changes: &Changeset) -> Result<(), CommitError> {
     }
     for file in changes.files.iter().filter(|f| f.after.is_none()) {
         if let Err(source) = roots[file.path.root].remove_file(&file.path.relative) {
-            roll_back(&roots, &applied);
+            roll_back(roots, &applied);
             return Err(CommitError::Io {
                 path: file.display.clone(),
                 source,
@@ -84,7 +121,7 @@ pub fn commit(changes: &Changeset) -> Result<(), CommitError> {
     }
     for removed in &changes.removed_dirs {
         if let Err(source) = roots[removed.root].remove_dir(&removed.relative) {
-            roll_back(&roots, &applied);
+            roll_back(roots, &applied);
             return Err(CommitError::Io {
                 path: changes.rules.display(removed),
                 source,

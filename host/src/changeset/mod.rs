@@ -8,7 +8,7 @@ mod journal;
 pub mod path;
 mod staging;
 
-pub use commit::{CommitError, commit};
+pub use commit::{CommitError, commit, commit_recorded};
 pub use journal::{ChangeRecord, JournalFile, UndoError, record, undo};
 pub use path::{PathRules, WorkspacePath};
 pub use staging::Staging;

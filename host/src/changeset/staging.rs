@@ -33,7 +33,7 @@ pub struct Staging {
 
 /// What is at a path, as the call sees it.
 enum Current {
-    File(Vec<u8>),
+    File,
     Dir,
     Nothing,
 }
@@ -60,7 +60,7 @@ impl Staging {
         if let Current::Dir = self.current(&at, path)? {
             return Err(format!("{path} is a directory"));
         }
-        self.slot(&at, path)?.after = Some(contents);
+        self.stage(&at, path, Some(contents))?;
         Ok(())
     }
 
@@ -68,8 +68,8 @@ impl Staging {
     pub fn remove(&mut self, path: &str) -> Result<(), String> {
         let at = self.rules.resolve(path)?;
         match self.current(&at, path)? {
-            Current::File(_) => {
-                self.slot(&at, path)?.after = None;
+            Current::File => {
+                self.stage(&at, path, None)?;
                 Ok(())
             }
             Current::Dir => {
@@ -95,17 +95,15 @@ impl Staging {
         let from = self.rules.resolve(source)?;
         let to = self.rules.resolve(destination)?;
         let contents = match self.current(&from, source)? {
-            Current::File(contents) => contents,
+            Current::File => self.contents(&from, source)?,
             Current::Dir => return Err(format!("{source} is a directory; only files are moved")),
             Current::Nothing => return Err(format!("{source}: no such file")),
         };
         if !matches!(self.current(&to, destination)?, Current::Nothing) {
             return Err(format!("{destination} already exists; remove it first"));
         }
-        self.slot(&from, source)?.after = None;
-        let slot = self.slot(&to, destination)?;
-        slot.after = Some(contents);
-        slot.mode_from = Some(from);
+        self.stage(&from, source, None)?;
+        self.stage(&to, destination, Some(contents))?.mode_from = Some(from);
         Ok(())
     }
 
@@ -113,7 +111,7 @@ impl Staging {
     pub fn create_dir(&mut self, path: &str) -> Result<(), String> {
         let at = self.rules.resolve(path)?;
         match self.current(&at, path)? {
-            Current::File(_) => Err(format!("{path} is a file")),
+            Current::File => Err(format!("{path} is a file")),
             Current::Dir => Ok(()),
             Current::Nothing => {
                 self.removed_dirs.remove(&at);
@@ -127,7 +125,7 @@ impl Staging {
     pub fn read_file(&mut self, path: &str) -> Result<Vec<u8>, String> {
         let at = self.rules.resolve(path)?;
         match self.current(&at, path)? {
-            Current::File(contents) => Ok(contents),
+            Current::File => self.contents(&at, path),
             Current::Dir => Err(format!("{path} is a directory")),
             Current::Nothing => Err(format!("{path}: no such file")),
         }
@@ -163,9 +161,13 @@ impl Staging {
             .ok_or_else(|| "the workspace root cannot be opened".to_string())
     }
 
+    /// What is at `at` as the call sees it; a file's contents are not read.
     fn current(&self, at: &WorkspacePath, shown: &str) -> Result<Current, String> {
         if let Some(slot) = self.files.get(at) {
-            return Ok(slot.after.clone().map_or(Current::Nothing, Current::File));
+            return Ok(match slot.after {
+                Some(_) => Current::File,
+                None => Current::Nothing,
+            });
         }
         if self.removed_dirs.contains(at) {
             return Ok(Current::Nothing);
@@ -173,48 +175,75 @@ impl Staging {
         if self.created_dirs.contains(at) {
             return Ok(Current::Dir);
         }
-        read_disk(self.dir(at.root)?, &at.relative, shown)
+        disk_kind(self.dir(at.root)?, &at.relative, shown)
     }
 
-    /// The slot of `at`, created with the disk's contents on first touch.
-    fn slot(&mut self, at: &WorkspacePath, shown: &str) -> Result<&mut Slot, String> {
+    /// The contents of the file at `at` (which `current` found to be a file).
+    fn contents(&self, at: &WorkspacePath, shown: &str) -> Result<Vec<u8>, String> {
+        match self.files.get(at) {
+            Some(slot) => slot
+                .after
+                .clone()
+                .ok_or_else(|| format!("{shown}: no such file")),
+            None => read_disk(self.dir(at.root)?, &at.relative, shown)?
+                .ok_or_else(|| format!("{shown}: no such file")),
+        }
+    }
+
+    /// Stages `after` as what `at` should hold; on first touch the slot keeps the disk's
+    /// contents as they are now.
+    fn stage(
+        &mut self,
+        at: &WorkspacePath,
+        shown: &str,
+        after: Option<Vec<u8>>,
+    ) -> Result<&mut Slot, String> {
         if !self.files.contains_key(at) {
-            let before = match read_disk(self.dir(at.root)?, &at.relative, shown)? {
-                Current::File(contents) => Some(contents),
-                Current::Dir | Current::Nothing => None,
-            };
+            let before = read_disk(self.dir(at.root)?, &at.relative, shown)?;
             self.files.insert(
                 at.clone(),
                 Slot {
-                    after: before.clone(),
                     before,
+                    after: None,
                     mode_from: None,
                 },
             );
         }
-        self.files
+        let slot = self
+            .files
             .get_mut(at)
-            .ok_or_else(|| format!("{shown}: cannot be staged"))
+            .ok_or_else(|| format!("{shown}: cannot be staged"))?;
+        slot.after = after;
+        Ok(slot)
     }
 }
 
-/// What is on disk at `relative` under `dir`. A symlink leading out of the root is an
-/// error from cap-std, reported as outside the workspace.
-fn read_disk(dir: &Dir, relative: &Path, shown: &str) -> Result<Current, String> {
+/// What is on disk at `relative` under `dir`, by its metadata. A symlink leading out of
+/// the root is an error from cap-std, reported as outside the workspace.
+fn disk_kind(dir: &Dir, relative: &Path, shown: &str) -> Result<Current, String> {
     match dir.metadata(relative) {
         Ok(meta) if meta.is_dir() => Ok(Current::Dir),
-        // A FIFO with no writer would block this read forever, out of any deadline's reach.
+        // A FIFO with no writer would block a read forever, out of any deadline's reach.
         Ok(meta) if !meta.is_file() => Err(format!(
             "{shown} is not a regular file (a FIFO, socket or device); tools change regular files only"
         )),
-        Ok(_) => dir
-            .read(relative)
-            .map(Current::File)
-            .map_err(|e| format!("{shown}: {e}")),
+        Ok(_) => Ok(Current::File),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(Current::Nothing),
         Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(format!(
             "{shown} is outside the workspace (a link leads out of it) or cannot be read"
         )),
         Err(e) => Err(format!("{shown}: {e}")),
+    }
+}
+
+/// The contents of the file at `relative` under `dir`; `None`: nothing (or a directory)
+/// is there.
+fn read_disk(dir: &Dir, relative: &Path, shown: &str) -> Result<Option<Vec<u8>>, String> {
+    match disk_kind(dir, relative, shown)? {
+        Current::File => dir
+            .read(relative)
+            .map(Some)
+            .map_err(|e| format!("{shown}: {e}")),
+        Current::Dir | Current::Nothing => Ok(None),
     }
 }

@@ -240,3 +240,128 @@ fn undo_of_a_large_file_restores_its_bytes_after_later_edits() {
         original
     );
 }
+
+/// The inode number of `path` (not following a last symlink).
+fn inode(path: &Path) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(&std::fs::symlink_metadata(path).unwrap())
+}
+
+/// Stages `text` as the whole of `name`, commits it with its pre-image journaled in
+/// `blobs`, and returns the record.
+fn commit_journaled(root: &Path, blobs: &Path, name: &str, text: &str) -> ChangeRecord {
+    let mut staging = Staging::new(rules(root));
+    staging.write_file(name, text.as_bytes().to_vec()).unwrap();
+    let changes = staging.finish();
+    let record = ChangeRecord::new(&changes, "call", "edit");
+    commit_recorded(&changes, &record, blobs).unwrap();
+    record
+}
+
+#[test]
+fn a_commit_keeps_the_replaced_file_itself_as_its_pre_image_and_undo_restores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.txt");
+    std::fs::write(&path, "original\n").unwrap();
+    let old_inode = inode(&path);
+    let record = commit_journaled(dir.path(), blobs.path(), "a.txt", "edited\n");
+    let blob = blobs
+        .path()
+        .join(record.files[0].before.as_deref().unwrap());
+    assert_eq!(inode(&blob), old_inode, "the blob is the replaced file");
+    assert_ne!(inode(&path), old_inode, "the file is a new inode");
+    assert_eq!(std::fs::read_to_string(&blob).unwrap(), "original\n");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "edited\n");
+    undo(&record, blobs.path(), false).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "original\n");
+}
+
+#[test]
+fn a_file_with_other_links_is_copied_into_the_journal_and_the_other_link_is_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.txt");
+    let other = dir.path().join("other.txt");
+    std::fs::write(&path, "shared\n").unwrap();
+    std::fs::hard_link(&path, &other).unwrap();
+    let record = commit_journaled(dir.path(), blobs.path(), "a.txt", "mine\n");
+    let blob = blobs
+        .path()
+        .join(record.files[0].before.as_deref().unwrap());
+    assert_ne!(inode(&blob), inode(&other), "a copy, not a third link");
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "shared\n");
+    // A write through the other link must not reach the saved pre-image.
+    std::fs::write(&other, "written through the other link\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&blob).unwrap(), "shared\n");
+    undo(&record, blobs.path(), false).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "shared\n");
+}
+
+#[test]
+fn a_symlinked_file_is_copied_into_the_journal_and_its_target_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.txt");
+    std::fs::write(&target, "target\n").unwrap();
+    std::os::unix::fs::symlink("target.txt", dir.path().join("link.txt")).unwrap();
+    let record = commit_journaled(dir.path(), blobs.path(), "link.txt", "replaced\n");
+    let blob = blobs
+        .path()
+        .join(record.files[0].before.as_deref().unwrap());
+    assert!(std::fs::symlink_metadata(&blob).unwrap().is_file());
+    assert_ne!(inode(&blob), inode(&target));
+    std::fs::write(&target, "changed later\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&blob).unwrap(), "target\n");
+}
+
+#[test]
+fn a_failed_commit_leaves_no_journal_link_to_a_file_still_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("one.txt"), "one before\n").unwrap();
+    let mut staging = Staging::new(rules(dir.path()));
+    staging
+        .write_file("one.txt", b"one after\n".to_vec())
+        .unwrap();
+    staging.create_dir("two").unwrap();
+    let changes = staging.finish();
+    let record = ChangeRecord::new(&changes, "call", "edit");
+    // Between staging and commit, something takes the new directory's name: the commit
+    // fails after the pre-images are saved, before one.txt is replaced.
+    std::fs::write(dir.path().join("two"), "a file where a directory is needed").unwrap();
+    assert!(commit_recorded(&changes, &record, blobs.path()).is_err());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("one.txt")).unwrap(),
+        "one before\n"
+    );
+    let blob = blobs
+        .path()
+        .join(record.files[0].before.as_deref().unwrap());
+    assert!(!blob.exists(), "a link would change with the file");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::nlink(
+            &std::fs::metadata(dir.path().join("one.txt")).unwrap()
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_recorded_pre_image_is_a_copy_that_an_in_place_write_does_not_reach() {
+    // An agent CLI's own edit tool writes after the journal saved the pre-image, maybe
+    // in place: the saved copy must not be the file.
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.txt");
+    std::fs::write(&path, "before\n").unwrap();
+    let mut staging = Staging::new(rules(dir.path()));
+    staging.write_file("a.txt", b"after\n".to_vec()).unwrap();
+    let record = record(&staging.finish(), "call", "Edit", blobs.path()).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    std::io::Write::write_all(&mut &file, b"after\n").unwrap();
+    drop(file);
+    let blob = blobs
+        .path()
+        .join(record.files[0].before.as_deref().unwrap());
+    assert_eq!(std::fs::read_to_string(&blob).unwrap(), "before\n");
+}

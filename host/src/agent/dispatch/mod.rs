@@ -15,7 +15,7 @@ pub use remote::PendingEdits;
 
 use super::freshness::FileStates;
 use super::{AgentEvent, ToolBox, TurnIo};
-use crate::changeset::{Changeset, PathRules};
+use crate::changeset::{ChangeRecord, Changeset, PathRules};
 use crate::message::ToolCall;
 use crate::permission::{Allowed, DecidedBy, Decision, Denied, Gate, PermissionKey, Request};
 use crate::plugin::{CallClock, CallContext, CallLimits, ToolError, ToolSpec};
@@ -312,9 +312,10 @@ impl Dispatcher {
         io: &mut TurnIo<'_>,
     ) -> Result<Result<(), CallOutcome>, SessionError> {
         let refused = |message: String| Ok(Err(CallOutcome::Failed(ToolError::Failed(message))));
+        let record = ChangeRecord::new(changes, &call.id, &call.name);
         let fresh = match self.stale_check {
-            StaleCheck::AsDeclared => self.files.check(changes, true),
-            StaleCheck::SeenOnly => self.files.check(changes, false),
+            StaleCheck::AsDeclared => self.files.check(changes, &record, true),
+            StaleCheck::SeenOnly => self.files.check(changes, &record, false),
             StaleCheck::Off => Ok(()),
         };
         if spec.stale_check
@@ -352,26 +353,19 @@ impl Dispatcher {
             }
             return Ok(Err(CallOutcome::Failed(ToolError::Denied(denied.message))));
         }
-        let saved = session
-            .blob_dir()
-            .map_err(|e| e.to_string())
-            .and_then(|dir| {
-                crate::changeset::record(changes, &call.id, &call.name, &dir)
-                    .map_err(|e| e.to_string())
-            });
-        let record = match saved {
-            Ok(record) => record,
+        let blobs = match session.blob_dir() {
+            Ok(blobs) => blobs,
             Err(e) => {
                 return refused(format!(
                     "cannot save the copy needed to undo this change ({e}); nothing was written"
                 ));
             }
         };
-        if let Err(e) = crate::changeset::commit(changes) {
+        if let Err(e) = crate::changeset::commit_recorded(changes, &record, &blobs) {
             return refused(e.to_string());
         }
+        self.files.note_written(&record);
         session.append(&Entry::Changeset(record))?;
-        self.files.note_written(changes);
         io.events.emit(&AgentEvent::Changes {
             id: call.id.clone(),
             diff,

@@ -231,8 +231,8 @@ impl Dispatcher {
             });
         match saved {
             Ok(record) => {
+                self.files.note_written(&record);
                 session.append(&Entry::Changeset(record))?;
-                self.files.note_written(&changes);
                 io.events.emit(&AgentEvent::Changes {
                     id: id.to_string(),
                     diff: changes.diff(),
