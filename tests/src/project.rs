@@ -52,6 +52,11 @@ impl Project {
         self.dir.path().join("data/sessions")
     }
 
+    /// The repl's file of earlier prompts.
+    pub fn history_file(&self) -> PathBuf {
+        self.dir.path().join("data/history")
+    }
+
     /// Writes a file of the project.
     /// Runs `conch repl ARGS` in the project with `input` piped to its stdin.
     ///
@@ -74,7 +79,8 @@ impl Project {
     }
 
     /// `conch ARGS` (a shell line) on a pseudo-terminal (`script`) in the project, with
-    /// `env` added; stdin, stdout and stderr piped (stdout carries both of conch's).
+    /// `env` added (`TERM` is xterm's unless `env` says); stdin, stdout and stderr piped
+    /// (stdout carries both of conch's).
     ///
     /// # Panics
     /// When `script` (util-linux) cannot be started.
@@ -86,6 +92,8 @@ impl Project {
             .args(["-qec", &command, "/dev/null"])
             .current_dir(self.path())
             .envs(base.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            // A terminal that can be edited on, whatever the tests run under.
+            .env("TERM", "xterm-256color")
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -94,17 +102,21 @@ impl Project {
             .expect("`script` (util-linux) gives conch a pseudo-terminal")
     }
 
-    /// [`Project::on_terminal_child`] with `typed` as what the user types, to the end.
+    /// [`Project::on_terminal_child`] with `typed` as what the user types, all at once,
+    /// on a terminal that answers queries as one without the kitty keyboard protocol.
     ///
     /// # Panics
-    /// When `script` cannot be started or its output read.
+    /// When `script` cannot be started or the program does not end.
     pub fn on_terminal(&self, args: &str, typed: &str, env: &[(&str, &str)]) -> crate::Run {
-        use std::io::Write;
-        let mut child = self.on_terminal_child(args, env);
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(typed.as_bytes());
+        let mut terminal =
+            crate::terminal::Terminal::playing(self, args, env, crate::terminal::Plays::Plain);
+        terminal.type_keys(typed);
+        let (code, shown) = terminal.finish();
+        crate::Run {
+            code,
+            stdout: shown,
+            stderr: String::new(),
         }
-        crate::Run::from(child.wait_with_output().expect("script's output"))
     }
 
     /// The user's `conch.toml` (in [`Project::config_dir`]).

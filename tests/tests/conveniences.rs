@@ -1,7 +1,8 @@
 //! The conveniences users of other agents reach for, end to end: headless conventions
 //! (`--final-only`, `--output-last-message`, the task on stdin, bare `conch`, a first
 //! prompt for the repl), tokens and cost, resuming without an id, the repl's `/model`,
-//! `/new`, `/clear`, `/status`, `/cost`, Alt-Enter and backslash-Enter, `conch models`,
+//! `/new`, `/clear`, `/status`, `/cost`, Shift-Enter (kitty keyboard protocol), Alt-Enter
+//! and backslash-Enter, the terminal queries of the line editor, `conch models`,
 //! `conch completions` and `conch init`.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -10,7 +11,7 @@ use std::process::Stdio;
 
 use conch_tests::mock::{MockLlm, Reply};
 use conch_tests::project::Project;
-use conch_tests::terminal::Terminal;
+use conch_tests::terminal::{Plays, Terminal};
 use conch_tests::{Run, json_lines, run};
 use serde_json::json;
 
@@ -384,7 +385,7 @@ fn slash_clear_clears_the_screen_and_keeps_the_session() {
     let mut terminal = Terminal::start(&project, "repl");
     terminal.wait_for("conch> ", 1);
     terminal.type_line("/clear");
-    terminal.wait_for("\x1b[H\x1b[J", 1);
+    terminal.wait_for("\x1b[2J", 1);
     terminal.wait_for("conch> ", 2);
     terminal.type_line("hello");
     terminal.wait_for("conch> ", 3);
@@ -410,6 +411,111 @@ fn alt_enter_puts_a_newline_in_the_prompt() {
     assert_eq!(code, Some(0), "{shown:?}");
     assert!(shown.contains("two lines read"), "{shown:?}");
     assert_eq!(user_messages(&mock, 0), ["first line\nsecond line"]);
+    // A terminal without the kitty keyboard protocol is not asked to use it.
+    assert!(!shown.contains(KITTY_PUSH), "{shown:?}");
+}
+
+/// What turns the kitty keyboard protocol on (its first flag: keys told apart), and
+/// what turns it back off.
+const KITTY_PUSH: &str = "\x1b[>1u";
+const KITTY_POP: &str = "\x1b[<1u";
+
+#[test]
+fn shift_enter_and_ctrl_enter_put_a_newline_in_the_prompt_on_a_kitty_terminal() {
+    let mock = MockLlm::start(vec![Reply::text("two lines read"), Reply::text("again")]);
+    let project = Project::new(&mock.url());
+    let mut terminal = Terminal::playing(&project, "repl", &[], Plays::Kitty);
+    terminal.wait_for("conch> ", 1);
+    terminal.wait_for(KITTY_PUSH, 1);
+    // What a terminal with the protocol on sends for Shift-Enter, then Ctrl-Enter.
+    terminal.type_line("first line\x1b[13;2usecond line");
+    terminal.wait_for("two lines read", 1);
+    terminal.wait_for("conch> ", 2);
+    terminal.type_line("one\x1b[13;5utwo");
+    terminal.wait_for("again", 1);
+    terminal.wait_for("conch> ", 3);
+    terminal.type_line("/exit");
+    let (code, shown) = terminal.finish();
+    assert_eq!(code, Some(0), "{shown:?}");
+    assert_eq!(mock.requests().len(), 2, "{shown:?}");
+    assert_eq!(user_messages(&mock, 0), ["first line\nsecond line"]);
+    assert_eq!(
+        user_messages(&mock, 1),
+        ["first line\nsecond line", "one\ntwo"]
+    );
+    // Popped after each prompt, so the terminal is left as it was.
+    assert_eq!(
+        shown.matches(KITTY_PUSH).count(),
+        shown.matches(KITTY_POP).count(),
+        "{shown:?}"
+    );
+    assert!(
+        shown.rfind(KITTY_POP) > shown.rfind(KITTY_PUSH),
+        "{shown:?}"
+    );
+}
+
+#[test]
+fn a_terminal_that_does_not_answer_is_asked_once_and_read_as_plain_lines() {
+    let mock = MockLlm::start(vec![Reply::text("one read"), Reply::text("two read")]);
+    let project = Project::new(&mock.url());
+    let mut terminal = Terminal::playing(&project, "repl", &[], Plays::Mute);
+    terminal.wait_for("conch> ", 1);
+    terminal.type_line("first \\");
+    terminal.type_line("and more");
+    terminal.wait_for("one read", 1);
+    terminal.wait_for("conch> ", 2);
+    terminal.type_line("second");
+    terminal.wait_for("two read", 1);
+    terminal.wait_for("conch> ", 3);
+    terminal.type_line("/exit");
+    let (code, shown) = terminal.finish();
+    assert_eq!(code, Some(0), "{shown:?}");
+    assert!(shown.contains("does not report its cursor"), "{shown:?}");
+    // Three prompts, one question: no prompt waits for an answer that does not come.
+    assert_eq!(shown.matches("\x1b[6n").count(), 1, "{shown:?}");
+    assert!(!shown.contains(KITTY_PUSH), "{shown:?}");
+    assert_eq!(user_messages(&mock, 0), ["first \nand more"]);
+    assert_eq!(user_messages(&mock, 1), ["first \nand more", "second"]);
+}
+
+#[test]
+fn a_dumb_terminal_is_asked_nothing_and_read_as_plain_lines() {
+    let mock = MockLlm::start(vec![Reply::text("one read")]);
+    let project = Project::new(&mock.url());
+    let mut terminal = Terminal::playing(&project, "repl", &[("TERM", "dumb")], Plays::Mute);
+    terminal.wait_for("conch> ", 1);
+    terminal.type_line("hello");
+    terminal.wait_for("one read", 1);
+    terminal.wait_for("conch> ", 2);
+    terminal.type_line("/exit");
+    let (code, shown) = terminal.finish();
+    assert_eq!(code, Some(0), "{shown:?}");
+    assert!(!shown.contains("\x1b[6n"), "{shown:?}");
+    assert!(!shown.contains("\x1b[?u"), "{shown:?}");
+    assert_eq!(user_messages(&mock, 0), ["hello"]);
+}
+
+#[test]
+fn prompts_in_a_history_file_from_before_come_back_with_their_newlines() {
+    let mock = MockLlm::start(vec![Reply::text("recalled")]);
+    let project = Project::new(&mock.url());
+    // What the repl's line editor before (rustyline) wrote: a version line, then each
+    // prompt with its newlines and backslashes escaped.
+    std::fs::create_dir_all(project.history_file().parent().unwrap()).unwrap();
+    std::fs::write(project.history_file(), "#V2\ncopy C:\\\\temp\\nand more\n").unwrap();
+    let mut terminal = Terminal::start(&project, "repl");
+    terminal.wait_for("conch> ", 1);
+    // Up, then Enter.
+    terminal.type_line("\x1b[A");
+    terminal.wait_for("recalled", 1);
+    terminal.wait_for("conch> ", 2);
+    terminal.type_line("/exit");
+    let (code, shown) = terminal.finish();
+    assert_eq!(code, Some(0), "{shown:?}");
+    assert_eq!(user_messages(&mock, 0), ["copy C:\\temp\nand more"]);
+    let history = std::fs::read_to_string(project.history_file()).unwrap();
+    assert_eq!(history, "copy C:\\temp<\\n>and more\n/exit\n");
 }
 
 #[test]
@@ -438,8 +544,7 @@ fn a_shift_enter_mapped_to_backslash_cr_lf_puts_one_newline_in_the_prompt() {
     let mut terminal = Terminal::start(&project, "repl");
     terminal.wait_for("conch> ", 1);
     // What VS Code sends for Shift-Enter with the mapping Claude Code's setup writes.
-    terminal.stdin.write_all(b"first line\\\r\n").unwrap();
-    terminal.stdin.flush().unwrap();
+    terminal.type_keys("first line\\\r\n");
     terminal.wait_for("conch> first line\r", 1);
     terminal.type_line("second line");
     terminal.wait_for("two lines read", 1);

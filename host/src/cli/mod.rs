@@ -6,11 +6,11 @@
 
 mod chat;
 mod init;
+mod line_editor;
 mod lsp;
 mod mcp;
 mod mcp_serve;
 mod models;
-mod newline_keys;
 mod plugin;
 mod plugin_build;
 mod plugin_new;

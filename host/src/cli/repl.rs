@@ -5,12 +5,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use rustyline::error::ReadlineError;
-
 use super::chat::{
     Prepared, Questions, custom_commands, history_file, interrupt_on_ctrl_c, load_images, prepare,
     provider_for, runtime,
 };
+use super::line_editor::{LineEditor, Typed};
 use super::{ChatArgs, CliError};
 use crate::agent::{Agent, AgentEvent, AgentProfiles, TurnIo};
 use crate::custom_command::CustomCommand;
@@ -34,7 +33,8 @@ Type a task and press Enter. Commands:
   /agent     list the agent profiles; /agent NAME switches to one
   /image     /image FILE sends a picture with your next message (a model that takes images)
   /exit      leave (also Ctrl-D)
-Alt-Enter, or Enter after a \\ at the end, starts a new line; Enter sends.
+Shift-Enter (in a terminal that reports it), Alt-Enter, or Enter after a \\ at the
+end starts a new line; Enter sends.
 Ctrl-C stops the running turn; the session keeps what happened.";
 
 /// Turns shown when the repl continues a session.
@@ -175,13 +175,8 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
         model,
     };
     announce(&start);
-    let mut editor = rustyline::DefaultEditor::new()
-        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start line editing: {e}")))?;
-    let continuation = super::newline_keys::bind(&mut editor);
     let history = history_file();
-    if let Some(file) = &history {
-        let _ = editor.load_history(file);
-    }
+    let mut editor = LineEditor::open(history.as_deref(), crate::ui::use_colour(terminal));
     let runtime = runtime()?;
     let mut approver = TerminalApprover;
     if ask {
@@ -190,29 +185,22 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
             .set_asker(Some(std::sync::Arc::new(crate::ui::TerminalAsker)));
     }
     let mut first = first;
-    // What a line ending in a backslash left to edit on.
-    let mut going_on: Option<String> = None;
     loop {
-        let typed = match (first.take(), going_on.take()) {
-            (Some(line), _) => Ok(line),
-            (None, Some(text)) => editor.readline_with_initial("conch> ", (&text, "")),
-            (None, None) => editor.readline("conch> "),
+        let typed = match first.take() {
+            Some(line) => Typed::Line(line),
+            None => editor
+                .read()
+                .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot read input: {e}")))?,
         };
         let line = match typed {
-            Ok(line) => line,
-            Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
-            Err(e) => return Err(CliError::Failed(anyhow::anyhow!("cannot read input: {e}"))),
+            Typed::Line(line) => line,
+            Typed::Cleared => continue,
+            Typed::End => break,
         };
-        going_on = continuation.continues(&line);
-        if going_on.is_some() {
-            continue;
-        }
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        let _ = editor.add_history_entry(line);
         let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
         let rest = rest.trim();
         let agent = &mut session.agent;
@@ -399,8 +387,8 @@ pub fn run(cli_args: &ChatArgs, first: Option<String>) -> Result<ExitCode, CliEr
             session.tally.set_pricing(config.pricing(&session.model));
         }
     }
-    if let Some(file) = &history {
-        let _ = editor.save_history(file);
+    if let Err(e) = editor.close() {
+        eprintln!("warning: cannot save the prompt history: {e}");
     }
     // A tool call given up on while stuck in host work does not hold up the exit.
     runtime.shutdown_background();
