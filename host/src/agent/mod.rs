@@ -89,10 +89,31 @@ pub struct TurnIo<'a> {
     pub interrupt: CancellationToken,
 }
 
+/// The tools offered to the model, and what they add to each prompt's estimated size
+/// (computed once: serialising every schema for each request's estimate showed up in
+/// profiles).
+struct Offered {
+    definitions: Arc<[ToolDefinition]>,
+    tokens: u64,
+}
+
+impl Offered {
+    fn new(definitions: Vec<ToolDefinition>) -> Self {
+        let chars: usize = definitions
+            .iter()
+            .map(|d| d.description.len() + d.parameters.to_string().len())
+            .sum();
+        Offered {
+            definitions: definitions.into(),
+            tokens: (chars / 4) as u64,
+        }
+    }
+}
+
 /// One conversation being worked on.
 pub struct Agent {
     provider: Arc<dyn Provider>,
-    definitions: Vec<ToolDefinition>,
+    offered: Offered,
     /// Runs the model's tool calls.
     dispatch: Dispatcher,
     session: SessionWriter,
@@ -171,7 +192,7 @@ impl Agent {
         messages: Vec<Message>,
         settings: Settings,
     ) -> Self {
-        let definitions = tools.definitions();
+        let offered = Offered::new(tools.definitions());
         let mut ctx = ctx;
         ctx.session_id = session.id().to_string();
         ctx.accepts_images = provider.accepts_images();
@@ -179,7 +200,7 @@ impl Agent {
         let dispatch = Dispatcher::new(tools, gate, ctx, settings.tool_limits.clone());
         Agent {
             provider,
-            definitions,
+            offered,
             dispatch,
             session,
             messages,
@@ -192,7 +213,7 @@ impl Agent {
     /// Works as `profile` from now on: only its tools are offered, and the gate decides
     /// as it says. Nothing is recorded (see [`Agent::switch_agent`]).
     pub fn use_profile(&mut self, profile: &AgentProfile) {
-        self.definitions = self.dispatch.tools().definitions_for(profile);
+        self.offered = Offered::new(self.dispatch.tools().definitions_for(profile));
         self.dispatch.gate_mut().set_agent(profile.restriction());
         self.agent = profile.name.clone();
         self.offering = Some(profile.clone());
@@ -355,7 +376,7 @@ impl Agent {
             self.refresh_tools();
             let request = ChatRequest {
                 messages: repair(&self.messages),
-                tools: self.definitions.clone(),
+                tools: self.offered.definitions.clone(),
             };
             io.events.emit(&AgentEvent::Request { step: *steps });
             let reply = match self.ask(request, io, true).await {
@@ -405,10 +426,10 @@ impl Agent {
             tracing::warn!("{line}");
         }
         let tools = self.dispatch.tools();
-        self.definitions = match &self.offering {
+        self.offered = Offered::new(match &self.offering {
             Some(profile) => tools.definitions_for(profile),
             None => tools.definitions(),
-        };
+        });
     }
 
     fn interrupted(&mut self) -> Result<TurnEnd, AgentError> {
@@ -651,12 +672,7 @@ impl Agent {
 
     /// The estimated size of the next prompt, tool definitions included.
     fn estimated_prompt(&self) -> u64 {
-        let tools: usize = self
-            .definitions
-            .iter()
-            .map(|d| d.description.len() + d.parameters.to_string().len())
-            .sum();
-        compaction::estimate_tokens(&self.messages) + (tools / 4) as u64
+        compaction::estimate_tokens(&self.messages) + self.offered.tokens
     }
 
     /// Whether compacting now could shrink the conversation (`/compact` asks first, so a
@@ -688,7 +704,7 @@ impl Agent {
         if let Some(plan) = plan {
             let request = ChatRequest {
                 messages: compaction::summary_request(&plan.middle),
-                tools: Vec::new(),
+                tools: Arc::from([]),
             };
             match self.ask(request, io, false).await? {
                 Streamed::Complete(reply) if !reply.text.trim().is_empty() => {

@@ -117,6 +117,7 @@ pub fn prepare(args: &ChatArgs, questions: Questions) -> Result<Prepared, CliErr
     super::mcp::offer_tools(&registry, mcp);
     let mut gate = Gate::new(policy, args.permission.flags());
     let tools = ToolBox::new(registry);
+    ToolBox::check_ahead();
     let settings = Settings {
         max_steps: args.max_steps.unwrap_or(config.max_steps),
         retries: config.retries,

@@ -41,7 +41,8 @@ pub fn from_config(
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatRequest {
     pub messages: Vec<Message>,
-    pub tools: Vec<ToolDefinition>,
+    /// Shared with the agent, which sends the same tools with every request.
+    pub tools: Arc<[ToolDefinition]>,
 }
 
 /// A tool as the model sees it.

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
@@ -589,7 +590,7 @@ fn a_user_messages_images_go_as_data_url_parts_after_its_text() {
     let image = png(b"abc");
     let request = ChatRequest {
         messages: vec![Message::user("what is this?").with_images(vec![image.clone()])],
-        tools: vec![],
+        tools: Arc::from([]),
     };
     assert_eq!(
         body_json(&request, None)["messages"],
@@ -621,7 +622,7 @@ fn a_tools_images_follow_the_whole_run_of_results_in_a_user_message() {
             Message::tool_result("call_1", "image a.png").with_images(vec![image.clone()]),
             Message::tool_result("call_2", "text"),
         ],
-        tools: vec![],
+        tools: Arc::from([]),
     };
     let messages = body_json(&request, None)["messages"].clone();
     assert_eq!(
@@ -643,7 +644,7 @@ fn a_tools_images_follow_the_whole_run_of_results_in_a_user_message() {
 fn a_model_without_vision_gets_a_line_of_text_for_each_image() {
     let request = ChatRequest {
         messages: vec![Message::user("see").with_images(vec![png(b"")])],
-        tools: vec![],
+        tools: Arc::from([]),
     };
     let body = serde_json::to_value(request::body("m", &request, None, false)).unwrap();
     assert_eq!(
@@ -656,7 +657,7 @@ fn a_model_without_vision_gets_a_line_of_text_for_each_image() {
 fn the_body_asks_for_a_stream_with_usage_and_omits_what_is_unset() {
     let request = ChatRequest {
         messages: vec![Message::system("be brief"), Message::user("hi")],
-        tools: vec![],
+        tools: Arc::from([]),
     };
     assert_eq!(
         body_json(&request, None),
@@ -678,7 +679,8 @@ fn tools_are_sent_as_functions() {
             name: "read".into(),
             description: "Reads a file".into(),
             parameters: json!({"type": "object"}),
-        }],
+        }]
+        .into(),
     };
     assert_eq!(
         body_json(&request, None)["tools"],
@@ -697,7 +699,7 @@ fn reasoning_is_sent_back_only_within_the_current_turn() {
             assistant("new thought"),
             Message::tool_result("call_1", "ok"),
         ],
-        tools: vec![],
+        tools: Arc::from([]),
     };
     let body = body_json(&request, None);
     let messages = body["messages"].as_array().unwrap();
@@ -769,7 +771,7 @@ async fn collect(mut events: EventStream) -> Vec<Item> {
 fn hello_request() -> ChatRequest {
     ChatRequest {
         messages: vec![Message::user("hi")],
-        tools: vec![],
+        tools: Arc::from([]),
     }
 }
 
