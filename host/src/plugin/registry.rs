@@ -558,13 +558,13 @@ fn start_wasm(wasm: &OnceLock<Result<Wasm, String>>) -> Result<&Wasm, &String> {
     .as_ref()
 }
 
-/// The plugin's `InstancePre`, made once: engine, then compiled component (a built-in's
-/// embedded artifact, or through the cache), then linked. Whoever comes second waits for
-/// the first.
 /// The built-ins a run's first tool call nearly always goes to (reading and searching
 /// the workspace), loaded by the warm-up so that this call does not wait for it.
 const FIRST_CALLED: &[&str] = &["fs"];
 
+/// The plugin's `InstancePre`, made once: engine, then compiled component (a built-in's
+/// embedded artifact, or through the cache) with its memory image, then linked. Whoever
+/// comes second waits for the first.
 fn prepare<'a>(
     wasm: &'a OnceLock<Result<Wasm, String>>,
     cache: &CompileCache,
@@ -590,6 +590,11 @@ fn prepare<'a>(
                 _ => cache.load_or_compile(&wasm.engine, &plugin.bytes),
             }
             .map_err(|e| format!("{e:#}"))?;
+            // The image each instance's memory starts from (fs: 552 KB written to a
+            // memfd), made here rather than in the first call.
+            component
+                .initialize_copy_on_write_image()
+                .map_err(|e| format!("{e:#}"))?;
             let pre = wasm
                 .linker
                 .instantiate_pre(&component)
