@@ -98,9 +98,18 @@ fn sample(cache: Option<&std::path::Path>) -> Sample {
     if let Some(bin) = std::env::var_os("CONCH_BENCH_BIN") {
         cmd = with_program(&cmd, bin);
     }
+    // cargo runs benches with LD_LIBRARY_PATH pointing into target/ and the toolchain:
+    // the dynamic loader would search those directories for each of conch's libraries
+    // (~2 ms per start here), which no user's shell makes it do.
     cmd.env("CONCH_CACHE_DIR", cache.unwrap_or(fresh.path()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .env_remove("LD_LIBRARY_PATH")
+        .stdout(Stdio::null());
+    // With CONCH_LOG set, conch's log (time since start on each line) shows where a run
+    // spends its time.
+    match std::env::var_os("CONCH_LOG") {
+        Some(filter) => cmd.env("CONCH_LOG", filter).stderr(Stdio::inherit()),
+        None => cmd.stderr(Stdio::null()),
+    };
     let (started, status, peak_rss_kib) = spawn_and_wait(&mut cmd);
     let exited = Instant::now();
     assert!(status == 0, "conch run failed with wait status {status}");
