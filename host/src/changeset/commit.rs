@@ -179,10 +179,12 @@ fn write_temp(roots: &[Dir], file: &FileChange) -> std::io::Result<PathBuf> {
         },
         None => Ok(None),
     };
+    // Through the open file (fchmod): by path, cap-std would first check /proc to reach
+    // the file safely, which cost more than the rest of the write for a small file.
     let result = written
         .and(permissions)
         .and_then(|permissions| match permissions {
-            Some(permissions) => dir.set_permissions(&temp, permissions),
+            Some(permissions) => out.set_permissions(permissions),
             None => Ok(()),
         });
     if let Err(e) = result {
