@@ -34,8 +34,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// each other.
 const SIGNAL_SCOPING_ABI: i64 = 6;
 
-/// The layouts of this run: a server, or `None` where it could not start or has died.
-static SERVERS: Mutex<Vec<(Vec<OsString>, Option<Arc<Server>>)>> = Mutex::new(Vec::new());
+/// A layout's key (see [`Layout::key`]) and its server, or `None` where it could not
+/// start or has died.
+type Known = (Vec<OsString>, Option<Arc<Server>>);
+
+/// The layouts of this run.
+static SERVERS: Mutex<Vec<Known>> = Mutex::new(Vec::new());
 
 /// A running server: its bwrap, and our end of the control socket.
 struct Server {
