@@ -233,25 +233,29 @@ fn in_warm_namespace(request: &CommandRequest<'_>, program: &[String]) -> Option
     if !warm::usable(policy.mode) {
         return None;
     }
-    let Namespaces::Available(bwrap) = namespaces() else {
+    let helper = exec_helper().ok()?;
+    let layout = warm::Layout {
+        helper: &helper,
+        program,
+        cwd: request.cwd,
+        roots: request.roots,
+        mode: policy.mode,
+        network: policy.network,
+        deny_read: &policy.deny_read,
+    };
+    // Where nothing has probed namespaces yet (`conch tool`, `conch sandbox`), starting
+    // this command's server is the probe, rather than a run of `true` before it.
+    let state = namespaces::namespaces_probed_by(|bwrap| warm::prepare(bwrap, &layout));
+    let Namespaces::Available(bwrap) = state else {
         return None;
     };
-    let helper = exec_helper().ok()?;
     let mut writable = vec![PathBuf::from("/dev/null")];
     if policy.mode == SandboxMode::WorkspaceWrite {
         writable.extend(request.roots.iter().cloned());
     }
     warm::spawn(
-        &warm::Layout {
-            bwrap,
-            helper: &helper,
-            program,
-            cwd: request.cwd,
-            roots: request.roots,
-            mode: policy.mode,
-            network: policy.network,
-            deny_read: &policy.deny_read,
-        },
+        bwrap,
+        &layout,
         command_env(&policy.pass_env, request.env, None),
         writable,
     )
@@ -270,22 +274,21 @@ pub fn probe_ahead(policy: &SandboxPolicy, roots: &[PathBuf], cwd: &Path) {
     let spawned = std::thread::Builder::new()
         .name("conch-sandbox-probe".into())
         .spawn(move || {
-            let warm_up = |bwrap: &Path| {
-                let Ok(helper) = exec_helper() else {
-                    return false;
-                };
-                warm::usable(policy.mode)
-                    && warm::prepare(&warm::Layout {
-                        bwrap,
-                        helper: &helper,
-                        program: &[shell().to_string()],
-                        cwd: &cwd,
-                        roots: &roots,
-                        mode: policy.mode,
-                        network: policy.network,
-                        deny_read: &policy.deny_read,
-                    })
+            let Ok(helper) = exec_helper() else {
+                namespaces();
+                return;
             };
+            let shell = [shell().to_string()];
+            let layout = warm::Layout {
+                helper: &helper,
+                program: &shell,
+                cwd: &cwd,
+                roots: &roots,
+                mode: policy.mode,
+                network: policy.network,
+                deny_read: &policy.deny_read,
+            };
+            let warm_up = |bwrap: &Path| warm::usable(policy.mode) && warm::prepare(bwrap, &layout);
             let mut probed = false;
             let state = namespaces::namespaces_probed_by(|bwrap| {
                 probed = true;

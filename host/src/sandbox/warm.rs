@@ -66,7 +66,6 @@ impl Server {
 
 /// What decides a command's namespace, and what it runs.
 pub(super) struct Layout<'a> {
-    pub bwrap: &'a Path,
     pub helper: &'a Path,
     pub program: &'a [String],
     pub cwd: &'a Path,
@@ -110,12 +109,12 @@ pub(super) fn usable(mode: SandboxMode) -> bool {
 
 /// Starts the server for `layout` if it has none yet (the run's start calls this ahead of
 /// its first command); whether one is up.
-pub(super) fn prepare(layout: &Layout<'_>) -> bool {
-    server(layout).is_some()
+pub(super) fn prepare(bwrap: &Path, layout: &Layout<'_>) -> bool {
+    server(bwrap, layout).is_some()
 }
 
 /// The server of `layout`, started if the layout is new and there is room.
-fn server(layout: &Layout<'_>) -> Option<Arc<Server>> {
+fn server(bwrap: &Path, layout: &Layout<'_>) -> Option<Arc<Server>> {
     let key = layout.key();
     let Ok(mut servers) = SERVERS.lock() else {
         return None;
@@ -126,7 +125,7 @@ fn server(layout: &Layout<'_>) -> Option<Arc<Server>> {
     if servers.len() >= MOST_SERVERS {
         return None;
     }
-    let server = match start(layout, &key) {
+    let server = match start(bwrap, layout, &key) {
         Ok(server) => Some(Arc::new(server)),
         Err(why) => {
             tracing::debug!("no warm namespace, each command gets its own bwrap: {why}");
@@ -154,10 +153,10 @@ fn bury(dead: &Arc<Server>, why: &str) {
 /// is up. No `--die-with-parent`: that follows the thread that spawned bwrap, which may
 /// end before the run; the server ends when the run closes the control socket, however
 /// the run ends.
-fn start(layout: &Layout<'_>, key: &[OsString]) -> Result<Server, String> {
+fn start(bwrap: &Path, layout: &Layout<'_>, key: &[OsString]) -> Result<Server, String> {
     let (ours, theirs) =
         wire::socket_pair(libc::SOCK_SEQPACKET).map_err(|e| format!("no control socket: {e}"))?;
-    let mut command = Command::new(layout.bwrap);
+    let mut command = Command::new(bwrap);
     command
         .args(
             key.iter()
@@ -174,7 +173,7 @@ fn start(layout: &Layout<'_>, key: &[OsString]) -> Result<Server, String> {
         .stderr(Stdio::null());
     // Its own group: Ctrl-C at the terminal is conch's to handle, not the server's.
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut bwrap = command
+    let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start bwrap: {e}"))?;
     // The spawned command holds the only other copy of `theirs` now.
@@ -185,13 +184,13 @@ fn start(layout: &Layout<'_>, key: &[OsString]) -> Result<Server, String> {
             Ok(Some((ref bytes, _))) if bytes == wire::READY
         );
     if !answered {
-        let _ = bwrap.kill();
-        let status = bwrap.wait();
+        let _ = child.kill();
+        let status = child.wait();
         return Err(format!("the server did not start ({status:?})"));
     }
     Ok(Server {
         control: ours,
-        bwrap: Mutex::new(bwrap),
+        bwrap: Mutex::new(child),
     })
 }
 
@@ -202,10 +201,11 @@ pub(super) struct Running {
     stderr: Option<File>,
 }
 
-/// Sends the command of `layout` (its environment `env`, writable `writable` beside its
+/// Sends the command of `layout` (bwrap at `bwrap`; its environment `env`, writable `writable` beside its
 /// own temp dir) to its layout's server; `None` when it has none, or the server cannot
 /// take it: the caller gives it its own bwrap.
 pub(super) fn spawn(
+    bwrap: &Path,
     layout: &Layout<'_>,
     env: Vec<(OsString, OsString)>,
     writable: Vec<PathBuf>,
@@ -225,7 +225,7 @@ pub(super) fn spawn(
     if bytes.len() > wire::MOST_REQUEST_BYTES {
         return None;
     }
-    let server = server(layout)?;
+    let server = server(bwrap, layout)?;
     let stdin = File::open("/dev/null").ok()?;
     let (stdout_read, stdout_write) = wire::pipe().ok()?;
     let (stderr_read, stderr_write) = wire::pipe().ok()?;
