@@ -158,6 +158,8 @@ fn a_command_cannot_kill_the_server_or_a_later_command() {
         ),
         bash("readlink /proc/self/ns/user; touch ../escaped 2>/dev/null && echo escaped; echo ran"),
     ]);
+    // Its supervisor survived it too, and reported its status.
+    assert!(results[0].starts_with("exit 0 "), "{}", results[0]);
     assert!(results[0].contains("tried"), "{}", results[0]);
     assert!(results[1].contains("ran"), "{}", results[1]);
     assert_eq!(
@@ -313,5 +315,51 @@ fn a_dead_server_leaves_the_next_command_its_own_confined_bwrap() {
             .unwrap()
             .join("escaped")
             .exists()
+    );
+}
+
+#[test]
+fn a_protected_file_replaced_during_a_run_stays_read_only() {
+    if !warm_here() {
+        return;
+    }
+    let mock = MockLlm::start(vec![
+        Reply::tool_call(
+            "bash",
+            bash("echo 1 > ready; while [ ! -e go ]; do sleep 0.05; done; echo waited"),
+        ),
+        Reply::tool_call(
+            "bash",
+            bash("echo injected >> .git/config 2>/dev/null && echo wrote-config; echo ran"),
+        ),
+        Reply::text("done"),
+    ]);
+    let project = Project::new(&mock.url());
+    project.write(".git/config", "[core]\n");
+    let mut child = project
+        .conch(&["run", "--yes", "run the commands"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    conch_tests::wait_for_pid(&project.path().join("ready"));
+    // As git itself writes it: a new file renamed over the old one.
+    let config = project.path().join(".git/config");
+    std::fs::write(
+        project.path().join(".git/config.lock"),
+        "[core]\n\tbare = false\n",
+    )
+    .unwrap();
+    std::fs::rename(project.path().join(".git/config.lock"), &config).unwrap();
+    std::fs::write(project.path().join("go"), "").unwrap();
+    let status = conch_tests::wait_or_fail(&mut child, "conch run");
+    assert!(status.success(), "{status:?}");
+    let second = mock.last_tool_result(2);
+    assert!(second.contains("ran"), "{second}");
+    assert!(!second.contains("wrote-config"), "{second}");
+    assert!(
+        !std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("injected")
     );
 }

@@ -4,18 +4,21 @@
 //! a command's time (BENCHMARKS.md, "Where the OS sandbox's time goes"); a command sent
 //! to a warm namespace pays only its own fork, confinement and exec.
 //!
-//! A layout is bwrap's arguments for the command, working directory aside: the same
-//! arguments, the same view, so a command's view is what its own bwrap would give it
-//! (the protected and hidden paths are looked at again for every command; one created
-//! since makes a new layout). The server's isolation between commands rests on
-//! Landlock's signal scoping, so without Landlock ABI 6 every command gets its own bwrap,
-//! and so does one whose layout finds no server (a start that failed, a server that
-//! died, more than [`MOST_SERVERS`] layouts).
+//! A layout is bwrap's arguments for the command, working directory aside, and which
+//! file each bound path is: the same arguments and files, the same view, so a command's
+//! view is what its own bwrap would give it. Both are looked at again for every command:
+//! a protected or hidden path created since, or replaced since (git writes `.git/config`
+//! by renaming a new file over it, which a running namespace's bind, made on the old
+//! file, would no longer cover), makes a new layout. The server's isolation between
+//! commands rests on Landlock's signal scoping, so without Landlock ABI 6 every command
+//! gets its own bwrap, and so does one whose layout finds no server (a start that
+//! failed, a server that died).
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -26,7 +29,8 @@ use super::SandboxMode;
 use super::wait::Process;
 use super::wire::{self, Request};
 
-/// The most warm namespaces a run keeps; commands of further layouts get their own bwrap.
+/// The most warm namespaces a run keeps; a new layout's replaces the least recently used
+/// (which ends once the commands it runs have).
 const MOST_SERVERS: usize = 4;
 /// How long a server may take to say it is up.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,11 +38,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// each other.
 const SIGNAL_SCOPING_ABI: i64 = 6;
 
-/// A layout's key (see [`Layout::key`]) and its server, or `None` where it could not
-/// start or has died.
-type Known = (Vec<OsString>, Option<Arc<Server>>);
+/// A layout's key and its server, or `None` where it could not start or has died.
+type Known = (Key, Option<Arc<Server>>);
 
-/// The layouts of this run.
+/// The layouts of this run, the least recently used first.
 static SERVERS: Mutex<Vec<Known>> = Mutex::new(Vec::new());
 
 /// A running server: its bwrap, and our end of the control socket.
@@ -54,14 +57,26 @@ impl Server {
             .lock()
             .map_or(true, |mut bwrap| !matches!(bwrap.try_wait(), Ok(None)))
     }
+}
 
-    /// Stops it (its namespace ends with it) and reaps bwrap.
-    fn stop(&self) {
-        if let Ok(mut bwrap) = self.bwrap.lock() {
+impl Drop for Server {
+    /// Once no command uses it: ends bwrap's outer process (reaped here), then the
+    /// control socket closes, and the server, seeing that, ends and its namespace with it.
+    fn drop(&mut self) {
+        if let Ok(bwrap) = self.bwrap.get_mut() {
             let _ = bwrap.kill();
             let _ = bwrap.wait();
         }
     }
+}
+
+/// What tells two layouts apart.
+#[derive(PartialEq, Eq)]
+struct Key {
+    /// bwrap's arguments without the final `--chdir CWD --`.
+    args: Vec<OsString>,
+    /// The device and inode of each root and each protected and hidden path.
+    files: Vec<Option<(u64, u64)>>,
 }
 
 /// What decides a command's namespace, and what it runs.
@@ -76,8 +91,8 @@ pub(super) struct Layout<'a> {
 }
 
 impl Layout<'_> {
-    /// bwrap's arguments without the final `--chdir CWD --`: the server's key.
-    fn key(&self) -> Vec<OsString> {
+    /// The server's key.
+    fn key(&self) -> Key {
         let writable_roots: &[PathBuf] = match self.mode {
             SandboxMode::WorkspaceWrite => self.roots,
             _ => &[],
@@ -97,7 +112,16 @@ impl Layout<'_> {
                 .filter(|p| p.is_absolute() && p.is_file()),
         });
         args.truncate(args.len().saturating_sub(3));
-        args
+        let bound = self
+            .roots
+            .iter()
+            .cloned()
+            .chain(super::protected(self.roots))
+            .chain(super::hidden(self.deny_read));
+        let files = bound
+            .map(|path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino())))
+            .collect();
+        Key { args, files }
     }
 }
 
@@ -119,13 +143,16 @@ fn server(bwrap: &Path, layout: &Layout<'_>) -> Option<Arc<Server>> {
     let Ok(mut servers) = SERVERS.lock() else {
         return None;
     };
-    if let Some((_, server)) = servers.iter().find(|(k, _)| *k == key) {
-        return server.clone();
+    if let Some(at) = servers.iter().position(|(k, _)| *k == key) {
+        let known = servers.remove(at);
+        let server = known.1.clone();
+        servers.push(known);
+        return server;
     }
     if servers.len() >= MOST_SERVERS {
-        return None;
+        servers.remove(0);
     }
-    let server = match start(bwrap, layout, &key) {
+    let server = match start(bwrap, layout, &key.args) {
         Ok(server) => Some(Arc::new(server)),
         Err(why) => {
             tracing::debug!("no warm namespace, each command gets its own bwrap: {why}");
@@ -136,7 +163,8 @@ fn server(bwrap: &Path, layout: &Layout<'_>) -> Option<Arc<Server>> {
     server
 }
 
-/// Forgets `dead` (its layout's commands get their own bwrap from now on) and stops it.
+/// Forgets `dead`: its layout's commands get their own bwrap from now on; it is stopped
+/// when the last command that holds it lets go.
 fn bury(dead: &Arc<Server>, why: &str) {
     tracing::debug!("the warm namespace has stopped ({why}); each command gets its own bwrap");
     if let Ok(mut servers) = SERVERS.lock() {
@@ -146,7 +174,6 @@ fn bury(dead: &Arc<Server>, why: &str) {
             }
         }
     }
-    dead.stop();
 }
 
 /// bwrap with `key`, running `conch-exec --serve` in `layout.cwd`, once it has said it
@@ -196,6 +223,8 @@ fn start(bwrap: &Path, layout: &Layout<'_>, key: &[OsString]) -> Result<Server, 
 
 /// A command running in a warm namespace, as [`super::wait`] sees it.
 pub(super) struct Running {
+    /// Kept so that the server outlives the command.
+    _server: Arc<Server>,
     status: File,
     stdout: Option<File>,
     stderr: Option<File>,
@@ -261,6 +290,7 @@ pub(super) fn spawn(
         return None;
     }
     Some(Running {
+        _server: server,
         status,
         stdout: Some(File::from(stdout_read)),
         stderr: Some(File::from(stderr_read)),
