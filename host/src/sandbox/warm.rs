@@ -75,7 +75,8 @@ impl Drop for Server {
 struct Key {
     /// bwrap's arguments without the final `--chdir CWD --`.
     args: Vec<OsString>,
-    /// The device and inode of each root and each protected and hidden path.
+    /// The device and inode of each root, each protected and hidden path, and each
+    /// other file a layout may bind.
     files: Vec<Option<(u64, u64)>>,
 }
 
@@ -112,12 +113,20 @@ impl Layout<'_> {
                 .filter(|p| p.is_absolute() && p.is_file()),
         });
         args.truncate(args.len().saturating_sub(3));
+        // Where a path is bound only in some layouts (the resolver's file, a program under
+        // /tmp), it is here in all: a few more stats are cheaper than knowing which.
+        let maybe_bound = [
+            Some(Path::new("/etc/resolv.conf")),
+            Some(self.helper),
+            self.program.first().map(Path::new),
+        ];
         let bound = self
             .roots
             .iter()
             .cloned()
             .chain(super::protected(self.roots))
-            .chain(super::hidden(self.deny_read));
+            .chain(super::hidden(self.deny_read))
+            .chain(maybe_bound.into_iter().flatten().map(Path::to_path_buf));
         let files = bound
             .map(|path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino())))
             .collect();
