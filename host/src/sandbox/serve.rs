@@ -148,6 +148,9 @@ fn supervise_command(request: Request, stdio: [OwnedFd; 3], status: OwnedFd) -> 
         // SAFETY: _exit ends the process without running anything else.
         unsafe { libc::_exit(127) };
     }
+    // Here too, so that the group exists before conch can ask for a TERM to it.
+    // SAFETY: setpgid on our own child.
+    unsafe { libc::setpgid(child, child) };
     drop(stdio);
     let raw = watch(child, signals.as_fd(), status.as_fd());
     kill_descendants();
