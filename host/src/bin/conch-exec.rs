@@ -3,7 +3,8 @@
 //! every confined command through this small binary: it starts in a fraction of the time
 //! the full `conch` binary takes, and conch itself never has to fork. With `--supervise`
 //! (no PID namespace) it forks first and stays as the command's subreaper, killing every
-//! descendant when the command ends.
+//! descendant when the command ends. `conch-exec --serve` is a warm namespace's server
+//! (see the sandbox's `serve` module): it runs each command conch sends it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +13,12 @@ fn main() -> ExitCode {
     let mut writable = Vec::new();
     let (mut landlock, mut network, mut supervise) = (true, false, false);
     let mut args = std::env::args().skip(1);
+    if std::env::args().nth(1).as_deref() == Some("--serve") {
+        return match conch::sandbox::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        };
+    }
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--write" => match args.next() {
@@ -26,7 +33,7 @@ fn main() -> ExitCode {
         }
     }
     let program: Vec<String> = args.collect();
-    let start = move || conch::sandbox::exec_step(writable, landlock, network, &program);
+    let start = move || conch::sandbox::exec_step(writable, landlock, network, &program, None);
     if !supervise {
         return fail(&start());
     }

@@ -128,8 +128,9 @@ pub fn prepare(args: &ChatArgs, questions: Questions) -> Result<Prepared, CliErr
             .unwrap_or(config::DEFAULT_CONTEXT_WINDOW),
         tool_limits: args.sandbox.call_limits(&loaded),
     };
-    // The first command must not wait for the sandbox's one-time probe.
-    crate::sandbox::probe_ahead(&settings.tool_limits.sandbox);
+    // The first command must not wait for the sandbox's one-time probe, which starts the
+    // run's warm namespace.
+    crate::sandbox::probe_ahead(&settings.tool_limits.sandbox, &ctx.roots, &ctx.cwd);
     let resumed = resume.is_some();
     let cwd_text = ctx.cwd.to_string_lossy().into_owned();
     let agent = match resume {

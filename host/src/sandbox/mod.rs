@@ -4,13 +4,18 @@
 //! layers: namespaces set up by bubblewrap (its own view of the file system, processes,
 //! network; see `namespaces`), and inside them `conch-exec`'s Landlock ruleset (writes
 //! only in the workspace roots and a private temp dir) and seccomp filter (no network).
+//! A run keeps one warm namespace per layout (`warm`) and sends its commands there, so
+//! that bwrap's set-up is paid once rather than per command.
 
 pub mod child;
 mod confine;
 mod namespaces;
 mod output;
+mod serve;
 mod supervise;
 mod wait;
+mod warm;
+mod wire;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -22,6 +27,7 @@ use serde::{Deserialize, Serialize};
 pub use confine::{Confinement, confine_self, landlock_abi, landlock_available};
 pub use namespaces::{NAMESPACES_ENV, Namespaces, hidden, namespaces, protected};
 pub use output::Captured;
+pub use serve::serve;
 pub use supervise::supervise;
 
 /// A command's deadline when the tool asks for none, and the most it may ask for.
@@ -141,42 +147,13 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
             request.cwd.display()
         ));
     }
-    let temp = tempfile::Builder::new()
-        .prefix("conch-cmd-")
-        .tempdir()
-        .map_err(|e| format!("cannot create a temp dir for the command: {e}"))?;
     let program: Vec<String> = match request.command {
-        Program::Shell(line) => {
-            let shell = if Path::new("/bin/bash").exists() {
-                "/bin/bash"
-            } else {
-                "/bin/sh"
-            };
-            vec![shell.into(), "-c".into(), line.into()]
-        }
+        Program::Shell(line) => vec![shell().into(), "-c".into(), line.into()],
         Program::Argv(argv) => argv.to_vec(),
     };
     let Some(name) = program.first().cloned() else {
         return Err("no command to run".into());
     };
-    let mut command = confined_command(&Confined {
-        program: &program,
-        cwd: request.cwd,
-        roots: request.roots,
-        mode: request.policy.mode,
-        network: request.policy.network,
-        deny_read: &request.policy.deny_read,
-        private_dir: temp.path(),
-        pass_env: &request.policy.pass_env,
-        env: request.env,
-    })?;
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot start {name}: {e}"))?;
     let full = |stream: &str| {
         request.output_dir.and_then(|dir| {
             std::fs::create_dir_all(dir).ok()?;
@@ -190,15 +167,40 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
                 .map(|(file, _)| file)
         })
     };
-    let waited = wait::wait(
-        &mut child,
-        wait::Watch {
-            deadline: started + request.timeout.min(MAX_TIMEOUT),
-            cancel: request.cancel,
-            stdout_file: full("stdout"),
-            stderr_file: full("stderr"),
-        },
-    );
+    let watch = wait::Watch {
+        deadline: started + request.timeout.min(MAX_TIMEOUT),
+        cancel: request.cancel,
+        stdout_file: full("stdout"),
+        stderr_file: full("stderr"),
+    };
+    let waited = match in_warm_namespace(request, &program) {
+        Some(mut running) => wait::wait_for(&mut running, watch),
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("conch-cmd-")
+                .tempdir()
+                .map_err(|e| format!("cannot create a temp dir for the command: {e}"))?;
+            let mut command = confined_command(&Confined {
+                program: &program,
+                cwd: request.cwd,
+                roots: request.roots,
+                mode: request.policy.mode,
+                network: request.policy.network,
+                deny_read: &request.policy.deny_read,
+                private_dir: temp.path(),
+                pass_env: &request.policy.pass_env,
+                env: request.env,
+            })?;
+            command
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = command
+                .spawn()
+                .map_err(|e| format!("cannot start {name}: {e}"))?;
+            wait::wait(&mut child, watch)
+        }
+    };
     Ok(Completed {
         exit_code: waited.status.and_then(|s| s.code()),
         timed_out: waited.timed_out,
@@ -209,18 +211,92 @@ pub fn run(request: &CommandRequest<'_>) -> Result<Completed, String> {
     })
 }
 
-/// Starts finding out, on a background thread, whether commands can run in namespaces
-/// (the probe runs `true` in them, as long as a command's own start), so that the first
-/// command of a run does not wait for it: a run calls this as it starts, while its first
-/// request is on its way. Nothing when commands run unconfined.
-pub fn probe_ahead(policy: &SandboxPolicy) {
+/// Whether commands in `mode` run in a warm namespace on this machine (probes
+/// namespaces if that has not been done).
+pub fn warm_namespaces(mode: SandboxMode) -> bool {
+    warm::usable(mode) && matches!(namespaces(), Namespaces::Available(_))
+}
+
+/// The shell of `Program::Shell`.
+fn shell() -> &'static str {
+    if Path::new("/bin/bash").exists() {
+        "/bin/bash"
+    } else {
+        "/bin/sh"
+    }
+}
+
+/// Starts `request`'s command in its layout's warm namespace; `None` when it has to get
+/// its own bwrap (no namespaces, no Landlock signal scoping, no server for the layout).
+fn in_warm_namespace(request: &CommandRequest<'_>, program: &[String]) -> Option<warm::Running> {
+    let policy = request.policy;
+    if !warm::usable(policy.mode) {
+        return None;
+    }
+    let helper = exec_helper().ok()?;
+    let layout = warm::Layout {
+        helper: &helper,
+        program,
+        cwd: request.cwd,
+        roots: request.roots,
+        mode: policy.mode,
+        network: policy.network,
+        deny_read: &policy.deny_read,
+    };
+    // Where nothing has probed namespaces yet (`conch tool`, `conch sandbox`), starting
+    // this command's server is the probe, rather than a run of `true` before it.
+    let state = namespaces::namespaces_probed_by(|bwrap| warm::prepare(bwrap, &layout));
+    let Namespaces::Available(bwrap) = state else {
+        return None;
+    };
+    let mut writable = vec![PathBuf::from("/dev/null")];
+    if policy.mode == SandboxMode::WorkspaceWrite {
+        writable.extend(request.roots.iter().cloned());
+    }
+    warm::spawn(
+        bwrap,
+        &layout,
+        command_env(&policy.pass_env, request.env, None),
+        writable,
+    )
+}
+
+/// Starts finding out, on a background thread, whether commands can run in namespaces,
+/// so that the first command of a run does not wait for it: a run calls this as it
+/// starts, while its first request is on its way. The probe is the start of the run's
+/// warm namespace for shell commands in `cwd` (or, where there can be none, a run of
+/// `true` in the namespaces). Nothing when commands run unconfined.
+pub fn probe_ahead(policy: &SandboxPolicy, roots: &[PathBuf], cwd: &Path) {
     if policy.mode == SandboxMode::Off {
         return;
     }
+    let (policy, roots, cwd) = (policy.clone(), roots.to_vec(), cwd.to_path_buf());
     let spawned = std::thread::Builder::new()
         .name("conch-sandbox-probe".into())
-        .spawn(|| {
-            namespaces();
+        .spawn(move || {
+            let Ok(helper) = exec_helper() else {
+                namespaces();
+                return;
+            };
+            let shell = [shell().to_string()];
+            let layout = warm::Layout {
+                helper: &helper,
+                program: &shell,
+                cwd: &cwd,
+                roots: &roots,
+                mode: policy.mode,
+                network: policy.network,
+                deny_read: &policy.deny_read,
+            };
+            let warm_up = |bwrap: &Path| warm::usable(policy.mode) && warm::prepare(bwrap, &layout);
+            let mut probed = false;
+            let state = namespaces::namespaces_probed_by(|bwrap| {
+                probed = true;
+                warm_up(bwrap)
+            });
+            if !probed && let Namespaces::Available(bwrap) = state {
+                warm_up(bwrap);
+            }
         });
     if let Err(e) = spawned {
         tracing::debug!("no thread to probe the sandbox ahead: {e}");
@@ -299,7 +375,7 @@ pub(crate) fn confined_command(confined: &Confined<'_>) -> Result<Command, Strin
                 command.args(namespaces::bwrap_args(&namespaces::Layout {
                     writable_roots,
                     roots: confined.roots,
-                    temp: confined.private_dir,
+                    temp: Some(confined.private_dir),
                     cwd: confined.cwd,
                     network: confined.network,
                     deny_read: confined.deny_read,
@@ -333,19 +409,11 @@ pub(crate) fn confined_command(confined: &Confined<'_>) -> Result<Command, Strin
     };
     command.current_dir(confined.cwd).env_clear();
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let passed = ENV_ALLOWLIST
-        .iter()
-        .copied()
-        .chain(confined.pass_env.iter().map(String::as_str));
-    for name in passed {
-        if let Some(value) = std::env::var_os(name) {
-            command.env(name, value);
-        }
-    }
-    command.env("TMPDIR", confined.private_dir);
-    for (name, value) in confined.env {
-        command.env(name, value);
-    }
+    command.envs(command_env(
+        confined.pass_env,
+        confined.env,
+        Some(confined.private_dir),
+    ));
     // The program and its arguments only: the environment may hold what `pass_env` let
     // through (tokens), which has no place in a log.
     tracing::debug!(
@@ -354,6 +422,25 @@ pub(crate) fn confined_command(confined: &Confined<'_>) -> Result<Command, Strin
         "confined command"
     );
     Ok(command)
+}
+
+/// A command's environment, in order (a later value wins): the allowlist and `pass_env`
+/// from conch's, TMPDIR (when given; a warm namespace sets it inside), then `env`.
+fn command_env(
+    pass_env: &[String],
+    env: &[(String, String)],
+    temp: Option<&Path>,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    let passed = ENV_ALLOWLIST
+        .iter()
+        .copied()
+        .chain(pass_env.iter().map(String::as_str));
+    let mut all: Vec<(std::ffi::OsString, std::ffi::OsString)> = passed
+        .filter_map(|name| Some((name.into(), std::env::var_os(name)?)))
+        .collect();
+    all.extend(temp.map(|temp| ("TMPDIR".into(), temp.into())));
+    all.extend(env.iter().map(|(n, v)| (n.into(), v.into())));
+    all
 }
 
 /// What this machine enforces for commands under `policy`, one line each, for
@@ -410,7 +497,9 @@ pub fn enforced(policy: &SandboxPolicy, roots: &[PathBuf]) -> Vec<String> {
     ));
     lines.push(format!(
         "tree kill: {}",
-        if namespaced {
+        if namespaced && warm_namespaces(policy.mode) {
+            "one warm namespace per layout, a subreaper per command kills all it started when it ends"
+        } else if namespaced {
             "the PID namespace ends with the command"
         } else {
             "conch-exec stays as the command's subreaper and kills what is left"
@@ -498,13 +587,14 @@ fn exec_helper() -> Result<PathBuf, String> {
     }
 }
 
-/// What `conch-exec` does: confines this process, then replaces it with the program.
-/// Returns (the error) only on failure.
+/// What `conch-exec` does: confines this process, then replaces it with the program
+/// (with `env` as its whole environment, if given). Returns (the error) only on failure.
 pub fn exec_step(
     writable: Vec<PathBuf>,
     landlock: bool,
     network: bool,
     program: &[String],
+    env: Option<&[(String, String)]>,
 ) -> String {
     let confinement = Confinement {
         writable: landlock.then_some(writable),
@@ -516,6 +606,11 @@ pub fn exec_step(
     let Some((program, args)) = program.split_first() else {
         return "no command to run".into();
     };
-    let error = std::os::unix::process::CommandExt::exec(Command::new(program).args(args));
+    let mut command = Command::new(program);
+    command.args(args);
+    if let Some(env) = env {
+        command.env_clear().envs(env.iter().map(|(n, v)| (n, v)));
+    }
+    let error = std::os::unix::process::CommandExt::exec(&mut command);
     format!("cannot run {program}: {error}")
 }

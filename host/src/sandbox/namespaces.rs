@@ -49,6 +49,13 @@ pub enum Namespaces {
 /// The namespace layer's state for this run: off by [`NAMESPACES_ENV`], `bwrap` missing,
 /// or a probe that really creates the namespaces (some container runtimes forbid them).
 pub fn namespaces() -> &'static Namespaces {
+    namespaces_probed_by(|_| false)
+}
+
+/// [`namespaces`], where `first_try` (given bwrap) is the probe if this is the first
+/// look: the start of a warm namespace (`warm`) proves they work as well as a run of
+/// `true` does. When it says no, `true` is run to learn why.
+pub(super) fn namespaces_probed_by(first_try: impl FnOnce(&Path) -> bool) -> &'static Namespaces {
     static STATE: OnceLock<Namespaces> = OnceLock::new();
     STATE.get_or_init(|| {
         if std::env::var_os(NAMESPACES_ENV).is_some_and(|v| v == "off") {
@@ -59,6 +66,9 @@ pub fn namespaces() -> &'static Namespaces {
                 "bwrap is not installed (install the `bubblewrap` package)".into(),
             );
         };
+        if first_try(&bwrap) {
+            return Namespaces::Available(bwrap);
+        }
         match probe(&bwrap) {
             Ok(()) => Namespaces::Available(bwrap),
             Err(why) => Namespaces::Unavailable(format!("{} fails: {why}", bwrap.display())),
@@ -122,8 +132,9 @@ pub struct Layout<'a> {
     pub writable_roots: &'a [PathBuf],
     /// Every workspace root, writable or not: their configuration is made read-only.
     pub roots: &'a [PathBuf],
-    /// The command's private TMPDIR.
-    pub temp: &'a Path,
+    /// The command's private TMPDIR, bound from the host; `None` in a warm namespace,
+    /// where each command's is made inside (see `serve`).
+    pub temp: Option<&'a Path>,
     pub cwd: &'a Path,
     pub network: bool,
     /// Hidden beside the default list.
@@ -175,11 +186,9 @@ pub fn bwrap_args(layout: &Layout<'_>) -> Vec<OsString> {
     {
         push(&["--ro-bind".as_ref(), path.as_os_str(), path.as_os_str()]);
     }
-    push(&[
-        "--bind".as_ref(),
-        layout.temp.as_os_str(),
-        layout.temp.as_os_str(),
-    ]);
+    if let Some(temp) = layout.temp {
+        push(&["--bind".as_ref(), temp.as_os_str(), temp.as_os_str()]);
+    }
     for root in layout.writable_roots {
         push(&["--bind".as_ref(), root.as_os_str(), root.as_os_str()]);
     }
@@ -196,7 +205,11 @@ pub fn bwrap_args(layout: &Layout<'_>) -> Vec<OsString> {
         .roots
         .iter()
         .map(PathBuf::as_path)
-        .chain([layout.cwd, layout.temp, layout.helper])
+        .chain(
+            [Some(layout.cwd), layout.temp, Some(layout.helper)]
+                .into_iter()
+                .flatten(),
+        )
         .collect();
     for path in protected(layout.roots) {
         push(&["--ro-bind".as_ref(), path.as_os_str(), path.as_os_str()]);
@@ -278,7 +291,7 @@ mod tests {
         bwrap_args(&Layout {
             writable_roots: &roots,
             roots: &roots,
-            temp,
+            temp: Some(temp),
             cwd: root,
             network,
             deny_read: deny,
@@ -332,7 +345,7 @@ mod tests {
             bwrap_args(&Layout {
                 writable_roots: &roots,
                 roots: &roots,
-                temp: temp.path(),
+                temp: Some(temp.path()),
                 cwd: &root,
                 network: false,
                 deny_read: &[],

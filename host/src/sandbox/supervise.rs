@@ -1,7 +1,8 @@
 //! The fallback's tree kill: without a PID namespace, `conch-exec` stays as a small
 //! supervisor (a child subreaper) between conch and the command, so that whatever the
 //! command starts — `setsid` and double forks included — is killed when the command
-//! ends, or when conch stops it.
+//! ends, or when conch stops it. The warm namespace's supervisors (`serve`) kill a
+//! command's tree with the same parts.
 
 use std::collections::HashMap;
 
@@ -49,8 +50,12 @@ pub fn supervise(start: impl FnOnce() -> String) -> Result<u8, String> {
             if STOPS.contains(&signal) {
                 break 128 + signal;
             }
-            if let Some(code) = reap(child) {
-                break code;
+            if let Some(status) = reap(child) {
+                break if libc::WIFEXITED(status) {
+                    libc::WEXITSTATUS(status)
+                } else {
+                    128 + libc::WTERMSIG(status)
+                };
             }
         };
         kill_descendants();
@@ -58,9 +63,9 @@ pub fn supervise(start: impl FnOnce() -> String) -> Result<u8, String> {
     }
 }
 
-/// Reaps the children that have ended; the exit code of `child` once it has.
+/// Reaps the children that have ended; the wait status of `child` once it has.
 #[allow(unsafe_code)]
-fn reap(child: libc::pid_t) -> Option<i32> {
+pub(super) fn reap(child: libc::pid_t) -> Option<i32> {
     let mut code = None;
     loop {
         let mut status = 0;
@@ -70,11 +75,7 @@ fn reap(child: libc::pid_t) -> Option<i32> {
             return code;
         }
         if pid == child {
-            code = Some(if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                128 + libc::WTERMSIG(status)
-            });
+            code = Some(status);
         }
     }
 }
@@ -83,21 +84,27 @@ fn reap(child: libc::pid_t) -> Option<i32> {
 /// between the scan and the kill leaves an orphan, which comes back to us (we are its
 /// subreaper) and is found by the next round.
 #[allow(unsafe_code)]
-fn kill_descendants() {
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
+pub(super) fn kill_descendants() {
     loop {
-        for pid in descendants(me) {
-            // SAFETY: kill(2) touches no memory; the pid is a descendant of ours.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-        }
+        signal_descendants(libc::SIGKILL);
         let mut status = 0;
         // SAFETY: waitpid writes into `status`, a local.
         let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
         if pid < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             return; // ECHILD: nothing left.
+        }
+    }
+}
+
+/// Sends `signal` to every descendant of this process found in one scan of /proc.
+#[allow(unsafe_code)]
+pub(super) fn signal_descendants(signal: libc::c_int) {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    for pid in descendants(me) {
+        // SAFETY: kill(2) touches no memory; the pid is a descendant of ours.
+        unsafe {
+            libc::kill(pid, signal);
         }
     }
 }

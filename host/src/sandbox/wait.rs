@@ -1,9 +1,11 @@
 //! Waiting for a command on the calling thread: one `poll` over its two output pipes and
-//! a pidfd of the child, so its output, its exit, the deadline and Ctrl-C are all seen
+//! what says it has ended (a pidfd of the child, or a warm namespace's status
+//! connection), so its output, its exit, the deadline and Ctrl-C are all seen
 //! without handing anything to other threads. On a busy machine every hand-over between
 //! threads waits for a CPU; a waiter and a reader per pipe made a `true` several
 //! milliseconds slower than the sandbox's own spawn.
 
+use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::process::{Child, ExitStatus};
@@ -72,6 +74,56 @@ impl<R: Read + AsFd> Pipe<R> {
     }
 }
 
+/// A running command, as the wait sees it.
+pub trait Process {
+    /// Its stdout and stderr pipes (each taken once).
+    fn take_output(&mut self) -> (Option<File>, Option<File>);
+    /// Readable once it has ended; `None`: it is asked every [`REAP_TICK`].
+    fn ended_fd(&self) -> Option<BorrowedFd<'_>>;
+    /// `Some(status)` once it has ended (`Some(None)`: ended, status unknown), after
+    /// whatever it left running has been killed.
+    fn try_end(&mut self) -> Option<Option<ExitStatus>>;
+    /// TERM to its process group, or with `kill` KILL to all it started.
+    fn stop(&mut self, kill: bool);
+}
+
+/// A child of conch leading its own process group.
+struct Local<'a> {
+    child: &'a mut Child,
+    group: u32,
+    pidfd: Option<OwnedFd>,
+}
+
+impl Process for Local<'_> {
+    fn take_output(&mut self) -> (Option<File>, Option<File>) {
+        let file = |fd: Option<OwnedFd>| fd.map(File::from);
+        (
+            file(self.child.stdout.take().map(OwnedFd::from)),
+            file(self.child.stderr.take().map(OwnedFd::from)),
+        )
+    }
+
+    fn ended_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(AsFd::as_fd)
+    }
+
+    fn try_end(&mut self) -> Option<Option<ExitStatus>> {
+        let status = match self.child.try_wait() {
+            Ok(None) => return None,
+            Ok(Some(exit)) => Some(exit),
+            // Not waitable (already reaped elsewhere): nothing more will come of it.
+            Err(_) => None,
+        };
+        // What it left in its group would hold the pipes open.
+        signal_group(self.group, libc::SIGKILL);
+        Some(status)
+    }
+
+    fn stop(&mut self, kill: bool) {
+        signal_group(self.group, if kill { libc::SIGKILL } else { libc::SIGTERM });
+    }
+}
+
 /// Reads `child`'s piped stdout and stderr to their ends and reaps it, killing its
 /// process group (TERM, then KILL after [`GRACE`]) at the deadline or when `cancel` is
 /// set. When the child has ended, whatever it left running in its group is killed: it
@@ -79,18 +131,32 @@ impl<R: Read + AsFd> Pipe<R> {
 pub fn wait(child: &mut Child, watch: Watch<'_>) -> Waited {
     let group = child.id();
     let pidfd = pidfd_open(group);
-    let mut stdout = Pipe::new(child.stdout.take(), watch.stdout_file);
-    let mut stderr = Pipe::new(child.stderr.take(), watch.stderr_file);
+    wait_for(
+        &mut Local {
+            child,
+            group,
+            pidfd,
+        },
+        watch,
+    )
+}
+
+/// [`wait`] for any [`Process`].
+pub fn wait_for(process: &mut impl Process, watch: Watch<'_>) -> Waited {
+    let (stdout, stderr) = process.take_output();
+    let mut stdout = Pipe::new(stdout, watch.stdout_file);
+    let mut stderr = Pipe::new(stderr, watch.stderr_file);
     let mut buffer = vec![0u8; READ_BYTES];
     let (mut timed_out, mut cancelled, mut terminated_at) = (false, false, None::<Instant>);
     let mut status = None;
     let mut reaped = false;
+    let polled_end = process.ended_fd().is_some();
     loop {
         if !reaped {
-            // Without a pidfd the child is asked directly; with one, only when it is
-            // readable (below), which saves a syscall per wake-up.
-            if pidfd.is_none() {
-                reap(child, &mut status, &mut reaped, group);
+            // Without a descriptor to poll the process is asked directly; with one,
+            // only when it is readable (below), which saves a syscall per wake-up.
+            if !polled_end && let Some(ended) = process.try_end() {
+                (status, reaped) = (ended, true);
             }
             let now = Instant::now();
             match terminated_at {
@@ -98,37 +164,39 @@ pub fn wait(child: &mut Child, watch: Watch<'_>) -> Waited {
                     timed_out = now >= watch.deadline;
                     cancelled = watch.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
                     if timed_out || cancelled {
-                        signal_group(group, libc::SIGTERM);
+                        process.stop(false);
                         terminated_at = Some(now);
                     }
                 }
-                Some(at) if now >= at + GRACE => signal_group(group, libc::SIGKILL),
+                Some(at) if now >= at + GRACE => process.stop(true),
                 Some(_) => {}
             }
         }
         if reaped && stdout.reader.is_none() && stderr.reader.is_none() {
             break;
         }
-        let timeout = match (reaped, &pidfd) {
+        let timeout = match (reaped, polled_end) {
             // Only the pipes are left, and the group is dead: they close soon.
             (true, _) => None,
-            (false, None) if stdout.reader.is_none() && stderr.reader.is_none() => Some(REAP_TICK),
+            (false, false) if stdout.reader.is_none() && stderr.reader.is_none() => Some(REAP_TICK),
             // Woken at the deadline itself, not up to a tick after it.
             (false, _) if terminated_at.is_none() => {
                 Some(TICK.min(watch.deadline.saturating_duration_since(Instant::now())))
             }
             (false, _) => Some(TICK),
         };
-        let watched_pidfd = pidfd.as_ref().filter(|_| !reaped).map(AsFd::as_fd);
-        let ready = poll([stdout.fd(), stderr.fd(), watched_pidfd], timeout);
+        let watched_end = if reaped { None } else { process.ended_fd() };
+        let ready = poll([stdout.fd(), stderr.fd(), watched_end], timeout);
         if ready[0] {
             stdout.read_once(&mut buffer);
         }
         if ready[1] {
             stderr.read_once(&mut buffer);
         }
-        if ready[2] {
-            reap(child, &mut status, &mut reaped, group);
+        if ready[2]
+            && let Some(ended) = process.try_end()
+        {
+            (status, reaped) = (ended, true);
         }
     }
     Waited {
@@ -138,18 +206,6 @@ pub fn wait(child: &mut Child, watch: Watch<'_>) -> Waited {
         stdout: stdout.capture.finish(),
         stderr: stderr.capture.finish(),
     }
-}
-
-/// Reaps `child` if it has ended, and kills what it left in its group.
-fn reap(child: &mut Child, status: &mut Option<ExitStatus>, reaped: &mut bool, group: u32) {
-    match child.try_wait() {
-        Ok(None) => return,
-        Ok(Some(exit)) => *status = Some(exit),
-        // Not waitable (already reaped elsewhere): nothing more will come of it.
-        Err(_) => {}
-    }
-    *reaped = true;
-    signal_group(group, libc::SIGKILL);
 }
 
 /// A pidfd of process `pid` (a child not yet reaped, so the pid is still its own), or
