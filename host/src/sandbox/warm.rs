@@ -190,6 +190,7 @@ fn bury(dead: &Arc<Server>, why: &str) {
 /// end before the run; the server ends when the run closes the control socket, however
 /// the run ends.
 fn start(bwrap: &Path, layout: &Layout<'_>, key: &[OsString]) -> Result<Server, String> {
+    let started = std::time::Instant::now();
     let (ours, theirs) =
         wire::socket_pair(libc::SOCK_SEQPACKET).map_err(|e| format!("no control socket: {e}"))?;
     let mut command = Command::new(bwrap);
@@ -224,6 +225,7 @@ fn start(bwrap: &Path, layout: &Layout<'_>, key: &[OsString]) -> Result<Server, 
         let status = child.wait();
         return Err(format!("the server did not start ({status:?})"));
     }
+    tracing::debug!(elapsed = ?started.elapsed(), "warm namespace ready");
     Ok(Server {
         control: ours,
         bwrap: Mutex::new(child),
