@@ -87,6 +87,18 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// Starts `cmd` in the background with its stdout and stderr piped (read them after it
+/// ends, with `wait_with_output`, or let them go).
+///
+/// # Panics
+/// When it cannot be started.
+pub fn spawn_piped(cmd: &mut Command) -> std::process::Child {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the command")
+}
+
 /// Waits for `child` to end, up to 30 s; past that it is killed and the test fails,
 /// saying `what` hung. For cases where hanging forever is the bug under test.
 ///

@@ -9,7 +9,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failed setup step is a failed test
 
 use std::path::Path;
-use std::process::Stdio;
 
 use conch_tests::mock::{MockLlm, Reply};
 use conch_tests::project::Project;
@@ -228,12 +227,7 @@ fn ctrl_c_kills_the_whole_tree_and_the_namespace_ends_with_the_run() {
         Reply::text("never reached"),
     ]);
     let project = Project::new(&mock.url());
-    let child = project
-        .conch(&["run", "--yes", "wait a long time"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = conch_tests::spawn_piped(&mut project.conch(&["run", "--yes", "wait a long time"]));
     let pid_file = project.path().join("bg.pid");
     conch_tests::wait_for_pid(&pid_file);
     assert!(conch_tests::running(&pid_file));
@@ -282,12 +276,8 @@ fn a_dead_server_leaves_the_next_command_its_own_confined_bwrap() {
         Reply::text("done"),
     ]);
     let project = Project::new(&mock.url());
-    let mut child = project
-        .conch(&["run", "--yes", "run the commands"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        conch_tests::spawn_piped(&mut project.conch(&["run", "--yes", "run the commands"]));
     let ns_file = project.path().join("first-ns");
     conch_tests::wait_for_pid(&ns_file);
     let first = std::fs::read_to_string(&ns_file)
@@ -336,12 +326,8 @@ fn a_protected_file_replaced_during_a_run_stays_read_only() {
     ]);
     let project = Project::new(&mock.url());
     project.write(".git/config", "[core]\n");
-    let mut child = project
-        .conch(&["run", "--yes", "run the commands"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        conch_tests::spawn_piped(&mut project.conch(&["run", "--yes", "run the commands"]));
     conch_tests::wait_for_pid(&project.path().join("ready"));
     // As git itself writes it: a new file renamed over the old one.
     let config = project.path().join(".git/config");
