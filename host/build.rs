@@ -1,8 +1,10 @@
 //! Builds the plugins (their own workspace, target wasm32-wasip2, their own target dir),
 //! embeds each one's manifest, precompiles each built-in for the runtime's engine
-//! configuration and a baseline CPU, and generates the table of built-ins (component and
-//! compiled artifact) that the binary carries. Fails with the exact command to run when
-//! the wasm target cannot be installed.
+//! configuration and a baseline CPU, and generates the table of built-ins that the binary
+//! carries: each one's manifest and imports (all a run's start reads), its component
+//! deflated (needed only to compile it), and its compiled artifact, as it is when its
+//! code runs in place, deflated when it is off the agent loop's path. Fails with the
+//! exact command to run when the wasm target cannot be installed.
 
 use std::env;
 use std::fs;
@@ -14,6 +16,10 @@ mod engine_config;
 #[path = "src/plugin/package.rs"]
 mod package;
 
+/// How hard build.rs deflates (miniz's scale, 0-10): 9 is within 1% of 10's size at a
+/// fraction of its time.
+const DEFLATE_LEVEL: u8 = 9;
+
 /// A plugin crate of the plugins workspace.
 struct PluginCrate {
     /// The plugin's name (the packaged file is `NAME.wasm`).
@@ -22,6 +28,9 @@ struct PluginCrate {
     dir: &'static str,
     /// The file cargo builds (the crate name with `_`).
     artifact: &'static str,
+    /// Whether the agent loop calls it in most runs: its artifact is then embedded as it
+    /// is and its code runs in place; otherwise deflated, and inflated at its first call.
+    hot: bool,
 }
 
 /// The plugins compiled into the binary.
@@ -30,41 +39,49 @@ const BUILTINS: &[PluginCrate] = &[
         name: "fs",
         dir: "fs",
         artifact: "conch_fs.wasm",
+        hot: true,
     },
     PluginCrate {
         name: "edit",
         dir: "edit",
         artifact: "conch_edit.wasm",
+        hot: true,
     },
     PluginCrate {
         name: "shell",
         dir: "shell",
         artifact: "conch_shell.wasm",
+        hot: true,
     },
     PluginCrate {
         name: "web",
         dir: "web",
         artifact: "conch_web.wasm",
+        hot: false,
     },
     PluginCrate {
         name: "session",
         dir: "session",
         artifact: "conch_session.wasm",
+        hot: true,
     },
     PluginCrate {
         name: "skill",
         dir: "skill",
         artifact: "conch_skill.wasm",
+        hot: false,
     },
     PluginCrate {
         name: "mcp",
         dir: "mcp",
         artifact: "conch_mcp.wasm",
+        hot: false,
     },
     PluginCrate {
         name: "lsp",
         dir: "lsp",
         artifact: "conch_lsp.wasm",
+        hot: false,
     },
 ];
 /// Test fixtures: packaged beside the built-ins for the tests, never embedded.
@@ -72,6 +89,7 @@ const FIXTURES: &[PluginCrate] = &[PluginCrate {
     name: "hostile",
     dir: "fixtures/hostile",
     artifact: "hostile.wasm",
+    hot: false,
 }];
 const TARGET: &str = "wasm32-wasip2";
 
@@ -121,33 +139,92 @@ fn run() -> Result<(), String> {
     fs::create_dir_all(&components)
         .map_err(|e| format!("creating {}: {e}", components.display()))?;
     let engine = baseline_engine()?;
-    let mut table = String::from("/// Built-in plugins: (name, packaged component).\n");
-    table.push_str("pub static BUILTINS: &[(&str, &[u8])] = &[\n");
-    let mut compiled = String::from(
-        "/// Built-in plugins: (name, artifact precompiled for the baseline CPU), each starting\n\
-         /// on a page boundary, so that its code can run where it lies in the binary.\n",
-    );
-    compiled.push_str("pub static PRECOMPILED: &[(&str, &PageAligned<[u8]>)] = &[\n");
+    let mut table = String::from("/// The built-in plugins.\n");
+    table.push_str(&format!(
+        "pub static BUILTINS: [Builtin; {}] = [\n",
+        BUILTINS.len()
+    ));
     for plugin in BUILTINS {
         let packaged = package(&plugins, &artifacts, &components, plugin)?;
-        let artifact = precompile(&engine, &packaged)?;
+        let wasm =
+            fs::read(&packaged).map_err(|e| format!("reading {}: {e}", packaged.display()))?;
+        let imports = component_imports(&wasm)
+            .map_err(|e| format!("reading the imports of {}: {e}", packaged.display()))?;
+        let artifact = precompile(&engine, &packaged, &wasm)?;
         let name = plugin.name;
+        let manifest = plugins.join(plugin.dir).join("manifest.json");
+        let deflated_wasm = deflate(&wasm, &out_dir.join(format!("{name}.wasm.deflate")))?;
+        let embedded_artifact = if plugin.hot {
+            format!(
+                "Artifact::InPlace(&PageAligned(*include_bytes!({:?})))",
+                artifact.display()
+            )
+        } else {
+            let compiled =
+                fs::read(&artifact).map_err(|e| format!("reading {}: {e}", artifact.display()))?;
+            let path = out_dir.join(format!("{name}.cwasm.deflate"));
+            format!("Artifact::Deflated({})", deflate(&compiled, &path)?)
+        };
         table.push_str(&format!(
-            "    ({name:?}, include_bytes!({:?})),\n",
-            packaged.display()
-        ));
-        compiled.push_str(&format!(
-            "    ({name:?}, &PageAligned(*include_bytes!({:?}))),\n",
-            artifact.display()
+            "    Builtin {{\n        name: {name:?},\n        manifest: include_bytes!({:?}),\n        \
+             imports: &{imports:?},\n        wasm: {deflated_wasm},\n        \
+             artifact: {embedded_artifact},\n        wasm_inflated: OnceLock::new(),\n    }},\n",
+            manifest.display()
         ));
     }
     for fixture in FIXTURES {
         package(&plugins, &artifacts, &components, fixture)?;
     }
     table.push_str("];\n");
-    compiled.push_str("];\n");
-    table.push_str(&compiled);
     fs::write(out_dir.join("builtins.rs"), table).map_err(|e| format!("writing builtins.rs: {e}"))
+}
+
+/// Writes `bytes` deflated to `path` (only when they change, so the binary relinks only
+/// then); returns the Rust expression of the `Deflated` that embeds them.
+fn deflate(bytes: &[u8], path: &Path) -> Result<String, String> {
+    let deflated = miniz_oxide::deflate::compress_to_vec(bytes, DEFLATE_LEVEL);
+    if fs::read(path).ok().as_deref() != Some(&deflated[..]) {
+        fs::write(path, &deflated).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(format!(
+        "Deflated {{ bytes: include_bytes!({:?}), len: {} }}",
+        path.display(),
+        bytes.len()
+    ))
+}
+
+/// The names of a component's top-level imports, as the runtime's `PluginInfo::read`
+/// reads them, nested modules and components skipped (a test in the binary holds the
+/// two to each other).
+fn component_imports(component: &[u8]) -> Result<Vec<String>, String> {
+    use wasmparser::{Chunk, Parser, Payload};
+    let mut imports = Vec::new();
+    let mut parser = Parser::new(0);
+    let mut rest = component;
+    loop {
+        let (payload, consumed) = match parser.parse(rest, true).map_err(|e| e.to_string())? {
+            Chunk::Parsed { consumed, payload } => (payload, consumed),
+            Chunk::NeedMoreData(_) => return Err("truncated".into()),
+        };
+        rest = &rest[consumed..];
+        match payload {
+            Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
+                rest = component.get(unchecked_range.end..).ok_or("truncated")?;
+            }
+            Payload::ComponentImportSection(reader) => {
+                for import in reader {
+                    imports.push(import.map_err(|e| e.to_string())?.name.name.to_string());
+                }
+            }
+            Payload::End(_) => return Ok(imports),
+            _ => {}
+        }
+    }
 }
 
 /// The engine that compiles the built-ins: the runtime's code settings, for the target
@@ -162,11 +239,10 @@ fn baseline_engine() -> Result<wasmtime::Engine, String> {
 
 /// Compiles the packaged component at `packaged` into `NAME.cwasm` beside it, rewriting
 /// the file only when its bytes change (so the binary relinks only then).
-fn precompile(engine: &wasmtime::Engine, packaged: &Path) -> Result<PathBuf, String> {
-    let wasm = fs::read(packaged).map_err(|e| format!("reading {}: {e}", packaged.display()))?;
+fn precompile(engine: &wasmtime::Engine, packaged: &Path, wasm: &[u8]) -> Result<PathBuf, String> {
     let artifact = packaged.with_extension("cwasm");
     let bytes = engine
-        .precompile_component(&wasm)
+        .precompile_component(wasm)
         .map_err(|e| format!("precompiling {}: {e:#}", packaged.display()))?;
     if fs::read(&artifact).ok().as_deref() != Some(&bytes[..]) {
         fs::write(&artifact, bytes).map_err(|e| format!("writing {}: {e}", artifact.display()))?;

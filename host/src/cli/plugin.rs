@@ -174,7 +174,7 @@ fn install(
         .and_then(|()| {
             let temp = dest_dir.join(format!(".{name}.wasm.tmp"));
             // The bytes that were validated, not the file again: it may have changed since.
-            std::fs::write(&temp, plugin.bytes())?;
+            std::fs::write(&temp, plugin.bytes().map_err(std::io::Error::other)?)?;
             std::fs::rename(&temp, &dest)
         })
         .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", dest.display())))?;

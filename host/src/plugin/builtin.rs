@@ -1,11 +1,17 @@
-//! The built-in plugins, packaged by `host/build.rs` and carried inside the binary, each
-//! with its artifact precompiled for a baseline CPU: loading one needs no Cranelift, and
-//! on x86-64 no copy either, since its code runs where it lies in the binary.
+//! The built-in plugins, packaged by `host/build.rs` and carried inside the binary: each
+//! one's manifest and imports as they are (all a run's start reads), its component
+//! deflated (needed only to compile it), and its artifact precompiled for a baseline CPU,
+//! so that loading it needs no Cranelift. The artifacts of the built-ins the agent loop
+//! calls are embedded as they are, and on x86-64 their code runs where it lies in the
+//! binary; the others' are deflated, and inflated and copied at their first call.
+
+use std::sync::OnceLock;
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::cache::CompileCache;
+use super::manifest::{ManifestError, PluginInfo};
 
 /// Bytes that start on a page boundary (the artifacts' code sections are page-aligned
 /// within them, and pages are what can be made executable).
@@ -16,14 +22,97 @@ pub struct PageAligned<T: ?Sized>(pub T);
 const PAGE: usize = 4096;
 const _: () = assert!(std::mem::align_of::<PageAligned<[u8; 0]>>() == PAGE);
 
+/// Bytes deflated by build.rs, and how many they inflate to.
+pub struct Deflated {
+    bytes: &'static [u8],
+    len: usize,
+}
+
+impl Deflated {
+    /// The bytes as build.rs had them.
+    fn inflate(&self) -> Result<Vec<u8>, String> {
+        let mut out = vec![0; self.len];
+        let inflated = miniz_oxide::inflate::decompress_slice_iter_to_slice(
+            &mut out,
+            std::iter::once(self.bytes),
+            false,
+            true,
+        )
+        .map_err(|status| format!("cannot inflate it: {status:?}"))?;
+        if inflated != self.len {
+            return Err(format!("it inflates to {inflated} bytes, not {}", self.len));
+        }
+        Ok(out)
+    }
+}
+
+/// A built-in's artifact, as the binary carries it.
+pub enum Artifact {
+    /// As it is, its code run in place (x86-64): a built-in of the agent loop's.
+    InPlace(&'static PageAligned<[u8]>),
+    /// Deflated: a built-in a run may never call.
+    Deflated(Deflated),
+}
+
+/// One built-in plugin.
+pub struct Builtin {
+    pub name: &'static str,
+    /// Its manifest (JSON), the one packaged into its component.
+    manifest: &'static [u8],
+    /// The names of its component's top-level imports.
+    imports: &'static [&'static str],
+    /// Its packaged component.
+    wasm: Deflated,
+    /// Its component precompiled for the baseline CPU.
+    artifact: Artifact,
+    /// `wasm` inflated, once someone needs it.
+    wasm_inflated: OnceLock<Result<Vec<u8>, String>>,
+}
+
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
-/// The artifact build.rs precompiled for built-in `name`.
-pub fn precompiled(name: &str) -> Option<&'static [u8]> {
-    PRECOMPILED
-        .iter()
-        .find(|(builtin, _)| *builtin == name)
-        .map(|(_, artifact)| &artifact.0)
+/// Built-in `name`.
+pub fn builtin(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|builtin| builtin.name == name)
+}
+
+impl Builtin {
+    /// Its manifest and imports, checked as [`PluginInfo::read`] checks a component's,
+    /// without inflating the component.
+    pub fn info(&self) -> Result<PluginInfo, ManifestError> {
+        let imports = self.imports.iter().map(|i| i.to_string()).collect();
+        PluginInfo::from_parts(self.manifest, imports)
+    }
+
+    /// Its packaged component (inflated the first time).
+    pub fn wasm(&self) -> Result<&[u8], String> {
+        self.wasm_inflated
+            .get_or_init(|| {
+                tracing::debug!(plugin = self.name, "inflating its component");
+                self.wasm.inflate()
+            })
+            .as_deref()
+            .map_err(|e| format!("built-in {}: {e}", self.name))
+    }
+
+    /// Its embedded artifact, loaded: in place the first time in this process when it
+    /// is embedded as it is (see [`deserialize_in_place`]), else copied into memory of
+    /// wasmtime's own, inflated first when it is deflated.
+    #[allow(unsafe_code)]
+    fn deserialize(&self, engine: &Engine) -> anyhow::Result<Component> {
+        match &self.artifact {
+            Artifact::InPlace(artifact) => deserialize_in_place(engine, &artifact.0),
+            Artifact::Deflated(deflated) => {
+                tracing::debug!(plugin = self.name, "inflating its artifact");
+                let artifact = deflated.inflate().map_err(anyhow::Error::msg)?;
+                // SAFETY: the artifact was written by `precompile_component` in build.rs
+                // and is part of this binary (deflated), as trusted as the code running;
+                // wasmtime checks that its target, settings and CPU features suit
+                // `engine` and this machine before using it, and copies it.
+                Ok(unsafe { Component::deserialize(engine, &artifact) }?)
+            }
+        }
+    }
 }
 
 /// The environment variable that, set to `native`, has the built-ins compiled for this
@@ -31,34 +120,36 @@ pub fn precompiled(name: &str) -> Option<&'static [u8]> {
 /// artifacts: to measure one against the other, or to use CPU features past the baseline.
 pub const CODE_VAR: &str = "CONCH_BUILTINS";
 
-/// Loads built-in `name` (component `wasm`): its embedded artifact when this machine and
-/// `engine` can run it, else compiled through `cache` like any plugin (a CPU without a
-/// baseline feature, or engine settings that changed since the build).
+/// Loads `builtin`: its embedded artifact when this machine and `engine` can run it,
+/// else its component compiled through `cache` like any plugin (a CPU without a baseline
+/// feature, or engine settings that changed since the build).
 pub fn load(
     engine: &Engine,
     cache: &CompileCache,
-    name: &str,
-    wasm: &[u8],
+    builtin: &'static Builtin,
 ) -> anyhow::Result<Component> {
     let native = std::env::var_os(CODE_VAR).is_some_and(|v| v == "native");
-    if let Some(artifact) = precompiled(name).filter(|_| !native) {
-        match deserialize_embedded(engine, artifact) {
+    if !native {
+        match builtin.deserialize(engine) {
             Ok(component) => return Ok(component),
             Err(e) => {
-                tracing::debug!(plugin = name, "the embedded artifact does not fit: {e:#}")
+                tracing::debug!(
+                    plugin = builtin.name,
+                    "the embedded artifact does not fit: {e:#}"
+                )
             }
         }
     }
-    cache.load_or_compile(engine, wasm)
+    cache.load_or_compile(engine, builtin.wasm().map_err(anyhow::Error::msg)?)
 }
 
-/// Loads an embedded artifact. On x86-64, in place the first time in this process:
-/// `engine` makes code executable with [`InPlaceCode`], so only the pages of code a run
-/// executes are ever read in, and nothing is copied. Otherwise copied into memory of
-/// wasmtime's own: wasmtime registers code by its address, once per process, so a
-/// second load of one artifact (a second registry, as in the tests) cannot share it.
+/// Loads an artifact embedded as it is. On x86-64, in place the first time in this
+/// process: `engine` makes code executable with [`InPlaceCode`], so only the pages of
+/// code a run executes are ever read in, and nothing is copied. Otherwise copied into
+/// memory of wasmtime's own: wasmtime registers code by its address, once per process, so
+/// a second load of one artifact (a second registry, as in the tests) cannot share it.
 #[allow(unsafe_code)]
-fn deserialize_embedded(engine: &Engine, artifact: &'static [u8]) -> anyhow::Result<Component> {
+fn deserialize_in_place(engine: &Engine, artifact: &'static [u8]) -> anyhow::Result<Component> {
     // SAFETY: the artifact was written by `precompile_component` in build.rs and is part
     // of this binary, as trusted as the code running; wasmtime checks that its target,
     // settings and CPU features suit `engine` and this machine before using it. In
@@ -109,11 +200,12 @@ impl InPlaceCode {
         Ok(())
     }
 
-    /// Whether `ptr` lies in an embedded artifact.
+    /// Whether `ptr` lies in an artifact embedded as it is.
     fn is_embedded(ptr: *const u8) -> bool {
-        PRECOMPILED
-            .iter()
-            .any(|(_, artifact)| artifact.0.as_ptr_range().contains(&ptr))
+        BUILTINS.iter().any(|builtin| match &builtin.artifact {
+            Artifact::InPlace(artifact) => artifact.0.as_ptr_range().contains(&ptr),
+            Artifact::Deflated(_) => false,
+        })
     }
 }
 
@@ -149,8 +241,8 @@ mod tests {
         std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
     }
 
-    fn wasm(name: &str) -> &'static [u8] {
-        BUILTINS.iter().find(|(n, _)| *n == name).unwrap().1
+    fn shell() -> &'static Builtin {
+        builtin("shell").unwrap()
     }
 
     #[test]
@@ -158,12 +250,51 @@ mod tests {
         let engine = new_engine().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let cache = CompileCache::new(Some(dir.path().to_path_buf()));
-        assert_eq!(BUILTINS.len(), PRECOMPILED.len());
-        for (name, wasm) in BUILTINS {
-            deserialize_embedded(&engine, precompiled(name).unwrap()).unwrap();
-            load(&engine, &cache, name, wasm).unwrap();
+        for builtin in &BUILTINS {
+            builtin.deserialize(&engine).unwrap();
+            load(&engine, &cache, builtin).unwrap();
         }
         assert_eq!(cache_entries(dir.path()), 0, "nothing was compiled");
+    }
+
+    #[test]
+    fn the_agent_loops_builtins_run_in_place_and_the_others_are_deflated() {
+        let in_place: Vec<_> = BUILTINS
+            .iter()
+            .filter(|b| matches!(b.artifact, Artifact::InPlace(_)))
+            .map(|b| b.name)
+            .collect();
+        assert_eq!(in_place, ["fs", "edit", "shell", "session"]);
+    }
+
+    #[test]
+    fn what_start_reads_of_a_builtin_is_what_its_component_says() {
+        for builtin in &BUILTINS {
+            let embedded = builtin.info().unwrap();
+            let read = PluginInfo::read(builtin.wasm().unwrap()).unwrap();
+            assert_eq!(embedded.imports, read.imports, "{}", builtin.name);
+            assert!(!embedded.imports.is_empty(), "{}", builtin.name);
+            assert_eq!(
+                format!("{:?}", embedded.manifest),
+                format!("{:?}", read.manifest),
+                "{}",
+                builtin.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_corrupt_deflated_component_is_an_error_not_a_crash() {
+        let truncated = Deflated {
+            bytes: &shell().wasm.bytes[..100],
+            len: shell().wasm.len,
+        };
+        assert!(truncated.inflate().is_err());
+        let longer = Deflated {
+            bytes: shell().wasm.bytes,
+            len: shell().wasm.len + 1,
+        };
+        assert!(longer.inflate().unwrap_err().contains("inflates to"));
     }
 
     #[test]
@@ -199,10 +330,10 @@ mod tests {
         let mut config = code_config();
         config.epoch_interruption(false);
         let engine = Engine::new(&config).unwrap();
-        assert!(deserialize_embedded(&engine, precompiled("shell").unwrap()).is_err());
+        assert!(shell().deserialize(&engine).is_err());
         let dir = tempfile::tempdir().unwrap();
         let cache = CompileCache::new(Some(dir.path().to_path_buf()));
-        load(&engine, &cache, "shell", wasm("shell")).unwrap();
+        load(&engine, &cache, shell()).unwrap();
         assert_eq!(cache_entries(dir.path()), 1, "compiled and cached");
     }
 
@@ -248,14 +379,24 @@ mod tests {
                 .cranelift_flag_set("has_sse42", "false");
         }
         let engine = Engine::new(&config).unwrap();
-        let refused = deserialize_embedded(&engine, precompiled("shell").unwrap()).unwrap_err();
-        assert!(format!("{refused:?}").contains("has_sse42"), "{refused:?}");
+        // A built-in embedded as it is, and one deflated: both compile from the inflated
+        // component.
+        for builtin in [shell(), builtin("web").unwrap()] {
+            let refused = builtin.deserialize(&engine).unwrap_err();
+            assert!(format!("{refused:?}").contains("has_sse42"), "{refused:?}");
+        }
         let dir = tempfile::tempdir().unwrap();
         let cache = CompileCache::new(Some(dir.path().to_path_buf()));
-        load(&engine, &cache, "shell", wasm("shell")).unwrap();
+        load(&engine, &cache, shell()).unwrap();
         assert_eq!(cache_entries(dir.path()), 1, "compiled and cached");
         // The second time it comes from the cache.
-        load(&engine, &cache, "shell", wasm("shell")).unwrap();
+        load(&engine, &cache, shell()).unwrap();
         assert_eq!(cache_entries(dir.path()), 1);
+        load(&engine, &cache, builtin("mcp").unwrap()).unwrap();
+        assert_eq!(
+            cache_entries(dir.path()),
+            2,
+            "the deflated one compiled too"
+        );
     }
 }

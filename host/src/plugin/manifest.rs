@@ -193,15 +193,20 @@ impl PluginInfo {
                     }
                 }
                 Payload::CustomSection(section) if section.name() == MANIFEST_SECTION => {
-                    let parsed: Manifest = serde_json::from_slice(section.data())
-                        .map_err(|e| ManifestError::Invalid(e.to_string()))?;
-                    manifest = Some(parsed);
+                    manifest = Some(section.data());
                 }
                 _ => {}
             }
             Ok(())
         })?;
-        let mut manifest = manifest.ok_or(ManifestError::Missing)?;
+        Self::from_parts(manifest.ok_or(ManifestError::Missing)?, imports)
+    }
+
+    /// The info of a component whose manifest section holds `manifest_json` and whose
+    /// imports are `imports` (a built-in's, which build.rs read), checked as `read` does.
+    pub fn from_parts(manifest_json: &[u8], imports: Vec<String>) -> Result<Self, ManifestError> {
+        let mut manifest: Manifest = serde_json::from_slice(manifest_json)
+            .map_err(|e| ManifestError::Invalid(e.to_string()))?;
         manifest.validate()?;
         manifest.decide_by_capability();
         let info = PluginInfo { manifest, imports };
@@ -385,14 +390,12 @@ fn is_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::builtin::BUILTINS;
+    use crate::plugin::builtin::builtin;
     use crate::plugin::package::embed_manifest;
 
     fn fs_component() -> &'static [u8] {
-        BUILTINS
-            .iter()
-            .find(|(name, _)| *name == "fs")
-            .map(|(_, bytes)| *bytes)
+        builtin("fs")
+            .and_then(|fs| fs.wasm().ok())
             .unwrap_or_default()
     }
 

@@ -2,14 +2,13 @@
 //! name, and each one's compiled form, made on first need: a built-in at its first call,
 //! a plugin that has to be compiled in the background from the start of a run.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use super::builtin::{self, BUILTINS};
+use super::builtin::{self, BUILTINS, Builtin};
 use super::cache::CompileCache;
 use super::call::{self, Invocation};
 use super::engine::{CallSlots, MAX_CONCURRENT_CALLS, new_engine};
@@ -32,9 +31,9 @@ pub enum Origin {
 pub struct Plugin {
     pub info: PluginInfo,
     pub origin: Origin,
-    bytes: Cow<'static, [u8]>,
+    component: ComponentSource,
     prepared: OnceLock<Result<PluginPre<CallState>, String>>,
-    /// SHA-256 of `bytes`, in hex, once someone needs it.
+    /// SHA-256 of the component, in hex, once someone needs it.
     digest: OnceLock<String>,
     /// The built-in tools it replaces (the config allows it by name).
     pub replaces: Vec<String>,
@@ -46,21 +45,37 @@ impl Plugin {
         &self.info.manifest.name
     }
 
-    /// The component, as it was read and validated.
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+    /// The component, as it was read and validated (a built-in's inflated the first
+    /// time; the error says why it cannot be).
+    pub fn bytes(&self) -> Result<&[u8], String> {
+        match &self.component {
+            ComponentSource::Read(bytes) => Ok(bytes),
+            ComponentSource::Builtin(builtin) => builtin.wasm(),
+        }
     }
 
     /// The SHA-256 of the component, in hex (computed once).
-    pub fn digest(&self) -> &str {
-        self.digest.get_or_init(|| {
+    pub fn digest(&self) -> Result<&str, String> {
+        if let Some(digest) = self.digest.get() {
+            return Ok(digest);
+        }
+        let bytes = self.bytes()?;
+        Ok(self.digest.get_or_init(|| {
             use sha2::{Digest, Sha256};
-            Sha256::digest(&self.bytes)
+            Sha256::digest(bytes)
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect()
-        })
+        }))
     }
+}
+
+/// Where a plugin's component is.
+enum ComponentSource {
+    /// Read from its file.
+    Read(Vec<u8>),
+    /// In the binary (deflated: start reads only its manifest and imports).
+    Builtin(&'static Builtin),
 }
 
 /// Why a plugin file was not added.
@@ -148,17 +163,17 @@ impl PluginRegistry {
     pub fn with_builtins(cache: CompileCache) -> Self {
         let plugins = BUILTINS
             .iter()
-            .filter_map(|(name, bytes)| match PluginInfo::read(bytes) {
+            .filter_map(|builtin| match builtin.info() {
                 Ok(info) => Some(Arc::new(Plugin {
                     info,
                     origin: Origin::Builtin,
-                    bytes: Cow::Borrowed(bytes),
+                    component: ComponentSource::Builtin(builtin),
                     prepared: OnceLock::new(),
                     digest: OnceLock::new(),
                     replaces: Vec::new(),
                 })),
                 Err(e) => {
-                    tracing::error!(plugin = name, "built-in plugin is broken: {e}");
+                    tracing::error!(plugin = builtin.name, "built-in plugin is broken: {e}");
                     None
                 }
             })
@@ -232,7 +247,7 @@ impl PluginRegistry {
         let plugin = Arc::new(Plugin {
             info,
             origin,
-            bytes: Cow::Owned(bytes),
+            component: ComponentSource::Read(bytes),
             prepared: OnceLock::new(),
             digest: OnceLock::new(),
             replaces,
@@ -585,9 +600,9 @@ fn prepare<'a>(
             }
             let _span = tracing::debug_span!("prepare", plugin = plugin.name()).entered();
             let started = std::time::Instant::now();
-            let component = match plugin.origin {
-                Origin::Builtin => builtin::load(&wasm.engine, cache, plugin.name(), &plugin.bytes),
-                _ => cache.load_or_compile(&wasm.engine, &plugin.bytes),
+            let component = match &plugin.component {
+                ComponentSource::Builtin(builtin) => builtin::load(&wasm.engine, cache, builtin),
+                ComponentSource::Read(bytes) => cache.load_or_compile(&wasm.engine, bytes),
             }
             .map_err(|e| format!("{e:#}"))?;
             // The image each instance's memory starts from (fs: 552 KB written to a

@@ -73,9 +73,10 @@ fn check(
     if yes {
         return Ok(());
     }
-    let subject = format!("plugin {} {}", plugin.name(), plugin.digest());
+    let digest = plugin.digest()?;
+    let subject = format!("plugin {} {digest}", plugin.name());
     // Before the one trust store, entries were `NAME DIGEST`.
-    let legacy = format!("{} {}", plugin.name(), plugin.digest());
+    let legacy = format!("{} {digest}", plugin.name());
     if crate::trust::is_trusted(root, &subject) || crate::trust::is_trusted(root, &legacy) {
         return Ok(());
     }
