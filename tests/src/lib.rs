@@ -96,7 +96,7 @@ pub fn spawn_piped(cmd: &mut Command) -> std::process::Child {
     cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start the command")
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()))
 }
 
 /// Waits for `child` to end, up to 30 s; past that it is killed and the test fails,
