@@ -60,13 +60,7 @@ impl Plugin {
             return Ok(digest);
         }
         let bytes = self.bytes()?;
-        Ok(self.digest.get_or_init(|| {
-            use sha2::{Digest, Sha256};
-            Sha256::digest(bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        }))
+        Ok(self.digest.get_or_init(|| crate::trust::digest(bytes)))
     }
 }
 
