@@ -171,6 +171,31 @@ fn a_command_cannot_kill_the_server_or_a_later_command() {
 }
 
 #[test]
+fn a_command_cannot_read_or_trace_the_server_its_supervisor_or_another_process() {
+    if !warm_here() {
+        return;
+    }
+    // Builtins only (no subshell of its own to find): for every other process in the
+    // namespace, try its environment, its open descriptors (the server's hold the
+    // control socket) and its memory.
+    let (_, results) = run_calls(&[bash(
+        "for p in /proc/[0-9]*; do n=${p#/proc/}; [ $n = $$ ] && continue; \
+           echo seen $n; \
+           read -r x < $p/environ 2>/dev/null && echo read-environ $n; \
+           for f in $p/fd/*; do [ -e \"$f\" ] && echo open-fd $n; break; done; \
+           read -r x < $p/mem 2>/dev/null && echo read-mem $n; \
+         done; echo tried",
+    )]);
+    let result = &results[0];
+    assert!(result.contains("tried"), "{result}");
+    // bwrap's init, the server and this command's supervisor at least.
+    assert!(result.matches("seen ").count() >= 3, "{result}");
+    for reached in ["read-environ", "open-fd", "read-mem"] {
+        assert!(!result.contains(reached), "{result}");
+    }
+}
+
+#[test]
 fn the_deadline_kills_the_whole_tree() {
     if !warm_here() {
         return;
