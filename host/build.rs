@@ -2,8 +2,8 @@
 //! embeds each one's manifest, precompiles each built-in for the runtime's engine
 //! configuration and a baseline CPU, and generates the table of built-ins that the binary
 //! carries: each one's manifest and imports (all a run's start reads), its component
-//! deflated (needed only to compile it), and its compiled artifact, as it is when its
-//! code runs in place, deflated when it is off the agent loop's path. Fails with the
+//! compressed (needed only to compile it), and its compiled artifact, as it is when its
+//! code runs in place, compressed when it is off the agent loop's path. Fails with the
 //! exact command to run when the wasm target cannot be installed.
 
 use std::env;
@@ -16,9 +16,9 @@ mod engine_config;
 #[path = "src/plugin/package.rs"]
 mod package;
 
-/// How hard build.rs deflates (miniz's scale, 0-10): 9 is within 1% of 10's size at a
-/// fraction of its time.
-const DEFLATE_LEVEL: u8 = 9;
+/// LZ4's high-compression level: 12, its slowest and smallest, as build.rs compresses
+/// once and every machine decompresses the same bytes equally fast.
+const LZ4HC_LEVEL: i32 = 12;
 
 /// A plugin crate of the plugins workspace.
 struct PluginCrate {
@@ -29,7 +29,8 @@ struct PluginCrate {
     /// The file cargo builds (the crate name with `_`).
     artifact: &'static str,
     /// Whether the agent loop calls it in most runs: its artifact is then embedded as it
-    /// is and its code runs in place; otherwise deflated, and inflated at its first call.
+    /// is and its code runs in place; otherwise compressed, and decompressed at its
+    /// first call.
     hot: bool,
 }
 
@@ -153,7 +154,7 @@ fn run() -> Result<(), String> {
         let artifact = precompile(&engine, &packaged, &wasm)?;
         let name = plugin.name;
         let manifest = plugins.join(plugin.dir).join("manifest.json");
-        let deflated_wasm = deflate(&wasm, &out_dir.join(format!("{name}.wasm.deflate")))?;
+        let compressed_wasm = compress(&wasm, &out_dir.join(format!("{name}.wasm.lz4")))?;
         let embedded_artifact = if plugin.hot {
             format!(
                 "Artifact::InPlace(&PageAligned(*include_bytes!({:?})))",
@@ -162,13 +163,14 @@ fn run() -> Result<(), String> {
         } else {
             let compiled =
                 fs::read(&artifact).map_err(|e| format!("reading {}: {e}", artifact.display()))?;
-            let path = out_dir.join(format!("{name}.cwasm.deflate"));
-            format!("Artifact::Deflated({})", deflate(&compiled, &path)?)
+            let path = out_dir.join(format!("{name}.cwasm.lz4"));
+            format!("Artifact::Compressed({})", compress(&compiled, &path)?)
         };
         table.push_str(&format!(
             "    Builtin {{\n        name: {name:?},\n        manifest: include_bytes!({:?}),\n        \
-             imports: &{imports:?},\n        wasm: {deflated_wasm},\n        \
-             artifact: {embedded_artifact},\n        wasm_inflated: OnceLock::new(),\n    }},\n",
+             imports: &{imports:?},\n        wasm: {compressed_wasm},\n        \
+             artifact: {embedded_artifact},\n        wasm_decompressed: OnceLock::new(),\n        \
+             artifact_decompressed: OnceLock::new(),\n    }},\n",
             manifest.display()
         ));
     }
@@ -179,15 +181,17 @@ fn run() -> Result<(), String> {
     fs::write(out_dir.join("builtins.rs"), table).map_err(|e| format!("writing builtins.rs: {e}"))
 }
 
-/// Writes `bytes` deflated to `path` (only when they change, so the binary relinks only
-/// then); returns the Rust expression of the `Deflated` that embeds them.
-fn deflate(bytes: &[u8], path: &Path) -> Result<String, String> {
-    let deflated = miniz_oxide::deflate::compress_to_vec(bytes, DEFLATE_LEVEL);
-    if fs::read(path).ok().as_deref() != Some(&deflated[..]) {
-        fs::write(path, &deflated).map_err(|e| format!("writing {}: {e}", path.display()))?;
+/// Writes `bytes` to `path` as one LZ4 block (only when they change, so the binary
+/// relinks only then); returns the Rust expression of the `Compressed` that embeds them.
+fn compress(bytes: &[u8], path: &Path) -> Result<String, String> {
+    let mode = lz4::block::CompressionMode::HIGHCOMPRESSION(LZ4HC_LEVEL);
+    let compressed = lz4::block::compress(bytes, Some(mode), false)
+        .map_err(|e| format!("compressing {}: {e}", path.display()))?;
+    if fs::read(path).ok().as_deref() != Some(&compressed[..]) {
+        fs::write(path, &compressed).map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     Ok(format!(
-        "Deflated {{ bytes: include_bytes!({:?}), len: {} }}",
+        "Compressed {{ bytes: include_bytes!({:?}), len: {} }}",
         path.display(),
         bytes.len()
     ))

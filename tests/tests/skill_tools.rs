@@ -140,32 +140,32 @@ fn a_skill_cannot_reach_outside_the_skill_directories() {
 }
 
 #[test]
-fn the_skill_builtin_is_inflated_at_its_first_call_and_not_at_start() {
-    // The skill built-in's artifact is carried deflated and every built-in's component
-    // too: listing the tools reads only their manifests, and the first call inflates the
-    // artifact, never the component (needed only to compile it).
+fn the_skill_builtin_is_decompressed_at_its_first_call_and_not_at_start() {
+    // The skill built-in's artifact is carried compressed and every built-in's component
+    // too: listing the tools reads only their manifests, and the first call decompresses
+    // the artifact, never the component (needed only to compile it).
     let project = with_skills("http://127.0.0.1:9/v1");
-    let inflations = |out: &Run| -> Vec<String> {
+    let decompressions = |out: &Run| -> Vec<String> {
         out.stderr
             .lines()
-            .filter(|l| l.contains("inflating"))
+            .filter(|l| l.contains("decompressing"))
             .map(str::to_string)
             .collect()
     };
     let listed = run(project.conch(&["tools"]).env("CONCH_LOG", "conch=debug"));
     assert_eq!(listed.code, Some(0), "{listed:?}");
     assert!(listed.stdout.contains("skill"), "{listed:?}");
-    assert_eq!(inflations(&listed), Vec::<String>::new());
+    assert_eq!(decompressions(&listed), Vec::<String>::new());
 
     let called = run(project
         .conch(&["tool", "skill", r#"{"name": "release"}"#])
         .env("CONCH_LOG", "conch=debug"));
     assert_eq!(called.code, Some(0), "{called:?}");
     assert!(called.stdout.contains("Bump the version"), "{called:?}");
-    let inflated = inflations(&called);
-    assert_eq!(inflated.len(), 1, "{inflated:?}");
+    let decompressed = decompressions(&called);
+    assert_eq!(decompressed.len(), 1, "{decompressed:?}");
     assert!(
-        inflated[0].contains("plugin=\"skill\"") && inflated[0].contains("its artifact"),
-        "{inflated:?}"
+        decompressed[0].contains("plugin=\"skill\"") && decompressed[0].contains("its artifact"),
+        "{decompressed:?}"
     );
 }

@@ -1,9 +1,10 @@
 //! The built-in plugins, packaged by `host/build.rs` and carried inside the binary: each
 //! one's manifest and imports as they are (all a run's start reads), its component
-//! deflated (needed only to compile it), and its artifact precompiled for a baseline CPU,
-//! so that loading it needs no Cranelift. The artifacts of the built-ins the agent loop
-//! calls are embedded as they are, and on x86-64 their code runs where it lies in the
-//! binary; the others' are deflated, and inflated and copied at their first call.
+//! compressed (needed only to compile it), and its artifact precompiled for a baseline
+//! CPU, so that loading it needs no Cranelift. The artifacts of the built-ins the agent
+//! loop calls are embedded as they are, and on x86-64 their code runs where it lies in
+//! the binary; the others' are compressed, and decompressed at their first call into
+//! memory of their own, where their code runs likewise.
 
 use std::sync::OnceLock;
 
@@ -22,25 +23,66 @@ pub struct PageAligned<T: ?Sized>(pub T);
 const PAGE: usize = 4096;
 const _: () = assert!(std::mem::align_of::<PageAligned<[u8; 0]>>() == PAGE);
 
-/// Bytes deflated by build.rs, and how many they inflate to.
-pub struct Deflated {
+/// Bytes build.rs compressed into one LZ4 block, and how many they decompress to.
+pub struct Compressed {
     bytes: &'static [u8],
     len: usize,
 }
 
-impl Deflated {
+impl Compressed {
     /// The bytes as build.rs had them.
-    fn inflate(&self) -> Result<Vec<u8>, String> {
+    fn decompress(&self) -> Result<Vec<u8>, String> {
         let mut out = vec![0; self.len];
-        let inflated = miniz_oxide::inflate::decompress_slice_iter_to_slice(
-            &mut out,
-            std::iter::once(self.bytes),
-            false,
-            true,
-        )
-        .map_err(|status| format!("cannot inflate it: {status:?}"))?;
-        if inflated != self.len {
-            return Err(format!("it inflates to {inflated} bytes, not {}", self.len));
+        self.decompress_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Decompresses into `out`, which must be exactly as long as the bytes build.rs had.
+    fn decompress_into(&self, out: &mut [u8]) -> Result<(), String> {
+        let len = i32::try_from(out.len()).map_err(|_| "it is too large".to_string())?;
+        let written = lz4::block::decompress_to_buffer(self.bytes, Some(len), out)
+            .map_err(|e| format!("cannot decompress it: {e}"))?;
+        if written != self.len {
+            return Err(format!(
+                "it decompresses to {written} bytes, not {}",
+                self.len
+            ));
+        }
+        Ok(())
+    }
+
+    /// Decompressed into memory of its own, kept for the rest of the process: anonymous
+    /// and page-aligned, so that a component's code can run where it lies, as an
+    /// embedded artifact's does; its pages made present in one call up front rather
+    /// than by a fault each as they are written.
+    #[allow(unsafe_code)]
+    fn decompress_for_good(&self) -> Result<&'static [u8], String> {
+        if self.len == 0 {
+            return Err("it is empty".into());
+        }
+        // SAFETY: a new private anonymous mapping; nothing else refers to it.
+        let memory = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                self.len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        if memory == libc::MAP_FAILED {
+            let error = std::io::Error::last_os_error();
+            return Err(format!("cannot map memory to decompress it into: {error}"));
+        }
+        // SAFETY: the mapping is `len` bytes, readable and writable, and only this
+        // slice refers to it; it is never unmapped once filled, so it lives as long as
+        // the process.
+        let out = unsafe { std::slice::from_raw_parts_mut(memory.cast::<u8>(), self.len) };
+        if let Err(e) = self.decompress_into(out) {
+            // SAFETY: unmapping the mapping made above, which nothing refers to now.
+            unsafe { libc::munmap(memory, self.len) };
+            return Err(e);
         }
         Ok(out)
     }
@@ -50,8 +92,8 @@ impl Deflated {
 pub enum Artifact {
     /// As it is, its code run in place (x86-64): a built-in of the agent loop's.
     InPlace(&'static PageAligned<[u8]>),
-    /// Deflated: a built-in a run may never call.
-    Deflated(Deflated),
+    /// Compressed: a built-in a run may never call.
+    Compressed(Compressed),
 }
 
 /// One built-in plugin.
@@ -62,11 +104,13 @@ pub struct Builtin {
     /// The names of its component's top-level imports.
     imports: &'static [&'static str],
     /// Its packaged component.
-    wasm: Deflated,
+    wasm: Compressed,
     /// Its component precompiled for the baseline CPU.
     artifact: Artifact,
-    /// `wasm` inflated, once someone needs it.
-    wasm_inflated: OnceLock<Result<Vec<u8>, String>>,
+    /// `wasm` decompressed, once someone needs it.
+    wasm_decompressed: OnceLock<Result<Vec<u8>, String>>,
+    /// `artifact` decompressed, when it is compressed, once someone loads it.
+    artifact_decompressed: OnceLock<Result<&'static [u8], String>>,
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
@@ -78,40 +122,39 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
 
 impl Builtin {
     /// Its manifest and imports, checked as [`PluginInfo::read`] checks a component's,
-    /// without inflating the component.
+    /// without decompressing the component.
     pub fn info(&self) -> Result<PluginInfo, ManifestError> {
         let imports = self.imports.iter().map(|i| i.to_string()).collect();
         PluginInfo::from_parts(self.manifest, imports)
     }
 
-    /// Its packaged component (inflated the first time).
+    /// Its packaged component (decompressed the first time).
     pub fn wasm(&self) -> Result<&[u8], String> {
-        self.wasm_inflated
+        self.wasm_decompressed
             .get_or_init(|| {
-                tracing::debug!(plugin = self.name, "inflating its component");
-                self.wasm.inflate()
+                tracing::debug!(plugin = self.name, "decompressing its component");
+                self.wasm.decompress()
             })
             .as_deref()
             .map_err(|e| format!("built-in {}: {e}", self.name))
     }
 
-    /// Its embedded artifact, loaded: in place the first time in this process when it
-    /// is embedded as it is (see [`deserialize_in_place`]), else copied into memory of
-    /// wasmtime's own, inflated first when it is deflated.
-    #[allow(unsafe_code)]
+    /// Its embedded artifact, loaded (see [`deserialize_in_place`]): where it lies in
+    /// the binary when it is embedded as it is, else where it was decompressed to, once
+    /// per process.
     fn deserialize(&self, engine: &Engine) -> anyhow::Result<Component> {
-        match &self.artifact {
-            Artifact::InPlace(artifact) => deserialize_in_place(engine, &artifact.0),
-            Artifact::Deflated(deflated) => {
-                tracing::debug!(plugin = self.name, "inflating its artifact");
-                let artifact = deflated.inflate().map_err(anyhow::Error::msg)?;
-                // SAFETY: the artifact was written by `precompile_component` in build.rs
-                // and is part of this binary (deflated), as trusted as the code running;
-                // wasmtime checks that its target, settings and CPU features suit
-                // `engine` and this machine before using it, and copies it.
-                Ok(unsafe { Component::deserialize(engine, &artifact) }?)
-            }
-        }
+        let artifact = match &self.artifact {
+            Artifact::InPlace(artifact) => &artifact.0,
+            Artifact::Compressed(compressed) => self
+                .artifact_decompressed
+                .get_or_init(|| {
+                    tracing::debug!(plugin = self.name, "decompressing its artifact");
+                    compressed.decompress_for_good()
+                })
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("its artifact: {e}"))?,
+        };
+        deserialize_in_place(engine, artifact)
     }
 }
 
@@ -143,17 +186,19 @@ pub fn load(
     cache.load_or_compile(engine, builtin.wasm().map_err(anyhow::Error::msg)?)
 }
 
-/// Loads an artifact embedded as it is. On x86-64, in place the first time in this
-/// process: `engine` makes code executable with [`InPlaceCode`], so only the pages of
-/// code a run executes are ever read in, and nothing is copied. Otherwise copied into
-/// memory of wasmtime's own: wasmtime registers code by its address, once per process, so
-/// a second load of one artifact (a second registry, as in the tests) cannot share it.
+/// Loads a built-in's artifact, embedded as it is or decompressed for good. On x86-64,
+/// in place the first time in this process: `engine` makes code executable with
+/// [`InPlaceCode`], so nothing is copied (and of an embedded one, only the pages of code
+/// a run executes are ever read in). Otherwise copied into memory of wasmtime's own:
+/// wasmtime registers code by its address, once per process, so a second load of one
+/// artifact (a second registry, as in the tests) cannot share it.
 #[allow(unsafe_code)]
 fn deserialize_in_place(engine: &Engine, artifact: &'static [u8]) -> anyhow::Result<Component> {
     // SAFETY: the artifact was written by `precompile_component` in build.rs and is part
-    // of this binary, as trusted as the code running; wasmtime checks that its target,
-    // settings and CPU features suit `engine` and this machine before using it. In
-    // place, it is static and never written, as `deserialize_raw` requires.
+    // of this binary (or was decompressed from it), as trusted as the code running;
+    // wasmtime checks that its target, settings and CPU features suit `engine` and this
+    // machine before using it. In place, it is static and never written again, as
+    // `deserialize_raw` requires.
     #[cfg(target_arch = "x86_64")]
     if claim_in_place(artifact) {
         match unsafe { Component::deserialize_raw(engine, std::ptr::NonNull::from(artifact)) } {
@@ -204,7 +249,7 @@ impl InPlaceCode {
     fn is_embedded(ptr: *const u8) -> bool {
         BUILTINS.iter().any(|builtin| match &builtin.artifact {
             Artifact::InPlace(artifact) => artifact.0.as_ptr_range().contains(&ptr),
-            Artifact::Deflated(_) => false,
+            Artifact::Compressed(_) => false,
         })
     }
 }
@@ -258,7 +303,7 @@ mod tests {
     }
 
     #[test]
-    fn the_agent_loops_builtins_run_in_place_and_the_others_are_deflated() {
+    fn the_agent_loops_builtins_run_in_place_and_the_others_are_compressed() {
         let in_place: Vec<_> = BUILTINS
             .iter()
             .filter(|b| matches!(b.artifact, Artifact::InPlace(_)))
@@ -284,17 +329,22 @@ mod tests {
     }
 
     #[test]
-    fn a_corrupt_deflated_component_is_an_error_not_a_crash() {
-        let truncated = Deflated {
+    fn a_corrupt_compressed_component_is_an_error_not_a_crash() {
+        let truncated = Compressed {
             bytes: &shell().wasm.bytes[..100],
             len: shell().wasm.len,
         };
-        assert!(truncated.inflate().is_err());
-        let longer = Deflated {
+        assert!(truncated.decompress().is_err());
+        let longer = Compressed {
             bytes: shell().wasm.bytes,
             len: shell().wasm.len + 1,
         };
-        assert!(longer.inflate().unwrap_err().contains("inflates to"));
+        assert!(longer.decompress().is_err());
+        let shorter = Compressed {
+            bytes: shell().wasm.bytes,
+            len: shell().wasm.len - 1,
+        };
+        assert!(shorter.decompress().is_err());
     }
 
     #[test]
@@ -379,8 +429,8 @@ mod tests {
                 .cranelift_flag_set("has_sse42", "false");
         }
         let engine = Engine::new(&config).unwrap();
-        // A built-in embedded as it is, and one deflated: both compile from the inflated
-        // component.
+        // A built-in embedded as it is, and one compressed: both compile from the
+        // decompressed component.
         for builtin in [shell(), builtin("web").unwrap()] {
             let refused = builtin.deserialize(&engine).unwrap_err();
             assert!(format!("{refused:?}").contains("has_sse42"), "{refused:?}");
@@ -396,7 +446,7 @@ mod tests {
         assert_eq!(
             cache_entries(dir.path()),
             2,
-            "the deflated one compiled too"
+            "the compressed one compiled too"
         );
     }
 }

@@ -10,7 +10,10 @@ use wasmtime::Config;
 /// compiled without it could not be stopped).
 pub fn code_config() -> Config {
     let mut config = Config::new();
-    config.wasm_component_model(true).epoch_interruption(true);
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .generate_address_map(false);
     config
 }
 

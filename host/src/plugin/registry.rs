@@ -45,7 +45,7 @@ impl Plugin {
         &self.info.manifest.name
     }
 
-    /// The component, as it was read and validated (a built-in's inflated the first
+    /// The component, as it was read and validated (a built-in's decompressed the first
     /// time; the error says why it cannot be).
     pub fn bytes(&self) -> Result<&[u8], String> {
         match &self.component {
@@ -68,7 +68,7 @@ impl Plugin {
 enum ComponentSource {
     /// Read from its file.
     Read(Vec<u8>),
-    /// In the binary (deflated: start reads only its manifest and imports).
+    /// In the binary (compressed: start reads only its manifest and imports).
     Builtin(&'static Builtin),
 }
 
