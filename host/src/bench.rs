@@ -150,19 +150,8 @@ fn bench_mcp_call(
     use crate::host_api::McpCaller;
     let dir = tempfile::tempdir()?;
     std::fs::create_dir(dir.path().join(".git"))?;
-    let text = format!(
-        "[mcp.bench]\ncommand = {:?}\nargs = {args:?}\n",
-        server.canonicalize()?.to_string_lossy()
-    );
-    std::fs::write(dir.path().join("conch.toml"), &text)?;
-    let config = crate::config::load(Some(dir.path()), crate::config::ProjectTrust::Granted)?;
+    let servers = start_bench_server(dir.path(), server, args, &[])?;
     let ctx = crate::workspace::context_for(dir.path())?;
-    let servers =
-        crate::mcp::McpServers::start(config.mcp_servers()?, dir.path(), &config.sandbox())
-            .map_err(|e| anyhow::anyhow!(e))?
-            .context("no server")?;
-    let (_, problems) = servers.wait_for_tools();
-    anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
     let registry = std::sync::Arc::new(crate::cli::registry(
         &crate::cli::PluginArgs { files: Vec::new() },
         None,
@@ -243,6 +232,30 @@ fn bench_mcp_call(
     let overhead = median(&conch).saturating_sub(median(&client));
     println!("conch's own part at p50: {overhead:.2?}");
     Ok(())
+}
+
+/// MCP server `bench`, the program `server` with `args` and `env`, started for the
+/// project at `dir` (declared in its conch.toml) and listing its tools.
+fn start_bench_server(
+    dir: &Path,
+    server: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+) -> anyhow::Result<std::sync::Arc<crate::mcp::McpServers>> {
+    let env: Vec<String> = env.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+    let text = format!(
+        "[mcp.bench]\ncommand = {:?}\nargs = {args:?}\nenv = {{ {} }}\n",
+        server.canonicalize()?.to_string_lossy(),
+        env.join(", ")
+    );
+    std::fs::write(dir.join("conch.toml"), &text)?;
+    let config = crate::config::load(Some(dir), crate::config::ProjectTrust::Granted)?;
+    let servers = crate::mcp::McpServers::start(config.mcp_servers()?, dir, &config.sandbox())
+        .map_err(|e| anyhow::anyhow!(e))?
+        .context("no server")?;
+    let (_, problems) = servers.wait_for_tools();
+    anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+    Ok(servers)
 }
 
 fn bench_read(iterations: usize) -> anyhow::Result<()> {
@@ -516,7 +529,8 @@ fn sandbox_alone(ctx: &crate::plugin::CallContext, limits: &CallLimits) -> anyho
 }
 
 /// A cheap call of each built-in plugin: (tool, input). Errors count too (webfetch of a
-/// closed local port, an unknown skill): the plugin is loaded, instantiated and run.
+/// closed local port, an unknown skill, diagnostics without a language server): the
+/// plugin is loaded, instantiated and run. [`MCP_FIRST_CALL`] is the mcp plugin's.
 const FIRST_CALLS: &[(&str, &str)] = &[
     ("read", r#"{"path":"small.txt"}"#),
     ("write", r#"{"path":"new.txt","content":"x\n"}"#),
@@ -524,7 +538,12 @@ const FIRST_CALLS: &[(&str, &str)] = &[
     ("webfetch", r#"{"url":"http://127.0.0.1:9/"}"#),
     ("todoread", "{}"),
     ("skill", r#"{"name":"none"}"#),
+    ("lsp", r#"{"operation":"diagnostics","path":"small.txt"}"#),
+    (MCP_FIRST_CALL, r#"{"path":"small.txt"}"#),
 ];
+/// The mcp plugin's first call: `read` of `conch mcp serve`, this binary serving its
+/// own tools as MCP server `bench`.
+const MCP_FIRST_CALL: &str = "mcp";
 /// Later calls measured after the first, per process.
 const LATER_CALLS: usize = 20;
 
@@ -584,6 +603,32 @@ fn first_call_here(tool: &str, lead_ms: u64) -> anyhow::Result<()> {
     std::fs::create_dir(dir.path().join(".git"))?;
     std::fs::write(dir.path().join("small.txt"), "one\ntwo\n")?;
     let registry = crate::cli::registry(&crate::cli::PluginArgs { files: Vec::new() }, None)?;
+    // The server answers the same call once first, so that its own first call (in its
+    // process) is not counted as the mcp plugin's.
+    let (tool, _servers) = if tool == MCP_FIRST_CALL {
+        use crate::host_api::McpCaller;
+        let exe = std::env::current_exe().context("finding the conch binary")?;
+        // It records its session in the one directory its sandbox lets it write.
+        let data = crate::sandbox::child::private_dir("mcp", "bench").join("data");
+        let servers = start_bench_server(
+            dir.path(),
+            &exe,
+            &["mcp".into(), "serve".into()],
+            &[("CONCH_DATA_DIR", &data.to_string_lossy())],
+        )?;
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        servers
+            .call_tool("bench", "read", input, &cancel)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let warnings = registry.set_mcp(servers.clone());
+        anyhow::ensure!(warnings.is_empty(), "{}", warnings.join("; "));
+        (
+            crate::mcp::naming::tool_name("bench", "read"),
+            Some(servers),
+        )
+    } else {
+        (tool.to_string(), None)
+    };
     // What `conch run` starts as it begins (see cli::chat).
     registry.start_engine()?;
     registry.warm_up();
@@ -593,7 +638,7 @@ fn first_call_here(tool: &str, lead_ms: u64) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(lead_ms));
     let call = || {
         let start = Instant::now();
-        let _ = registry.call(tool, input, &ctx, &limits);
+        let _ = registry.call(&tool, input, &ctx, &limits);
         start.elapsed()
     };
     let first = call();

@@ -7,13 +7,18 @@ use wasmtime::Config;
 
 /// The settings every engine of conch compiles with: component model, and epoch
 /// interruption for call deadlines (it adds checks to the generated code, so an artifact
-/// compiled without it could not be stopped).
+/// compiled without it could not be stopped). No address map and no native unwind
+/// information: ~12% of every artifact (BENCHMARKS.md), used only to print wasm offsets
+/// in backtraces, which conch never shows (a crash is told by the plugin's own panic
+/// message or the trap), and by native unwinders and profilers, which conch does not run
+/// through wasm frames (wasmtime walks them by frame pointer).
 pub fn code_config() -> Config {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
         .epoch_interruption(true)
-        .generate_address_map(false);
+        .generate_address_map(false)
+        .native_unwind_info(false);
     config
 }
 
