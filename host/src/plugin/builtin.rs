@@ -113,9 +113,9 @@ impl Compressed {
 
 /// A built-in's artifact, as the binary carries it.
 pub enum Artifact {
-    /// As it is, its code run in place (x86-64): a built-in of the agent loop's.
+    /// As it is, its code run in place (x86-64): a built-in of the agent loop's, or web.
     InPlace(&'static PageAligned<[u8]>),
-    /// Compressed: a built-in a run may never call.
+    /// Compressed: a small built-in a run may never call.
     Compressed(Compressed),
 }
 
