@@ -42,13 +42,6 @@ pub struct Compressed {
 }
 
 impl Compressed {
-    /// The bytes as build.rs had them.
-    fn decompress(&self) -> Result<Vec<u8>, String> {
-        let mut out = vec![0; self.len];
-        self.decompress_into(&mut out)?;
-        Ok(out)
-    }
-
     /// Decompresses into `out`, which must be exactly as long as the bytes build.rs had.
     fn decompress_into(&self, out: &mut [u8]) -> Result<(), String> {
         let written = match self.codec {
@@ -74,10 +67,11 @@ impl Compressed {
         Ok(())
     }
 
-    /// Decompressed into memory of its own, kept for the rest of the process: anonymous
-    /// and page-aligned, so that a component's code can run where it lies, as an
-    /// embedded artifact's does; its pages made present in one call up front rather
-    /// than by a fault each as they are written.
+    /// The bytes as build.rs had them, decompressed into memory of their own, kept for
+    /// the rest of the process (as the built-ins are): anonymous and page-aligned, so
+    /// that an artifact's code can run where it lies, as an embedded artifact's does;
+    /// its pages made present in one call up front rather than by a fault each as they
+    /// are written.
     #[allow(unsafe_code)]
     fn decompress_for_good(&self) -> Result<&'static [u8], String> {
         if self.len == 0 {
@@ -131,7 +125,7 @@ pub struct Builtin {
     /// Its component precompiled for the baseline CPU.
     artifact: Artifact,
     /// `wasm` decompressed, once someone needs it.
-    wasm_decompressed: OnceLock<Result<Vec<u8>, String>>,
+    wasm_decompressed: OnceLock<Result<&'static [u8], String>>,
     /// `artifact` decompressed, when it is compressed, once someone loads it.
     artifact_decompressed: OnceLock<Result<&'static [u8], String>>,
 }
@@ -156,9 +150,10 @@ impl Builtin {
         self.wasm_decompressed
             .get_or_init(|| {
                 tracing::debug!(plugin = self.name, "decompressing its component");
-                self.wasm.decompress()
+                self.wasm.decompress_for_good()
             })
-            .as_deref()
+            .as_ref()
+            .map(|wasm| *wasm)
             .map_err(|e| format!("built-in {}: {e}", self.name))
     }
 
@@ -358,19 +353,19 @@ mod tests {
             bytes: &shell().wasm.bytes[..100],
             len: shell().wasm.len,
         };
-        assert!(truncated.decompress().is_err());
+        assert!(truncated.decompress_for_good().is_err());
         let longer = Compressed {
             codec: Codec::Deflate,
             bytes: shell().wasm.bytes,
             len: shell().wasm.len + 1,
         };
-        assert!(longer.decompress().is_err());
+        assert!(longer.decompress_for_good().is_err());
         let shorter = Compressed {
             codec: Codec::Deflate,
             bytes: shell().wasm.bytes,
             len: shell().wasm.len - 1,
         };
-        assert!(shorter.decompress().is_err());
+        assert!(shorter.decompress_for_good().is_err());
     }
 
     #[test]
